@@ -1,0 +1,212 @@
+"""Clinic administration use cases: restrictions, absences, attachment, callbacks (4, 13, 14)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlmodel import col, select
+
+from booking_core import audit
+from booking_core.actors import Actor
+from booking_core.commands import Attach, CloseChannel, FindSlots, RegisterAbsence, RequestCallback
+from booking_core.errors import AttachmentTooSoon, InvalidInput, NotFound
+from booking_core.slots import _query_free
+from booking_core.uow import UnitOfWork
+from booking_core.views import AppointmentView, SlotOffer
+from models.tables import (
+    Appointment,
+    CallbackRequest,
+    ChannelRestriction,
+    Clinic,
+    Doctor,
+    DoctorAbsence,
+    Patient,
+    Specialty,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AffectedAppointment:
+    appointment: AppointmentView
+    patient_phone: str
+    substitute: SlotOffer | None
+
+
+@dataclass(frozen=True)
+class AbsenceReport:
+    absence_id: int
+    affected: list[AffectedAppointment]
+
+
+def close_channel(cmd: CloseChannel, uow: UnitOfWork) -> int:
+    """Close a remote channel for a specialty or doctor for a period (rule 13)."""
+    if cmd.ends_on < cmd.starts_on:
+        raise InvalidInput("restriction ends before it starts")
+    if cmd.specialty_id is None and cmd.doctor_id is None:
+        raise InvalidInput("a restriction names a specialty or a doctor")
+    with uow:
+        r = ChannelRestriction(
+            clinic_id=cmd.clinic_id, channel=cmd.channel, specialty_id=cmd.specialty_id,
+            doctor_id=cmd.doctor_id, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
+            reason=cmd.reason, created_by=cmd.actor.label, created_at=uow.clock.now_utc(),
+        )
+        uow.session.add(r)
+        uow.flush()
+        audit.record(uow, cmd.actor, "restrict", "channel_restriction", r.id, None,
+                     audit.snapshot(r, ("channel", "specialty_id", "doctor_id", "starts_on",
+                                        "ends_on", "reason")))
+        uow.commit()
+        assert r.id is not None
+        return r.id
+
+
+def lift_restriction(restriction_id: int, actor: Actor, uow: UnitOfWork) -> None:
+    """Reopen a channel by deleting its restriction."""
+    with uow:
+        r = uow.session.get(ChannelRestriction, restriction_id)
+        if r is None:
+            raise NotFound("restriction not found")
+        before = audit.snapshot(r, ("channel", "specialty_id", "doctor_id", "starts_on", "ends_on"))
+        uow.session.delete(r)
+        audit.record(uow, actor, "unrestrict", "channel_restriction", restriction_id, before)
+        uow.commit()
+
+
+def register_absence(cmd: RegisterAbsence, uow: UnitOfWork) -> AbsenceReport:
+    """Rule 14: record an absence, flag affected appointments, propose substitute slots."""
+    from booking_core.booking import LIVE_FUTURE, _view
+
+    if cmd.ends_on < cmd.starts_on:
+        raise InvalidInput("absence ends before it starts")
+    with uow:
+        doctor = uow.session.get(Doctor, cmd.doctor_id)
+        if doctor is None:
+            raise NotFound("doctor not found")
+        absence = DoctorAbsence(
+            doctor_id=cmd.doctor_id, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
+            reason=cmd.reason, substitute_doctor_id=cmd.substitute_doctor_id,
+            created_by=cmd.actor.label, created_at=uow.clock.now_utc(),
+        )
+        uow.session.add(absence)
+        uow.flush()
+        lo = datetime.combine(cmd.starts_on, time.min)
+        hi = datetime.combine(cmd.ends_on + timedelta(days=1), time.min)
+        hit = uow.session.exec(
+            select(Appointment).where(
+                Appointment.doctor_id == cmd.doctor_id,
+                col(Appointment.status).in_(LIVE_FUTURE),
+                Appointment.starts_at >= lo, Appointment.starts_at < hi,
+            ).order_by(col(Appointment.starts_at))
+        ).all()
+        for appt in hit:
+            appt.absence_id = absence.id
+        audit.record(uow, cmd.actor, "absence", "doctor", cmd.doctor_id, None,
+                     audit.snapshot(absence, ("starts_on", "ends_on", "reason",
+                                              "substitute_doctor_id")) | {"affected": len(hit)})
+        uow.flush()
+        affected = []
+        spec = uow.session.get(Specialty, doctor.specialty_id)
+        assert spec is not None and absence.id is not None
+        for appt in hit:
+            patient = uow.session.get(Patient, appt.patient_id)
+            assert patient is not None
+            substitute = _substitute_slot(uow, patient, spec, doctor, cmd.substitute_doctor_id)
+            affected.append(AffectedAppointment(_view(uow, appt), patient.phone, substitute))
+        uow.commit()
+        logger.info("absence %s: %d appointments affected", absence.id, len(hit))
+        return AbsenceReport(absence.id, affected)
+
+
+def _substitute_slot(
+    uow: UnitOfWork, patient: Patient, spec: Specialty, absent: Doctor,
+    substitute_id: int | None,
+) -> SlotOffer | None:
+    """The nearest free slot of the named substitute, else of any colleague of the specialty."""
+    now = uow.clock.now_local()
+    end = datetime.combine(now.date() + timedelta(days=uow.rules.slot_window_days + 1), time.min)
+    assert patient.id is not None and spec.id is not None and absent.id is not None
+    for doctor_id in ([substitute_id] if substitute_id else []) + [None]:
+        q = FindSlots(patient.id, spec.id, "console", doctor_id=doctor_id,
+                      exclude_doctor_ids=(absent.id,), limit=1)
+        found = _query_free(uow, q, absent.clinic_id, patient.district_id, spec, now, end)
+        if found:
+            return found[0]
+    return None
+
+
+def absence_worklist(uow: UnitOfWork) -> list[AppointmentView]:
+    """Live appointments flagged by a doctor absence: the agents' list of patients to call."""
+    from booking_core.booking import LIVE_FUTURE, _view
+
+    with uow.reading():
+        rows = uow.session.exec(
+            select(Appointment).where(
+                col(Appointment.absence_id).is_not(None),
+                col(Appointment.status).in_(LIVE_FUTURE),
+                Appointment.starts_at > uow.clock.now_local(),
+            ).order_by(col(Appointment.starts_at))
+        ).all()
+        return [_view(uow, a) for a in rows]
+
+
+def attach_patient(cmd: Attach, uow: UnitOfWork) -> None:
+    """Rule 4: attach to a clinic; at most once per period unless the patient moved."""
+    with uow:
+        patient = uow.session.get(Patient, cmd.patient_id)
+        clinic = uow.session.get(Clinic, cmd.clinic_id)
+        if patient is None or clinic is None:
+            raise NotFound("patient or clinic not found")
+        today = uow.clock.today()
+        period = timedelta(days=uow.rules.attachment_change_period_days)
+        changing = patient.clinic_id is not None and patient.clinic_id != cmd.clinic_id
+        if (changing and patient.attached_on and today - patient.attached_on < period
+                and not cmd.change_of_residence):
+            raise AttachmentTooSoon("attachment may change once per period",
+                                    next_allowed=patient.attached_on + period)
+        before = audit.snapshot(patient, ("clinic_id", "district_id", "attached_on"))
+        if changing or patient.clinic_id is None:
+            patient.attached_on = today
+        patient.clinic_id = cmd.clinic_id
+        patient.district_id = cmd.district_id
+        audit.record(uow, cmd.actor, "attach", "patient", patient.id, before,
+                     audit.snapshot(patient, ("clinic_id", "district_id", "attached_on")))
+        uow.commit()
+
+
+def request_callback(cmd: RequestCallback, uow: UnitOfWork) -> int:
+    """Store a callback request (after hours, or no agent free)."""
+    with uow:
+        req = CallbackRequest(
+            clinic_id=cmd.clinic_id, caller_number=cmd.caller_number, patient_id=cmd.patient_id,
+            call_id=cmd.call_id, reason=cmd.reason, created_at=uow.clock.now_utc(),
+        )
+        uow.session.add(req)
+        uow.flush()
+        audit.record(uow, cmd.actor, "callback_request", "callback", req.id, None,
+                     {"reason": cmd.reason, "patient_id": cmd.patient_id})
+        uow.commit()
+        assert req.id is not None
+        return req.id
+
+
+def complete_callback(callback_id: int, actor: Actor, uow: UnitOfWork, note: str = "") -> None:
+    """An agent called the patient back."""
+    with uow:
+        req = uow.session.get(CallbackRequest, callback_id)
+        if req is None:
+            raise NotFound("callback request not found")
+        req.status, req.done_by, req.note = "done", actor.label, note
+        req.done_at = uow.clock.now_utc()
+        audit.record(uow, actor, "callback_done", "callback", callback_id, {"status": "open"},
+                     {"status": "done"})
+        uow.commit()
+
+
+def first_clinic_id(uow: UnitOfWork) -> int | None:
+    """The clinic a single-clinic installation serves (the first one)."""
+    with uow.reading():
+        return uow.session.exec(select(Clinic.id).order_by(col(Clinic.id))).first()

@@ -1,0 +1,367 @@
+"""Booking use cases: hold, book, confirm, cancel, reschedule, visit outcome (rules 8-12).
+
+Each use case is one transaction.  "One live appointment per slot" is not checked here but
+enforced by the database (partial unique index), so it holds under any concurrency on SQLite
+and PostgreSQL alike; the code only turns the violation into :class:`SlotTaken`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from booking_core import audit
+from booking_core.actors import Actor
+from booking_core.commands import BookSlot, Cancel, Reschedule
+from booking_core.eligibility import (
+    check_channel_open,
+    check_patient_may_book,
+    get_patient,
+)
+from booking_core.errors import (
+    HoldExpired,
+    InvalidTransition,
+    LimitReached,
+    NotCancellable,
+    NotFound,
+    SlotTaken,
+    SlotUnavailable,
+    WrongClinic,
+)
+from booking_core.rules import booking_window, is_remote, new_confirmation_code
+from booking_core.uow import UnitOfWork, is_unique_violation
+from booking_core.views import AppointmentView
+from models.tables import (
+    Appointment,
+    AppointmentStatus,
+    Doctor,
+    DoctorAbsence,
+    Patient,
+    Slot,
+    Specialty,
+)
+
+logger = logging.getLogger(__name__)
+
+LIVE_FUTURE = (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
+AUDIT_FIELDS = ("status", "slot_id", "starts_at", "doctor_id", "confirmation_code")
+
+
+def book(cmd: BookSlot, uow: UnitOfWork) -> AppointmentView:
+    """Book (or, with ``hold``, provisionally hold) a slot for a patient."""
+    with uow:
+        view = _book_in_tx(uow, cmd.patient_id, cmd.slot_id, cmd.actor, cmd.referral_id, cmd.hold)
+        _commit_or_slot_taken(uow)
+        logger.info("appointment %s %s via %s", view.id, view.status, cmd.actor.channel)
+        return view
+
+
+def confirm(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentView:
+    """Turn a pending hold into a booking; fails if the hold time ran out (rule 10)."""
+    with uow:
+        appt = _get_appointment(uow, appointment_id)
+        if appt.status == AppointmentStatus.BOOKED:
+            return _view(uow, appt)
+        if appt.status != AppointmentStatus.PENDING:
+            raise InvalidTransition("only a pending appointment can be confirmed")
+        if appt.hold_expires_at is not None and appt.hold_expires_at < uow.clock.now_utc():
+            raise HoldExpired("hold time ran out; the slot went back to the pool")
+        before = audit.snapshot(appt, AUDIT_FIELDS)
+        _set_status(uow, appt, AppointmentStatus.BOOKED)
+        appt.hold_expires_at = None
+        audit.record(uow, actor, "confirm", "appointment", appt.id, before,
+                     audit.snapshot(appt, AUDIT_FIELDS))
+        uow.commit()
+        return _view(uow, appt)
+
+
+def cancel(cmd: Cancel, uow: UnitOfWork) -> AppointmentView:
+    """Cancel until the slot starts; the slot returns to the pool at once (rule 12)."""
+    with uow:
+        appt = _get_appointment(uow, cmd.appointment_id, patient_id=cmd.patient_id)
+        _cancel_in_tx(uow, appt, cmd.actor, cmd.reason)
+        uow.commit()
+        return _view(uow, appt)
+
+
+def reschedule(cmd: Reschedule, uow: UnitOfWork) -> AppointmentView:
+    """Move an appointment to another slot in one transaction: both happen or neither (rule 8)."""
+    with uow:
+        old = _get_appointment(uow, cmd.appointment_id, patient_id=cmd.patient_id)
+        new_slot = uow.session.get(Slot, cmd.new_slot_id)
+        if new_slot is None:
+            raise NotFound("slot not found")
+        new_doctor = uow.session.get(Doctor, new_slot.doctor_id)
+        if new_doctor is None or new_doctor.specialty_id != old.specialty_id:
+            raise SlotUnavailable("a reschedule keeps the specialty")
+        _cancel_in_tx(uow, old, cmd.actor, "rescheduled")
+        view = _book_in_tx(uow, old.patient_id, cmd.new_slot_id, cmd.actor, old.referral_id,
+                           hold=False, rescheduled_from=old.id)
+        _commit_or_slot_taken(uow)
+        return view
+
+
+def mark_arrived(appointment_id: int, actor: Actor, uow: UnitOfWork,
+                 at: datetime | None = None) -> AppointmentView:
+    """The patient came: "completed", or "walk_in" when more than the allowed minutes late."""
+    with uow:
+        appt = _get_appointment(uow, appointment_id)
+        if appt.status not in LIVE_FUTURE:
+            raise InvalidTransition("only a booked appointment can be marked arrived")
+        at = at or uow.clock.now_local()
+        late = at - appt.starts_at > timedelta(minutes=uow.rules.late_walk_in_minutes)
+        before = audit.snapshot(appt, AUDIT_FIELDS)
+        appt.arrived_at = at
+        _set_status(uow, appt, AppointmentStatus.WALK_IN if late else AppointmentStatus.COMPLETED)
+        audit.record(uow, actor, "arrived", "appointment", appt.id, before,
+                     audit.snapshot(appt, AUDIT_FIELDS))
+        uow.commit()
+        return _view(uow, appt)
+
+
+def mark_no_show(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentView:
+    """Record a no-show; the third one since the last block blocks remote booking (rule 11)."""
+    from booking_core.blocks import apply_no_show_rule
+
+    with uow:
+        appt = _get_appointment(uow, appointment_id)
+        if appt.status not in LIVE_FUTURE:
+            raise InvalidTransition("only a booked appointment can be a no-show")
+        if appt.starts_at > uow.clock.now_local():
+            raise InvalidTransition("a no-show can only be recorded after the slot started")
+        before = audit.snapshot(appt, AUDIT_FIELDS)
+        _set_status(uow, appt, AppointmentStatus.NO_SHOW)
+        audit.record(uow, actor, "no_show", "appointment", appt.id, before,
+                     audit.snapshot(appt, AUDIT_FIELDS))
+        uow.flush()
+        apply_no_show_rule(uow, appt.patient_id, actor)
+        uow.commit()
+        return _view(uow, appt)
+
+
+def register_out_of_schedule(patient_id: int, doctor_id: int, actor: Actor,
+                             uow: UnitOfWork) -> AppointmentView:
+    """An urgent visit without a slot, seen between scheduled patients (status out_of_schedule)."""
+    with uow:
+        patient = get_patient(uow, patient_id)
+        doctor = uow.session.get(Doctor, doctor_id)
+        if doctor is None:
+            raise NotFound("doctor not found")
+        appt = Appointment(
+            patient_id=patient.id, doctor_id=doctor.id, specialty_id=doctor.specialty_id,  # type: ignore[arg-type]
+            starts_at=uow.clock.now_local(), status=AppointmentStatus.OUT_OF_SCHEDULE,
+            channel=actor.channel, confirmation_code=new_confirmation_code(),
+            created_by=actor.label, created_at=uow.clock.now_utc(), updated_at=uow.clock.now_utc(),
+        )
+        uow.session.add(appt)
+        uow.flush()
+        audit.record(uow, actor, "out_of_schedule", "appointment", appt.id, None,
+                     audit.snapshot(appt, AUDIT_FIELDS))
+        uow.commit()
+        return _view(uow, appt)
+
+
+def patient_appointments(patient_id: int, uow: UnitOfWork, *, upcoming_only: bool = True,
+                         limit: int = 20) -> list[AppointmentView]:
+    """A patient's appointments; by default the live ones still ahead, nearest first."""
+    with uow.reading():
+        stmt = select(Appointment).where(Appointment.patient_id == patient_id)
+        if upcoming_only:
+            stmt = stmt.where(
+                col(Appointment.status).in_(LIVE_FUTURE),
+                Appointment.starts_at > uow.clock.now_local(),
+            ).order_by(col(Appointment.starts_at))
+        else:
+            stmt = stmt.order_by(col(Appointment.starts_at).desc())
+        return [_view(uow, a) for a in uow.session.exec(stmt.limit(limit)).all()]
+
+
+def get_appointment(appointment_id: int, uow: UnitOfWork) -> AppointmentView:
+    """One appointment by id."""
+    with uow.reading():
+        return _view(uow, _get_appointment(uow, appointment_id))
+
+
+def expire_holds(uow: UnitOfWork) -> int:
+    """Cancel pending holds whose time ran out (the search already ignores them)."""
+    with uow:
+        result = uow.session.execute(
+            update(Appointment)
+            .where(
+                Appointment.status == AppointmentStatus.PENDING,
+                col(Appointment.hold_expires_at) < uow.clock.now_utc(),
+            )
+            .values(status=AppointmentStatus.CANCELLED, cancel_reason="hold_expired",
+                    updated_at=uow.clock.now_utc())
+        )
+        uow.commit()
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+# --- inside a transaction -------------------------------------------------------------------
+
+
+def _book_in_tx(
+    uow: UnitOfWork, patient_id: int, slot_id: int, actor: Actor, referral_id: int | None,
+    hold: bool, rescheduled_from: int | None = None,
+) -> AppointmentView:
+    patient = get_patient(uow, patient_id, lock=True)
+    slot = uow.session.get(Slot, slot_id)
+    if slot is None:
+        raise NotFound("slot not found")
+    doctor = uow.session.get(Doctor, slot.doctor_id)
+    assert doctor is not None
+    spec = uow.session.get(Specialty, doctor.specialty_id)
+    assert spec is not None
+    if not doctor.active:
+        raise SlotUnavailable("doctor no longer receives patients")
+    if is_remote(actor.channel) and doctor.clinic_id != patient.clinic_id:
+        raise WrongClinic("remote booking is only to the attached clinic")
+    referral = check_patient_may_book(uow, patient, spec, actor.channel, referral_id)
+    _check_slot_bookable(uow, slot, actor.channel)
+    check_channel_open(uow, doctor.clinic_id, actor.channel, spec.id, doctor.id,  # type: ignore[arg-type]
+                       slot.starts_at.date())
+    _check_limits(uow, patient, spec, slot)
+    _release_expired_hold(uow, slot_id)
+    now_utc = uow.clock.now_utc()
+    appt = Appointment(
+        slot_id=slot.id, patient_id=patient.id, doctor_id=doctor.id, specialty_id=spec.id,  # type: ignore[arg-type]
+        starts_at=slot.starts_at,
+        status=AppointmentStatus.PENDING if hold else AppointmentStatus.BOOKED,
+        channel=actor.channel, confirmation_code=_unique_code(uow), created_by=actor.label,
+        created_at=now_utc, updated_at=now_utc,
+        hold_expires_at=now_utc + timedelta(minutes=uow.rules.hold_minutes) if hold else None,
+        referral_id=referral.id if referral else None, rescheduled_from_id=rescheduled_from,
+    )
+    uow.session.add(appt)
+    try:
+        uow.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise SlotTaken("slot already taken") from None
+        raise
+    if referral is not None:
+        referral.used_by_appointment_id = appt.id
+    audit.record(uow, actor, "reschedule" if rescheduled_from else ("hold" if hold else "book"),
+                 "appointment", appt.id, None, audit.snapshot(appt, AUDIT_FIELDS))
+    return AppointmentView.of(appt, doctor, spec, slot.cabinet)
+
+
+def _check_slot_bookable(uow: UnitOfWork, slot: Slot, channel: str) -> None:
+    now = uow.clock.now_local()
+    if slot.starts_at <= now:
+        raise SlotUnavailable("slot is in the past")
+    start, end = booking_window(channel, now, uow.rules)
+    if not start <= slot.starts_at < end:
+        raise SlotUnavailable("slot is outside the booking window of this channel")
+    day = slot.starts_at.date()
+    absent = uow.session.exec(
+        select(DoctorAbsence.id).where(
+            DoctorAbsence.doctor_id == slot.doctor_id,
+            DoctorAbsence.starts_on <= day,
+            DoctorAbsence.ends_on >= day,
+        )
+    ).first()
+    if absent is not None:
+        raise SlotUnavailable("doctor is absent that day")
+
+
+def _check_limits(uow: UnitOfWork, patient: Patient, spec: Specialty, slot: Slot) -> None:
+    """Rule 9: one future appointment per specialty, at most N a day."""
+    live = (
+        select(func.count())
+        .select_from(Appointment)
+        .where(Appointment.patient_id == patient.id, col(Appointment.status).in_(LIVE_FUTURE))
+    )
+    now_utc = uow.clock.now_utc()
+    not_expired = (Appointment.status != AppointmentStatus.PENDING) | (
+        col(Appointment.hold_expires_at) >= now_utc
+    )
+    same_specialty = uow.session.exec(
+        live.where(Appointment.specialty_id == spec.id,
+                   Appointment.starts_at > uow.clock.now_local(), not_expired)
+    ).one()
+    if same_specialty:
+        raise LimitReached("patient already holds a future appointment with this specialty",
+                           limit="per_specialty")
+    day_start = datetime.combine(slot.starts_at.date(), time.min)
+    same_day = uow.session.exec(
+        live.where(Appointment.starts_at >= day_start,
+                   Appointment.starts_at < day_start + timedelta(days=1), not_expired)
+    ).one()
+    if same_day >= uow.rules.max_appointments_per_day:
+        raise LimitReached("daily appointment limit reached", limit="per_day")
+
+
+def _release_expired_hold(uow: UnitOfWork, slot_id: int) -> None:
+    uow.session.execute(
+        update(Appointment)
+        .where(
+            Appointment.slot_id == slot_id,
+            Appointment.status == AppointmentStatus.PENDING,
+            col(Appointment.hold_expires_at) < uow.clock.now_utc(),
+        )
+        .values(status=AppointmentStatus.CANCELLED, cancel_reason="hold_expired",
+                updated_at=uow.clock.now_utc())
+    )
+
+
+def _cancel_in_tx(uow: UnitOfWork, appt: Appointment, actor: Actor, reason: str) -> None:
+    if appt.status not in LIVE_FUTURE:
+        raise NotCancellable("appointment is not active")
+    if appt.starts_at <= uow.clock.now_local():
+        raise NotCancellable("appointment has already started")
+    before = audit.snapshot(appt, AUDIT_FIELDS)
+    _set_status(uow, appt, AppointmentStatus.CANCELLED)
+    appt.cancel_reason = reason
+    uow.flush()  # free the slot before anything else in this transaction takes it
+    audit.record(uow, actor, "cancel", "appointment", appt.id, before,
+                 audit.snapshot(appt, AUDIT_FIELDS))
+
+
+def _commit_or_slot_taken(uow: UnitOfWork) -> None:
+    try:
+        uow.commit()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise SlotTaken("slot already taken") from None
+        raise
+
+
+def _set_status(uow: UnitOfWork, appt: Appointment, status: AppointmentStatus) -> None:
+    appt.status = status
+    appt.updated_at = uow.clock.now_utc()
+
+
+def _unique_code(uow: UnitOfWork) -> str:
+    """A code no other live appointment carries, so the registry can find it by code alone."""
+    for _ in range(20):
+        code = new_confirmation_code()
+        clash = uow.session.exec(
+            select(Appointment.id).where(
+                Appointment.confirmation_code == code, col(Appointment.status).in_(LIVE_FUTURE)
+            )
+        ).first()
+        if clash is None:
+            return code
+    raise RuntimeError("could not draw a free confirmation code")  # 20 clashes: impossible
+
+
+def _get_appointment(uow: UnitOfWork, appointment_id: int,
+                     patient_id: int | None = None) -> Appointment:
+    appt = uow.session.get(Appointment, appointment_id)
+    if appt is None or (patient_id is not None and appt.patient_id != patient_id):
+        raise NotFound("appointment not found")
+    return appt
+
+
+def _view(uow: UnitOfWork, appt: Appointment) -> AppointmentView:
+    doctor = uow.session.get(Doctor, appt.doctor_id)
+    spec = uow.session.get(Specialty, appt.specialty_id)
+    assert doctor is not None and spec is not None
+    slot = uow.session.get(Slot, appt.slot_id) if appt.slot_id else None
+    return AppointmentView.of(appt, doctor, spec, slot.cabinet if slot else "")

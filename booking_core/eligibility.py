@@ -1,0 +1,128 @@
+"""Who may book what, where, through which channel (rules 4-6, 11, 13)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import col, or_, select
+
+from booking_core.errors import (
+    AgeMismatch,
+    BookingBlocked,
+    ChannelClosed,
+    NotFound,
+    ReferralRequired,
+    WrongClinic,
+)
+from booking_core.rules import age_allows, age_on, is_remote
+from booking_core.uow import UnitOfWork
+from models.tables import (
+    BookingMode,
+    ChannelRestriction,
+    NoShowBlock,
+    Patient,
+    Referral,
+    Specialty,
+)
+
+ALL_CHANNELS = "*"
+
+
+def get_patient(uow: UnitOfWork, patient_id: int, *, lock: bool = False) -> Patient:
+    """Load a patient; with ``lock`` the row is locked (PostgreSQL) to serialise their bookings."""
+    stmt = select(Patient).where(Patient.id == patient_id)
+    if lock and uow.is_postgres:
+        stmt = stmt.with_for_update()
+    patient = uow.session.exec(stmt).first()
+    if patient is None:
+        raise NotFound("patient not found")
+    return patient
+
+
+def active_block(uow: UnitOfWork, patient_id: int, on: date) -> NoShowBlock | None:
+    """The no-show block in force on ``on``, if any (rule 11)."""
+    return uow.session.exec(
+        select(NoShowBlock).where(
+            NoShowBlock.patient_id == patient_id,
+            NoShowBlock.blocked_from <= on,
+            NoShowBlock.blocked_until >= on,
+            col(NoShowBlock.lifted_at).is_(None),
+        )
+    ).first()
+
+
+def restrictions(
+    uow: UnitOfWork, clinic_id: int, channel: str, first: date, last: date,
+    specialty_id: int | None = None, doctor_ids: tuple[int, ...] = (),
+) -> list[ChannelRestriction]:
+    """Restrictions of ``channel`` overlapping [first, last] for a specialty or its doctors."""
+    targets = []
+    if specialty_id is not None:
+        targets.append(ChannelRestriction.specialty_id == specialty_id)
+    if doctor_ids:
+        targets.append(col(ChannelRestriction.doctor_id).in_(doctor_ids))
+    if not targets:
+        return []
+    return list(
+        uow.session.exec(
+            select(ChannelRestriction).where(
+                ChannelRestriction.clinic_id == clinic_id,
+                col(ChannelRestriction.channel).in_((channel, ALL_CHANNELS)),
+                ChannelRestriction.starts_on <= last,
+                ChannelRestriction.ends_on >= first,
+                or_(*targets),
+            )
+        )
+    )
+
+
+def valid_referral(
+    uow: UnitOfWork, patient_id: int, specialty_id: int, on: date, referral_id: int | None
+) -> Referral | None:
+    """An unused referral for this patient and specialty valid on ``on``."""
+    stmt = select(Referral).where(
+        Referral.patient_id == patient_id,
+        Referral.specialty_id == specialty_id,
+        Referral.valid_until >= on,
+        col(Referral.used_by_appointment_id).is_(None),
+    )
+    if referral_id is not None:
+        stmt = stmt.where(Referral.id == referral_id)
+    return uow.session.exec(stmt.order_by(col(Referral.valid_until))).first()
+
+
+def check_patient_may_book(
+    uow: UnitOfWork, patient: Patient, specialty: Specialty, channel: str,
+    referral_id: int | None = None,
+) -> Referral | None:
+    """Raise the domain error that forbids this booking, or return the referral it will use."""
+    today = uow.clock.today()
+    if patient.clinic_id is None:
+        raise WrongClinic("patient is not attached to a clinic")
+    if not age_allows(specialty.age_group, age_on(patient.birth_date, today)):
+        raise AgeMismatch("specialty is not for this age group", age_group=specialty.age_group)
+    referral = None
+    if specialty.booking_mode == BookingMode.REFERRAL_ONLY:
+        if is_remote(channel):
+            raise ReferralRequired("referral-only specialty: book through a doctor or the registry")
+        assert patient.id is not None and specialty.id is not None
+        referral = valid_referral(uow, patient.id, specialty.id, today, referral_id)
+        if referral is None:
+            raise ReferralRequired("no valid referral for this specialty")
+    if is_remote(channel):
+        assert patient.id is not None
+        block = active_block(uow, patient.id, today)
+        if block is not None:
+            raise BookingBlocked("remote booking blocked after no-shows", until=block.blocked_until)
+    return referral
+
+
+def check_channel_open(
+    uow: UnitOfWork, clinic_id: int, channel: str, specialty_id: int, doctor_id: int, on: date
+) -> None:
+    """Rule 13: refuse a remote booking on a day the channel is closed."""
+    if not is_remote(channel):
+        return
+    found = restrictions(uow, clinic_id, channel, on, on, specialty_id, (doctor_id,))
+    if found:
+        raise ChannelClosed("channel closed for this specialty or doctor", reason=found[0].reason)

@@ -1,0 +1,91 @@
+"""Domain errors with stable codes.
+
+Every refusal of the booking core is a :class:`DomainError` whose ``code`` never changes: the IVR
+maps codes to prompts, the console and the REST API return them as error ids.  Messages are for
+developers and never contain personal data (no policy numbers, birth dates or phone numbers).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A booking rule said no."""
+
+    code: str = "domain_error"
+
+    def __init__(self, message: str = "", **details: object) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+        self.details = details
+
+
+class InvalidPolicy(DomainError):
+    code = "invalid_policy"
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class NotIdentified(DomainError):
+    """Unknown policy and wrong date of birth deliberately look the same."""
+
+    code = "not_identified"
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class SlotTaken(DomainError):
+    code = "slot_taken"
+
+
+class SlotUnavailable(DomainError):
+    """The slot is in the past, outside the booking window or its doctor is away."""
+
+    code = "slot_unavailable"
+
+
+class BookingBlocked(DomainError):
+    code = "booking_blocked"
+
+
+class LimitReached(DomainError):
+    code = "limit_reached"
+
+
+class ChannelClosed(DomainError):
+    code = "channel_closed"
+
+
+class ReferralRequired(DomainError):
+    code = "referral_required"
+
+
+class AgeMismatch(DomainError):
+    code = "age_mismatch"
+
+
+class WrongClinic(DomainError):
+    code = "wrong_clinic"
+
+
+class NotCancellable(DomainError):
+    code = "not_cancellable"
+
+
+class HoldExpired(DomainError):
+    code = "hold_expired"
+
+
+class AttachmentTooSoon(DomainError):
+    code = "attachment_too_soon"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"

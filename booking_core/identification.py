@@ -1,0 +1,63 @@
+"""Rule 1-3: identify a patient by OMS policy and date of birth, with attempt limits."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlmodel import func, select
+
+from booking_core.commands import Identify
+from booking_core.errors import InvalidPolicy, NotIdentified, TooManyAttempts
+from booking_core.rules import mask_policy, only_digits, personal_key, policy_valid
+from booking_core.uow import UnitOfWork
+from booking_core.views import PatientView
+from models.tables import IdentificationAttempt, Patient
+
+logger = logging.getLogger(__name__)
+
+
+def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
+    """Return the patient whose policy and birth date both match.
+
+    Raises :class:`InvalidPolicy` for a number that cannot be a policy (a typo: wrong length or
+    check digit), :class:`TooManyAttempts` once the caller number or the policy has failed too
+    often recently, and :class:`NotIdentified` — the same for an unknown policy and a wrong
+    birth date, so the phone line can't be used to test stolen data.
+    """
+    policy = only_digits(cmd.policy_number)
+    if not policy_valid(policy):
+        raise InvalidPolicy("policy number fails the length or check-digit test")
+    rules = uow.rules
+    caller_key = personal_key("caller", only_digits(cmd.caller_number), rules.pepper)
+    policy_key = personal_key("policy", policy, rules.pepper)
+    with uow:
+        since = uow.clock.now_utc() - timedelta(minutes=rules.id_failure_window_minutes)
+        if _failures(uow, since, policy_key=policy_key) >= rules.id_failures_per_policy or (
+            cmd.caller_number
+            and _failures(uow, since, caller_key=caller_key) >= rules.id_failures_per_caller
+        ):
+            logger.warning("identification refused: too many failures (%s)", mask_policy(policy))
+            raise TooManyAttempts("too many failed identifications")
+        patient = uow.session.exec(select(Patient).where(Patient.policy_number == policy)).first()
+        if patient is None or patient.birth_date != cmd.birth_date:
+            uow.session.add(
+                IdentificationAttempt(
+                    at=uow.clock.now_utc(),
+                    caller_key=caller_key if cmd.caller_number else "",
+                    policy_key=policy_key,
+                    channel=cmd.channel,
+                )
+            )
+            uow.commit()
+            logger.info("identification failed for %s", mask_policy(policy))
+            raise NotIdentified("no patient with this policy and date of birth")
+        return PatientView.of(patient, uow.clock.today())
+
+
+def _failures(uow: UnitOfWork, since, **key: str) -> int:  # type: ignore[no-untyped-def]
+    ((column, value),) = key.items()
+    stmt = select(func.count()).select_from(IdentificationAttempt).where(
+        getattr(IdentificationAttempt, column) == value, IdentificationAttempt.at >= since
+    )
+    return uow.session.exec(stmt).one()

@@ -1,0 +1,146 @@
+"""Pure booking rules: no database, no clock of their own.  Easy to test one by one."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from models.tables import AgeGroup, Channel
+
+REMOTE_CHANNELS = frozenset({Channel.IVR, Channel.INTERNET, Channel.INFOMAT, Channel.SMS})
+ADULT_AGE = 18
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    """The tunable numbers of the domain rules (filled from settings by the composition root)."""
+
+    slot_window_days: int = 30
+    booking_horizon_days: int = 14
+    remote_from_tomorrow: bool = True
+    lead_time_minutes: int = 60
+    hold_minutes: int = 5
+    max_appointments_per_day: int = 2
+    attachment_change_period_days: int = 365
+    no_show_block_threshold: int = 3
+    no_show_block_days: int = 30
+    late_walk_in_minutes: int = 15
+    id_failures_per_caller: int = 5
+    id_failures_per_policy: int = 5
+    id_failure_window_minutes: int = 60
+    pepper: str = "registratura"
+
+
+def only_digits(text: str) -> str:
+    """Strip spaces, dashes and anything else that is not a digit."""
+    return re.sub(r"\D", "", text or "")
+
+
+def luhn_valid(number: str) -> bool:
+    """ISO/IEC 7812 "Mod 10" check, as used by the 16-digit single-format OMS policy."""
+    if not number.isdigit() or len(number) < 2:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def luhn_check_digit(partial: str) -> str:
+    """The digit that makes ``partial + digit`` pass :func:`luhn_valid`."""
+    for d in "0123456789":
+        if luhn_valid(partial + d):
+            return d
+    raise AssertionError("unreachable: one of ten digits always fits")
+
+
+def policy_valid(policy: str) -> bool:
+    """A single-format OMS policy: exactly 16 digits passing the Luhn check."""
+    return len(policy) == 16 and luhn_valid(policy)
+
+
+def snils_checksum(first9: str) -> str:
+    """The two control digits of a SNILS for its first nine digits."""
+    total = sum(int(d) * w for d, w in zip(first9, range(9, 0, -1), strict=True))
+    if total < 100:
+        return f"{total:02d}"
+    if total in (100, 101):
+        return "00"
+    rest = total % 101
+    return "00" if rest == 100 else f"{rest:02d}"
+
+
+def snils_valid(snils: str) -> bool:
+    """SNILS check (11 digits); numbers up to 001-001-998 carry no checksum."""
+    digits = only_digits(snils)
+    if len(digits) != 11:
+        return False
+    if int(digits[:9]) <= 1001998:
+        return True
+    return snils_checksum(digits[:9]) == digits[9:]
+
+
+def age_on(birth_date: date, on: date) -> int:
+    """Full years of a person born on ``birth_date`` at ``on``."""
+    years = on.year - birth_date.year
+    if (on.month, on.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
+def age_allows(age_group: str, age: int) -> bool:
+    """Pediatric specialties are for children only, adult ones for adults only."""
+    if age_group == AgeGroup.CHILD:
+        return age < ADULT_AGE
+    if age_group == AgeGroup.ADULT:
+        return age >= ADULT_AGE
+    return True
+
+
+def is_remote(channel: str) -> bool:
+    """Channels where the patient books without a registrar (rules 7, 11, 13)."""
+    return channel in REMOTE_CHANNELS
+
+
+def booking_window(channel: str, now: datetime, rules: BookingRules) -> tuple[datetime, datetime]:
+    """The [start, end) interval of slot start times a channel may book."""
+    today = now.date()
+    if is_remote(channel):
+        start = now + timedelta(minutes=rules.lead_time_minutes)
+        if rules.remote_from_tomorrow:
+            start = max(start, datetime.combine(today + timedelta(days=1), time.min))
+        end = datetime.combine(today + timedelta(days=rules.booking_horizon_days + 1), time.min)
+    else:
+        start = now
+        end = datetime.combine(today + timedelta(days=rules.slot_window_days + 1), time.min)
+    return start, end
+
+
+def new_confirmation_code() -> str:
+    """A six-digit "talon" number: easy to read aloud twice and to type on a keypad."""
+    return f"{secrets.randbelow(900_000) + 100_000}"
+
+
+def personal_key(kind: str, value: str, pepper: str) -> str:
+    """A keyed hash for rate-limit bookkeeping, so that table holds no personal data."""
+    return hashlib.sha256(f"{pepper}:{kind}:{value}".encode()).hexdigest()
+
+
+def mask_policy(policy: str) -> str:
+    """``**** **** **** 1234`` — the only form a policy number may take in a log line."""
+    digits = only_digits(policy)
+    return f"**** **** **** {digits[-4:]}" if len(digits) >= 4 else "****"
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the last four digits of a phone number for logs."""
+    digits = only_digits(phone)
+    return f"***{digits[-4:]}" if len(digits) >= 4 else "***"

@@ -1,0 +1,290 @@
+"""SQLModel tables.  Tables only: behaviour lives in ``booking_core``.
+
+Time conventions: slot and appointment times (``starts_at``/``ends_at``) are the clinic's local
+wall-clock time, naive, because that is what patients and doctors say and what the schedule
+template means.  Bookkeeping timestamps (``created_at``, audit ``at``) are naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from typing import Any
+
+from pydantic import NaiveDatetime
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, the convention for bookkeeping timestamps."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BookingMode(StrEnum):
+    SELF_REFERRAL = "self_referral"
+    REFERRAL_ONLY = "referral_only"
+
+
+class AgeGroup(StrEnum):
+    ADULT = "adult"
+    CHILD = "child"
+    ANY = "any"
+
+
+class AppointmentStatus(StrEnum):
+    PENDING = "pending"
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    WALK_IN = "walk_in"
+    OUT_OF_SCHEDULE = "out_of_schedule"
+
+
+class Channel(StrEnum):
+    IVR = "ivr"
+    INTERNET = "internet"
+    INFOMAT = "infomat"
+    CONSOLE = "console"
+    DESK = "desk"
+    SMS = "sms"
+    SYSTEM = "system"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    OBSERVER = "observer"
+
+
+# Every status except "cancelled" occupies its slot; the partial unique index below makes that
+# a database fact, so no race in any channel can put two live appointments on one slot.
+ACTIVE_SLOT_PREDICATE = "status <> 'cancelled' AND slot_id IS NOT NULL"
+
+
+class Clinic(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=32)
+    name: str = Field(max_length=200)
+    short_name: str = Field(max_length=100)
+    address: str = Field(default="", max_length=300)
+    phone: str = Field(default="", max_length=32)
+    timezone: str = Field(default="Europe/Moscow", max_length=64)
+
+
+class District(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("clinic_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", index=True)
+    number: int
+    name: str = Field(default="", max_length=200)
+
+
+class Specialty(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=40)
+    name_ru: str = Field(max_length=100)
+    name_en: str = Field(max_length=100)
+    # Words a caller may say for this specialty ("терапевт", "участковый"), comma-separated.
+    synonyms_ru: str = Field(default="", max_length=400)
+    booking_mode: str = Field(default=BookingMode.SELF_REFERRAL, max_length=20)
+    age_group: str = Field(default=AgeGroup.ANY, max_length=10)
+    # Therapist / pediatrician: the doctor of the patient's own district is offered first.
+    district_based: bool = False
+    ivr_order: int = 100
+
+
+class Doctor(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", index=True)
+    specialty_id: int = Field(foreign_key="specialty.id", index=True)
+    district_id: int | None = Field(default=None, foreign_key="district.id")
+    last_name: str = Field(max_length=80)
+    first_name: str = Field(max_length=80)
+    middle_name: str = Field(default="", max_length=80)
+    cabinet: str = Field(default="", max_length=20)
+    active: bool = True
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+
+    @property
+    def short_name(self) -> str:
+        initials = "".join(f"{p[0]}." for p in (self.first_name, self.middle_name) if p)
+        return f"{self.last_name} {initials}".strip()
+
+
+class ScheduleTemplate(SQLModel, table=True):
+    """A doctor's weekly working hours: one row per weekday and shift."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    doctor_id: int = Field(foreign_key="doctor.id", index=True)
+    weekday: int = Field(ge=0, le=6)  # Monday = 0
+    start_time: time
+    end_time: time
+    slot_minutes: int = Field(default=15, ge=5, le=240)
+    cabinet: str = Field(default="", max_length=20)
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+class Slot(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("doctor_id", "starts_at", name="uq_slot_doctor_start"),
+        Index("ix_slot_starts_at_doctor", "starts_at", "doctor_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    doctor_id: int = Field(foreign_key="doctor.id")
+    starts_at: NaiveDatetime
+    ends_at: NaiveDatetime
+    cabinet: str = Field(default="", max_length=20)
+
+
+class Patient(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    last_name: str = Field(max_length=80)
+    first_name: str = Field(max_length=80)
+    middle_name: str = Field(default="", max_length=80)
+    policy_number: str = Field(index=True, unique=True, min_length=16, max_length=16)
+    birth_date: date
+    snils: str | None = Field(default=None, max_length=11)
+    phone: str = Field(default="", max_length=20, index=True)
+    clinic_id: int | None = Field(default=None, foreign_key="clinic.id", index=True)
+    district_id: int | None = Field(default=None, foreign_key="district.id")
+    attached_on: date | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+
+
+class Referral(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    specialty_id: int = Field(foreign_key="specialty.id")
+    issued_by: str = Field(default="", max_length=120)
+    issued_on: date
+    valid_until: date
+    used_by_appointment_id: int | None = None
+
+
+class Appointment(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "uq_appointment_active_slot",
+            "slot_id",
+            unique=True,
+            sqlite_where=text(ACTIVE_SLOT_PREDICATE),
+            postgresql_where=text(ACTIVE_SLOT_PREDICATE),
+        ),
+        Index("ix_appointment_patient_start", "patient_id", "starts_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    slot_id: int | None = Field(default=None, foreign_key="slot.id")
+    patient_id: int = Field(foreign_key="patient.id")
+    doctor_id: int = Field(foreign_key="doctor.id", index=True)
+    specialty_id: int = Field(foreign_key="specialty.id")
+    starts_at: NaiveDatetime
+    status: str = Field(default=AppointmentStatus.BOOKED, max_length=20, index=True)
+    channel: str = Field(default=Channel.CONSOLE, max_length=12)
+    confirmation_code: str = Field(max_length=12, index=True)
+    created_by: str = Field(max_length=80)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    hold_expires_at: NaiveDatetime | None = None
+    referral_id: int | None = Field(default=None, foreign_key="referral.id")
+    rescheduled_from_id: int | None = None
+    cancel_reason: str | None = Field(default=None, max_length=40)
+    arrived_at: NaiveDatetime | None = None
+    # Set when the doctor became absent: the agent worklist and the SMS notice use it.
+    absence_id: int | None = Field(default=None, foreign_key="doctorabsence.id", index=True)
+
+
+class ChannelRestriction(SQLModel, table=True):
+    """The clinic head closed a remote channel for a specialty or a doctor for a period."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id")
+    channel: str = Field(max_length=12)
+    specialty_id: int | None = Field(default=None, foreign_key="specialty.id")
+    doctor_id: int | None = Field(default=None, foreign_key="doctor.id")
+    starts_on: date
+    ends_on: date
+    reason: str = Field(default="", max_length=200)
+    created_by: str = Field(default="", max_length=80)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class DoctorAbsence(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    doctor_id: int = Field(foreign_key="doctor.id", index=True)
+    starts_on: date
+    ends_on: date
+    reason: str = Field(default="", max_length=200)
+    substitute_doctor_id: int | None = Field(default=None, foreign_key="doctor.id")
+    created_by: str = Field(default="", max_length=80)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class NoShowBlock(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    blocked_from: date
+    blocked_until: date
+    reason: str = Field(default="no_shows", max_length=80)
+    lifted_at: NaiveDatetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class CallbackRequest(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int | None = Field(default=None, foreign_key="clinic.id")
+    caller_number: str = Field(default="", max_length=20)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id")
+    call_id: str | None = Field(default=None, max_length=64)
+    reason: str = Field(default="", max_length=200)
+    status: str = Field(default="open", max_length=12, index=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    done_by: str | None = Field(default=None, max_length=80)
+    done_at: NaiveDatetime | None = None
+    note: str = Field(default="", max_length=500)
+
+
+class IdentificationAttempt(SQLModel, table=True):
+    """Failed identifications, keyed by hashes so the table holds no policy or phone number."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)
+    caller_key: str = Field(default="", max_length=64, index=True)
+    policy_key: str = Field(default="", max_length=64, index=True)
+    channel: str = Field(default="", max_length=12)
+
+
+class AuditLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=80)  # "agent:ivanova", "patient:42", "system"
+    actor_kind: str = Field(max_length=12)
+    channel: str = Field(max_length=12)
+    source: str = Field(default="", max_length=80)  # caller number or IP
+    action: str = Field(max_length=40, index=True)
+    entity: str = Field(max_length=40)
+    entity_id: str = Field(default="", max_length=40, index=True)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Agent(SQLModel, table=True):
+    """A console user: admin, agent (registrar) or observer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=60)
+    full_name: str = Field(default="", max_length=160)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default=Role.AGENT, max_length=12)
+    extension: str = Field(default="", max_length=20)
+    active: bool = True
+    created_at: NaiveDatetime = Field(default_factory=utcnow)

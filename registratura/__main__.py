@@ -1,0 +1,3 @@
+from registratura.cli import main
+
+main()

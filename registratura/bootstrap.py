@@ -1,0 +1,79 @@
+"""The composition root: builds every component from settings and wires them together.
+
+Nothing else in the product reads the environment or constructs engines; channels receive what
+they need from a :class:`Container`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, text
+
+from booking_core.clock import Clock, SystemClock
+from booking_core.rules import BookingRules
+from booking_core.uow import UnitOfWorkFactory
+from models.db import make_engine
+from registratura.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """Everything a channel needs, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    rules: BookingRules
+    uow: UnitOfWorkFactory
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def check_database(self) -> bool:
+        """True if the database answers a trivial query (used by /healthz)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - health check reports, never raises
+            logger.exception("database health check failed")
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def rules_from(settings: Settings) -> BookingRules:
+    """The domain rule numbers from settings."""
+    return BookingRules(
+        slot_window_days=settings.slot_window_days,
+        booking_horizon_days=settings.booking_horizon_days,
+        remote_from_tomorrow=settings.remote_from_tomorrow,
+        lead_time_minutes=settings.lead_time_minutes,
+        hold_minutes=settings.hold_minutes,
+        max_appointments_per_day=settings.max_appointments_per_day,
+        attachment_change_period_days=settings.attachment_change_period_days,
+        no_show_block_threshold=settings.no_show_block_threshold,
+        no_show_block_days=settings.no_show_block_days,
+        late_walk_in_minutes=settings.late_walk_in_minutes,
+        id_failures_per_caller=settings.id_failures_per_caller,
+        id_failures_per_policy=settings.id_failures_per_policy,
+        id_failure_window_minutes=settings.id_failure_window_minutes,
+        pepper=settings.secret_key.get_secret_value(),
+    )
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
+              engine: Engine | None = None) -> Container:
+    """Build the container; tests pass their own clock or engine."""
+    settings = settings or load_settings()
+    engine = engine or make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
+    clock = clock or SystemClock(settings.timezone)
+    rules = rules_from(settings)
+    return Container(settings, engine, clock, rules, UnitOfWorkFactory(engine, clock, rules))

@@ -1,0 +1,156 @@
+"""The ``registratura`` command line: serve, database, demo data, slots."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from registratura.bootstrap import Container, bootstrap
+from registratura.logging_setup import configure_logging
+from registratura.settings import load_settings
+
+logger = logging.getLogger(__name__)
+console = Console()
+
+app = typer.Typer(help="Registratura: the telephone registry of a polyclinic.",
+                  no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)  # locals may hold personal data
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+slots_app = typer.Typer(help="Appointment slots.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(slots_app, name="slots")
+
+
+def _container() -> Container:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return bootstrap(settings)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    console=console, transient=True)
+
+
+def _generate_slots(container: Container) -> int:
+    from booking_core.slots import generate_slots
+
+    with _progress() as progress:
+        task = progress.add_task("Generating slots", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return generate_slots(container.uow(), progress=report)
+
+
+def _prepare(container: Container, seed: bool) -> None:
+    """Migrate, seed the demo clinic on first run, fill the slot window."""
+    from models.migrate import upgrade
+    from registratura.demo import seed_demo
+
+    upgrade(container.engine)
+    if seed and seed_demo(container.uow()):
+        console.print("[green]Demo clinic created[/green] (first run).")
+        print_demo_patients()
+    created = _generate_slots(container)
+    console.print(f"Slots ready ({created} new).")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply the database migrations."""
+    container = _container()
+    from models.migrate import upgrade
+
+    upgrade(container.engine, revision)
+    console.print(f"Database is at revision [bold]{revision}[/bold].")
+
+
+@app.command()
+def seed(demo: bool = typer.Option(False, "--demo", help="Create the demo polyclinic.")) -> None:
+    """Load data: ``--demo`` creates one polyclinic with doctors, slots and patients."""
+    if not demo:
+        console.print("Nothing to do: pass --demo.")
+        raise typer.Exit(2)
+    container = _container()
+    from models.migrate import upgrade
+    from registratura.demo import seed_demo
+
+    upgrade(container.engine)
+    if seed_demo(container.uow()):
+        console.print("[green]Demo clinic created.[/green]")
+    else:
+        console.print("The demo clinic already exists.")
+    created = _generate_slots(container)
+    console.print(f"{created} new slots.")
+    print_demo_patients()
+
+
+def print_demo_patients() -> None:
+    """The demo patients as a table (their data is invented, so printing it is fine)."""
+    from registratura.demo import DEMO_PATIENTS
+
+    table = Table(title="Demo patients")
+    for column in ("who", "name", "policy (16 digits)", "date of birth", "keypad DOB"):
+        table.add_column(column)
+    for p in DEMO_PATIENTS:
+        table.add_row(p.role, p.full_name, p.policy_number, p.birth_date.isoformat(),
+                      p.birth_date.strftime("%d%m%Y"))
+    console.print(table)
+
+
+@slots_app.command("generate")
+def slots_generate(days: int = typer.Option(0, help="Window in days (default: setting).")) -> None:
+    """Create missing slots for the rolling window (idempotent; run daily)."""
+    container = _container()
+    from booking_core.slots import generate_slots
+
+    with _progress() as progress:
+        task = progress.add_task("Generating slots", total=None)
+        created = generate_slots(container.uow(), days=days or None,
+                                 progress=lambda d, t: progress.update(task, completed=d, total=t))
+    console.print(f"{created} new slots.")
+
+
+@app.command()
+def serve(
+    seed_demo: bool = typer.Option(True, help="Create the demo clinic on first run."),
+) -> None:
+    """Run everything: web console and API, FastAGI IVR server, background upkeep."""
+    container = _container()
+    _prepare(container, seed_demo and container.settings.seed_demo_on_first_run)
+    asyncio.run(_serve(container))
+
+
+async def _serve(container: Container) -> None:
+    import uvicorn
+
+    from agent_console.app import create_app
+    from registratura.maintenance import Maintenance
+
+    settings = container.settings
+    maintenance = Maintenance(container)
+    maintenance.start()
+    config = uvicorn.Config(create_app(container), host=settings.http_host,
+                            port=settings.http_port, log_level="info")
+    server = uvicorn.Server(config)
+    console.print(f"Console and API on http://{settings.http_host}:{settings.http_port}/")
+    try:
+        await server.serve()
+    finally:
+        maintenance.stop()
+        container.dispose()
+
+
+def main() -> None:
+    """Entry point of the ``registratura`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Look-ups into the demo clinic for tests: patients by role, specialties by code."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from booking_core.actors import Actor
+from registratura.bootstrap import Container
+from registratura.demo import DEMO_PATIENTS
+from models.tables import Channel, Doctor, Patient, Specialty
+
+
+def demo(role: str):  # type: ignore[no-untyped-def]
+    """The DemoPatient record for a role ("adult", "child", "elderly", "3 no-shows", ...)."""
+    return next(p for p in DEMO_PATIENTS if p.role == role)
+
+
+def patient_id(c: Container, role: str) -> int:
+    with c.uow().reading() as uow:
+        p = uow.session.exec(
+            select(Patient).where(Patient.policy_number == demo(role).policy_number)
+        ).one()
+        assert p.id is not None
+        return p.id
+
+
+def specialty_id(c: Container, code: str) -> int:
+    with c.uow().reading() as uow:
+        s = uow.session.exec(select(Specialty).where(Specialty.code == code)).one()
+        assert s.id is not None
+        return s.id
+
+
+def doctor_ids(c: Container, code: str) -> list[int]:
+    with c.uow().reading() as uow:
+        rows = uow.session.exec(
+            select(Doctor.id).join(Specialty, Specialty.id == Doctor.specialty_id)  # type: ignore[arg-type]
+            .where(Specialty.code == code).order_by(Doctor.id)  # type: ignore[arg-type]
+        ).all()
+        return [r for r in rows if r is not None]
+
+
+IVR = Actor.patient(None, Channel.IVR, "+79161234567")
+AGENT = Actor.agent("registrar1", "127.0.0.1")
