@@ -37,7 +37,7 @@ class Container:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - health check reports, never raises
+        except Exception:
             logger.exception("database health check failed")
             return False
 

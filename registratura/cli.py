@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -97,7 +98,7 @@ def print_demo_patients() -> None:
 
     table = Table(title="Demo patients")
     for column in ("who", "name", "policy (16 digits)", "date of birth", "keypad DOB"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "name")
     for p in DEMO_PATIENTS:
         table.add_row(p.role, p.full_name, p.policy_number, p.birth_date.isoformat(),
                       p.birth_date.strftime("%d%m%Y"))

@@ -11,3 +11,5 @@ def configure_logging(level: str = "INFO") -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # Alembic announces every plugin at INFO; only its migration lines are worth reading.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

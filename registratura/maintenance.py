@@ -38,5 +38,5 @@ class Maintenance:
         while not self._stop.wait(self.interval):
             try:
                 self.run_once()
-            except Exception:  # noqa: BLE001 - keep upkeep alive; the next round retries
+            except Exception:
                 logger.exception("maintenance round failed")

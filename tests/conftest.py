@@ -30,9 +30,9 @@ def make_settings(url: str, **overrides: object) -> Settings:
 
 
 def _prepare_template(url: str) -> None:
+    from booking_core.slots import generate_slots
     from models.migrate import upgrade
     from registratura.demo import seed_demo
-    from booking_core.slots import generate_slots
 
     container = bootstrap(make_settings(url), clock=FixedClock(TEST_NOW))
     upgrade(container.engine)
@@ -105,7 +105,9 @@ def container(db_url: str, clock: FixedClock) -> Iterator[Container]:
 
 
 @pytest.fixture
-def sqlite_container(sqlite_template: Path, tmp_path: Path, clock: FixedClock) -> Iterator[Container]:
+def sqlite_container(
+    sqlite_template: Path, tmp_path: Path, clock: FixedClock
+) -> Iterator[Container]:
     """SQLite only: for tests of channels where the backend doesn't matter."""
     path = tmp_path / "one.db"
     shutil.copy(sqlite_template, path)

@@ -6,6 +6,7 @@ The server listens on loopback only, on a free port, with its data in a temporar
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -65,10 +66,8 @@ class TempPostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # best effort cleanup
             self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
-        except Exception:  # noqa: BLE001 - best effort cleanup
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

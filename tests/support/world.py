@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import select
 
 from booking_core.actors import Actor
+from models.tables import Channel, Doctor, Patient, Specialty
 from registratura.bootstrap import Container
 from registratura.demo import DEMO_PATIENTS
-from models.tables import Channel, Doctor, Patient, Specialty
 
 
 def demo(role: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu machine for Registratura: Debian packages (when root),
+# a virtualenv in .venv and the Python packages.  Safe to run again; it skips what is there.
+#   scripts/setup.sh            what the product needs to run
+#   scripts/setup.sh --test     plus what the test suite needs (PostgreSQL, ...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+# espeak-ng speaks the prompts (pyttsx3 drives libespeak-ng); sox is used by speech tooling.
+debs=(espeak-ng libespeak-ng1 sox)
+if [ "$want_test" = 1 ]; then
+  # A real PostgreSQL server for the tests; tmux for the terminal-phone test.
+  debs+=(postgresql postgresql-contrib tmux)
+fi
+
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Missing Debian packages (run as root or install them): ${missing[*]}" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+if [ "$want_test" = 1 ]; then
+  python -m pip install -q --disable-pip-version-check -e ".[test]"
+else
+  python -m pip install -q --disable-pip-version-check -e .
+fi
+echo "Setup done: . .venv/bin/activate"
