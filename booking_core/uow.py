@@ -54,7 +54,8 @@ class UnitOfWork:
     def _close(self) -> None:
         session, self._session = self._session, None
         if session is not None:
-            session.rollback()
+            # close() rolls back anything uncommitted without expiring loaded objects, so
+            # values read inside the block stay readable after it.
             session.close()
 
     def __enter__(self) -> Self:

@@ -288,3 +288,28 @@ class Agent(SQLModel, table=True):
     extension: str = Field(default="", max_length=20)
     active: bool = True
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class CallRecord(SQLModel, table=True):
+    """One IVR call: what the caller did, how it ended, why it was escalated.
+
+    Inputs are stored masked (digit counts, menu choices), never policy numbers or dates.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(index=True, unique=True, max_length=32)  # REG_CALL_ID
+    uniqueid: str = Field(default="", max_length=64, index=True)  # Asterisk's
+    caller_number: str = Field(default="", max_length=20)
+    channel: str = Field(default="ivr", max_length=12)
+    locale: str = Field(default="ru", max_length=5)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    intent: str | None = Field(default=None, max_length=20)
+    outcome: str = Field(default="in_progress", max_length=20, index=True)
+    escalation_reason: str | None = Field(default=None, max_length=40)
+    appointment_id: int | None = None
+    steps: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    started_at: NaiveDatetime = Field(default_factory=utcnow, index=True)
+    ended_at: NaiveDatetime | None = None
+    duration_s: float | None = None
+    escalated_at: NaiveDatetime | None = None
+    answered_by: str | None = Field(default=None, max_length=60)

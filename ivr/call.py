@@ -1,0 +1,183 @@
+"""The per-call dialogue toolkit flows are written with: menus, number entry, escalation.
+
+Everything here talks to the caller only through :class:`ivr.io.CallIO`, so the same flows run
+over FastAGI, in the terminal phone and under the scripted test caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+from booking_core.uow import UnitOfWorkFactory
+from booking_core.views import PatientView
+from ivr.catalogue import Catalogue, load_catalogue
+from ivr.io import CallIO, Digits, Grammar, Prompt, Speech, Timeout
+from ivr.phrasing import Phraser
+from ivr.recording import CallRecorder
+
+logger = logging.getLogger(__name__)
+
+OPERATOR = "0"
+REPEAT = "*"
+OPERATOR_WORDS = ("оператор", "оператора", "человек", "регистратор", "operator", "agent")
+MAX_REPEATS = 3
+
+
+class Escalate(Exception):
+    """Hand the call to an agent (or, after hours, offer a callback)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Hangup(Exception):
+    """The IVR finished the call normally (after saying goodbye)."""
+
+
+@dataclass
+class IvrDeps:
+    """What the flows need from the rest of the product (wired by the composition root)."""
+
+    uow: UnitOfWorkFactory
+    clinic_name: str
+    opening_time: time = time(8, 0)
+    closing_time: time = time(20, 0)
+    now_local: Callable[[], datetime] = datetime.now
+    agents_available: Callable[[], bool | None] = lambda: None  # None: unknown, use hours
+    timeout: float = 6.0
+    identify_tries: int = 3
+
+    def agents_online(self) -> bool:
+        """Is anybody there to take the call? AMI presence if known, else opening hours."""
+        known = self.agents_available()
+        if known is not None:
+            return known
+        now = self.now_local().time()
+        return self.opening_time <= now < self.closing_time
+
+
+@dataclass
+class CallState:
+    """What the IVR learned during the call (shown to the agent on escalation)."""
+
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    locale: str = "ru"
+    patient: PatientView | None = None
+    intent: str | None = None
+
+
+class Call:
+    """One caller on the line: the port, the catalogue of their language, what we learned."""
+
+    def __init__(self, io: CallIO, deps: IvrDeps, recorder: CallRecorder,
+                 locale: str = "ru") -> None:
+        self.io = io
+        self.deps = deps
+        self.state = CallState(locale=locale)
+        self.record = recorder
+        self.set_locale(locale)
+
+    def set_locale(self, locale: str) -> None:
+        self.state.locale = locale
+        self.say_: Catalogue = load_catalogue(locale)
+        self.phrase = Phraser(self.say_)
+        self.record.locale = locale
+
+    # --- speaking -------------------------------------------------------------------------
+
+    def p(self, key: str, **params: object) -> Prompt:
+        """The prompt ``key`` in the caller's language."""
+        return self.say_(key, **params)  # type: ignore[arg-type]
+
+    def play(self, key: str, **params: object) -> str:
+        """Say something; returns a key the caller pressed to interrupt it (kept for later)."""
+        self.record.step(key)
+        return self.io.play(self.p(key, **params))
+
+    # --- asking ---------------------------------------------------------------------------
+
+    def menu(self, prompt: Prompt, options: str, *, words: dict[str, str] | None = None,
+             step: str = "") -> str:
+        """Ask for one key out of ``options``; ``*`` repeats, ``0`` escalates.
+
+        Silence or a wrong key gets one re-prompt, the second escalates (DESIGN "The call" 8).
+        """
+        step = step or prompt.key
+        grammar = Grammar(step, tuple(words or ())) if words else None
+        failures = repeats = 0
+        while True:
+            event = self.io.collect(prompt, max_digits=1, timeout=self.deps.timeout,
+                                    grammar=grammar)
+            choice = self._choice(event, words or {})
+            self.record.step(step, choice if choice is not None else _describe(event))
+            if choice == OPERATOR:
+                raise Escalate("caller_request")
+            if choice == REPEAT and repeats < MAX_REPEATS:
+                repeats += 1
+                continue
+            if choice is not None and choice in options:
+                return choice
+            failures += 1
+            if failures >= 2:
+                raise Escalate("no_input" if isinstance(event, Timeout) else "invalid_input")
+            self.play("no_input" if isinstance(event, Timeout) else "not_understood")
+
+    def yes_no(self, prompt: Prompt, step: str = "") -> bool:
+        """1 = yes, 2 = no (or "да"/"нет")."""
+        words = {"да": "1", "верно": "1", "правильно": "1", "yes": "1",
+                 "нет": "2", "неверно": "2", "no": "2"}
+        return self.menu(prompt, "12", words=words, step=step or prompt.key) == "1"
+
+    def number(self, prompt: Prompt, max_digits: int, step: str,
+               parse_speech: Callable[[str], str | None] | None = None) -> str | None:
+        """Collect a number of up to ``max_digits`` keys (ended by ``#``); None on silence.
+
+        A lone ``0`` is the caller asking for an operator.  Spoken numbers are turned into
+        digits by ``parse_speech``; whatever comes back is read back by the caller's flow.
+        """
+        grammar = Grammar(step, ("digits",)) if parse_speech else None
+        event = self.io.collect(prompt, max_digits=max_digits, timeout=self.deps.timeout,
+                                grammar=grammar)
+        if isinstance(event, Speech):
+            if _is_operator(event.text):
+                raise Escalate("caller_request")
+            digits = parse_speech(event.text) if parse_speech else None
+            self.record.step(step, f"speech:{len(digits or '')} digits")
+            return digits or ""
+        if isinstance(event, Timeout):
+            self.record.step(step, "timeout")
+            return None
+        self.record.step(step, f"{len(event.value)} digits")
+        if event.value == OPERATOR:
+            raise Escalate("caller_request")
+        return event.value
+
+    @staticmethod
+    def _choice(event: object, words: dict[str, str]) -> str | None:
+        if isinstance(event, Digits):
+            return event.value[:1] if event.value else None
+        if isinstance(event, Speech):
+            text = event.text.lower()
+            if _is_operator(text):
+                return OPERATOR
+            for phrase, key in words.items():
+                if phrase in text:
+                    return key
+        return None
+
+
+def _is_operator(text: str) -> bool:
+    return any(w in text.lower() for w in OPERATOR_WORDS)
+
+
+def _describe(event: object) -> str:
+    if isinstance(event, Timeout):
+        return "timeout"
+    if isinstance(event, Speech):
+        return "speech"
+    return "invalid"

@@ -1,0 +1,511 @@
+"""Call flows of the registry line: greeting, main menu, identify, book, my appointments,
+home visit, to-agent.  Written against :class:`ivr.call.Call`; no transport in sight."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+
+from booking_core import admin, booking, identification, slots
+from booking_core.actors import Actor
+from booking_core.commands import BookSlot, Cancel, FindSlots, Identify, RequestCallback, Reschedule
+from booking_core.errors import (
+    BookingBlocked,
+    ChannelClosed,
+    DomainError,
+    LimitReached,
+    NotCancellable,
+    NotIdentified,
+    ReferralRequired,
+    SlotTaken,
+    SlotUnavailable,
+    TooManyAttempts,
+)
+from booking_core.rules import policy_valid
+from booking_core.views import AppointmentView, PatientView, SlotOffer, SpecialtyOption
+from ivr.call import Call, Escalate, Hangup
+from ivr.catalogue import load_catalogue
+from ivr.io import CallerHangup, Digits, Timeout
+from models.tables import Channel
+from speech import ru_dates, ru_numbers
+
+logger = logging.getLogger(__name__)
+
+MAIN_WORDS = {  # most specific first: "мои записи" must not read as "записаться"
+    "мои запис": "2", "отмен": "2", "перенес": "2", "на дом": "3", "вызов": "3",
+    "запис": "1", "appointments": "2", "cancel": "2", "home": "3", "book": "1",
+}
+OFFER_WORDS = {"другой врач": "4", "другой день": "3", "другое": "2", "следующ": "2",
+               "да": "1", "запиш": "1"}
+OFFERS_PER_FETCH = 5
+PRESELECTABLE = "123"
+
+
+def registry_call(call: Call) -> None:
+    """The whole call.  Returns when the IVR is done; escalation leaves channel variables set."""
+    try:
+        choice = _greet(call)
+        while True:
+            if choice is None:
+                choice = call.menu(call.p("main_menu"), PRESELECTABLE, words=MAIN_WORDS)
+            {"1": book_flow, "2": my_appointments_flow, "3": home_visit_flow}[choice](call)
+            choice = None
+            if not _anything_else(call):
+                break
+        call.play("goodbye")
+        finish(call, "completed")
+    except Hangup:
+        finish(call, "completed")
+    except Escalate as esc:
+        escalate(call, esc.reason)
+    except CallerHangup:
+        finish(call, "hangup", hangup=False)
+        raise
+    except DomainError as exc:  # a rule we did not expect here: a human sorts it out
+        logger.warning("call %s: unexpected refusal %s", call.state.call_id, exc.code)
+        escalate(call, exc.code)
+    except Exception:
+        logger.exception("call %s: internal error, escalating", call.state.call_id)
+        system_error(call)
+
+
+def _greet(call: Call) -> str | None:
+    """Greeting and language choice; a menu key pressed early is carried to the main menu."""
+    call.play("greeting", clinic=call.deps.clinic_name)
+    # The language offer is always said in English: that is who it is for.
+    event = call.io.collect(load_catalogue("en")("language"), max_digits=1, timeout=1.5)
+    if isinstance(event, Digits) and event.value:
+        key = event.value[0]
+        call.record.step("language", key)
+        if key == "2":
+            call.set_locale("en")
+        elif key == "0":
+            raise Escalate("caller_request")
+        elif key in PRESELECTABLE:
+            return key
+    return None
+
+
+def _anything_else(call: Call) -> bool:
+    event = call.io.collect(call.p("anything_else"), max_digits=1, timeout=call.deps.timeout)
+    call.record.step("anything_else", event.value if isinstance(event, Digits) else "timeout")
+    if isinstance(event, Digits) and event.value == "0":
+        raise Escalate("caller_request")
+    return isinstance(event, Digits) and event.value == "1"
+
+
+# --- identification ---------------------------------------------------------------------------
+
+
+def ensure_identified(call: Call) -> PatientView:
+    """Identify the caller once per call (policy + date of birth, read back and confirmed)."""
+    if call.state.patient is not None:
+        return call.state.patient
+    rounds = call.deps.identify_tries
+    for attempt in range(1, rounds + 1):
+        policy = _ask_policy(call)
+        birth = _ask_birth_date(call)
+        try:
+            patient = identification.identify(
+                Identify(policy, birth, Channel.IVR, call.record.data.caller_number),
+                call.deps.uow(),
+            )
+        except TooManyAttempts:
+            call.play("too_many_attempts")
+            raise Escalate("too_many_attempts") from None
+        except NotIdentified:
+            call.play("not_identified")
+            if attempt == rounds:
+                break
+            call.menu(call.p("not_identified_retry"), "1", step="not_identified_retry")
+            continue
+        call.state.patient = patient
+        call.record.data.patient_id = patient.id
+        call.play("identified")
+        return patient
+    call.play("not_identified_final")
+    raise Escalate("not_identified")
+
+
+def _ask_policy(call: Call) -> str:
+    for _ in range(call.deps.identify_tries):
+        digits = call.number(call.p("ask_policy"), 16, "policy", ru_numbers.parse_digits)
+        if digits is None:
+            call.play("no_input")
+            continue
+        if len(digits) != 16:
+            call.play("policy_bad_length", count=len(digits))
+            continue
+        if not policy_valid(digits):
+            call.play("policy_bad_check")
+            continue
+        if call.yes_no(call.p("policy_readback", digits=call.phrase.digits(digits)),
+                       step="policy_readback"):
+            return digits
+    raise Escalate("policy_entry_failed")
+
+
+def _ask_birth_date(call: Call) -> date:
+    today = call.deps.now_local().date()
+
+    def spoken(text: str) -> str | None:
+        found = ru_dates.parse_date(text, today=today)
+        return found.strftime("%d%m%Y") if found else None
+
+    for _ in range(call.deps.identify_tries):
+        digits = call.number(call.p("ask_birth_date"), 8, "birth_date", spoken)
+        if digits is None:
+            call.play("no_input")
+            continue
+        birth = ru_dates.parse_dob_digits(digits) if len(digits) == 8 else None
+        if birth is None or birth > today or birth.year < 1900:
+            call.play("birth_date_bad")
+            continue
+        if call.yes_no(call.p("birth_date_readback", day_month=[call.phrase.day_month(birth)],
+                              year=[call.phrase.year(birth)]), step="birth_date_readback"):
+            return birth
+    raise Escalate("birth_date_entry_failed")
+
+
+# --- booking --------------------------------------------------------------------------------
+
+
+def book_flow(call: Call) -> None:
+    """Choose a specialty, hear offers, book; the code is read twice."""
+    call.state.intent = "book"
+    call.record.data.intent = "book"
+    patient = ensure_identified(call)
+    option = _choose_specialty(call, patient)
+    appt = _offer_and_take(call, patient, option, moving=None)
+    if appt is not None:
+        _announce_code(call, "booked", appt)
+
+
+def _choose_specialty(call: Call, patient: PatientView) -> SpecialtyOption:
+    options = slots.bookable_specialties(patient.id, Channel.IVR, call.deps.uow())[:9]
+    if not options:
+        call.play("no_specialties")
+        raise Escalate("no_specialties")
+    locale = call.state.locale
+    parts = [call.say_.text("specialty_option", name=o.specialty.name(locale), digit=i)
+             for i, o in enumerate(options, 1)]
+    words: dict[str, str] = {}
+    for i, o in enumerate(options, 1):
+        spec = o.specialty
+        for w in (spec.name_ru.lower(), spec.name_en.lower(), *spec.synonyms_ru):
+            words[w] = str(i)
+    digits = "".join(str(i) for i in range(1, len(options) + 1))
+    choice = call.menu(call.p("choose_specialty", options=parts), digits, words=words,
+                       step="specialty")
+    option = options[int(choice) - 1]
+    call.record.step("specialty_chosen", option.specialty.code)
+    if not option.open:
+        call.play("channel_closed", specialty=option.specialty.name(locale),
+                  reason=option.closed_reason or "")
+        raise Escalate("channel_closed")
+    return option
+
+
+class _Offers:
+    """The slots being offered: paging forward, by day, excluding doctors."""
+
+    def __init__(self, call: Call, patient: PatientView, option: SpecialtyOption) -> None:
+        self.call, self.patient, self.spec = call, patient, option.specialty
+        self.on_date: date | None = None
+        self.excluded: list[int] = []
+        self.items: list[SlotOffer] = []
+        self.index = 0
+
+    def fetch(self, after: datetime | None = None) -> list[SlotOffer]:
+        q = FindSlots(self.patient.id, self.spec.id, Channel.IVR, on_date=self.on_date,
+                      after=after, exclude_doctor_ids=tuple(self.excluded),
+                      limit=OFFERS_PER_FETCH)
+        return slots.find_free_slots(q, self.call.deps.uow())
+
+    def reset(self) -> bool:
+        self.items, self.index = self.fetch(), 0
+        return bool(self.items)
+
+    @property
+    def current(self) -> SlotOffer:
+        return self.items[self.index]
+
+    def advance(self) -> bool:
+        if self.index + 1 < len(self.items):
+            self.index += 1
+            return True
+        more = [o for o in self.fetch(after=self.items[-1].starts_at)
+                if o.slot_id not in {i.slot_id for i in self.items}]
+        if not more:
+            return False
+        self.items, self.index = more, 0
+        return True
+
+
+def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
+                    moving: AppointmentView | None) -> AppointmentView | None:
+    """Offer slots until the caller takes one; returns the booked (or moved) appointment."""
+    offers = _Offers(call, patient, option)
+    try:
+        if not offers.reset():
+            call.play("no_slots", specialty=option.specialty.name(call.state.locale))
+            raise Escalate("no_slots")
+        first = True
+        while True:
+            slot_text = call.phrase.slot(offers.current)
+            intro = call.p("offer_first" if first else "offer_next", slot=slot_text)
+            first = False
+            choice = call.menu(call.say_.join("offer", intro, call.p("offer_menu")), "1234",
+                               words=OFFER_WORDS, step="offer")
+            if choice == "1":
+                appt = _confirm_and_take(call, patient, offers.current, moving)
+                if appt is not None:
+                    return appt
+                if not offers.reset():
+                    call.play("no_more_slots")
+                    raise Escalate("no_slots")
+                first = True
+            elif choice == "2" and not offers.advance():
+                call.play("no_more_slots")
+            elif choice == "3":
+                _choose_day(call, offers)
+                first = True
+            elif choice == "4":
+                _other_doctor(call, offers)
+                first = True
+    except LimitReached as exc:
+        if exc.details.get("limit") == "per_day":
+            call.play("limit_day")
+        else:
+            call.play("limit_specialty")
+        return None
+    except BookingBlocked as exc:
+        until = exc.details.get("until")
+        call.play("booking_blocked",
+                  until=call.phrase.until(until) if isinstance(until, date) else "")
+        raise Escalate("booking_blocked") from None
+    except ChannelClosed as exc:
+        call.play("channel_closed", specialty=option.specialty.name(call.state.locale),
+                  reason=str(exc.details.get("reason") or ""))
+        raise Escalate("channel_closed") from None
+    except ReferralRequired:
+        call.play("referral_required")
+        raise Escalate("referral_required") from None
+
+
+def _confirm_and_take(call: Call, patient: PatientView, offer: SlotOffer,
+                      moving: AppointmentView | None) -> AppointmentView | None:
+    """Read the slot back, then book (or move) it; None if it was taken meanwhile."""
+    if not call.yes_no(call.p("confirm_booking", slot=call.phrase.slot(offer)),
+                       step="confirm_booking"):
+        return None
+    actor = Actor.patient(patient.id, Channel.IVR, call.record.data.caller_number)
+    try:
+        if moving is not None:
+            return booking.reschedule(
+                Reschedule(moving.id, offer.slot_id, actor, patient_id=patient.id),
+                call.deps.uow())
+        return booking.book(BookSlot(patient.id, offer.slot_id, actor), call.deps.uow())
+    except (SlotTaken, SlotUnavailable):
+        call.play("slot_taken")
+        return None
+
+
+def _choose_day(call: Call, offers: _Offers) -> None:
+    today = call.deps.now_local().date()
+
+    def spoken(text: str) -> str | None:
+        found = ru_dates.parse_date(text, today=today)
+        return found.strftime("%d%m") if found else None
+
+    for _ in range(2):
+        digits = call.number(call.p("ask_day"), 4, "day", spoken)
+        day = _day_from_ddmm(digits or "", today)
+        if day is None:
+            call.play("day_bad")
+            continue
+        offers.on_date = day
+        if offers.reset():
+            return
+        call.play("no_slots_on_day")
+        offers.on_date = None
+        found = offers.fetch(after=datetime.combine(day, time.min))
+        if found:
+            offers.items, offers.index = found, 0
+            return
+        offers.reset()
+        return
+
+
+def _day_from_ddmm(digits: str, today: date) -> date | None:
+    """"0910" → the next 9 October on or after today."""
+    if len(digits) != 4 or not digits.isdigit():
+        return None
+    for year in (today.year, today.year + 1):
+        try:
+            day = date(year, int(digits[2:]), int(digits[:2]))
+        except ValueError:
+            return None
+        if day >= today:
+            return day
+    return None
+
+
+def _other_doctor(call: Call, offers: _Offers) -> None:
+    offers.excluded.append(offers.current.doctor.id)
+    saved_date, offers.on_date = offers.on_date, None
+    if offers.reset():
+        return
+    call.play("no_other_doctor")
+    offers.excluded.pop()
+    offers.on_date = saved_date
+    offers.reset()
+
+
+def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
+    call.record.data.appointment_id = appt.id
+    call.record.data.outcome = "booked" if key == "booked" else "rescheduled"
+    call.play(key, code=call.phrase.digits(appt.confirmation_code))
+
+
+# --- my appointments --------------------------------------------------------------------------
+
+
+def my_appointments_flow(call: Call) -> None:
+    """Hear upcoming appointments; cancel or reschedule one."""
+    call.state.intent = call.record.data.intent = "my_appointments"
+    patient = ensure_identified(call)
+    appts = booking.patient_appointments(patient.id, call.deps.uow())
+    if not appts:
+        call.play("no_appointments")
+        return
+    call.play("appointments_count", count=call.phrase.appointments(len(appts)))
+    i = 0
+    while True:
+        appt = appts[i]
+        item = call.p("appointment_item", specialty=appt.specialty.name(call.state.locale),
+                      slot=call.phrase.slot(appt))
+        choice = call.menu(call.say_.join("appointment", item, call.p("appointment_menu")),
+                           "1239", words={"отмен": "1", "перенес": "2", "следующ": "3"},
+                           step="appointment")
+        if choice == "1":
+            _cancel(call, patient, appt)
+            return
+        if choice == "2":
+            moved = _offer_and_take(call, patient, SpecialtyOption(appt.specialty), moving=appt)
+            if moved is not None:
+                _announce_code(call, "rescheduled", moved)
+            return
+        if choice == "3":
+            i = (i + 1) % len(appts)
+            continue
+        return
+
+
+def _cancel(call: Call, patient: PatientView, appt: AppointmentView) -> None:
+    if not call.yes_no(call.p("confirm_cancel", slot=call.phrase.slot(appt)),
+                       step="confirm_cancel"):
+        return
+    actor = Actor.patient(patient.id, Channel.IVR, call.record.data.caller_number)
+    try:
+        booking.cancel(Cancel(appt.id, actor, patient_id=patient.id), call.deps.uow())
+    except NotCancellable:
+        call.play("not_cancellable")
+        return
+    call.record.data.appointment_id = appt.id
+    call.record.data.outcome = "cancelled"
+    call.play("cancelled")
+
+
+# --- home visit, escalation -------------------------------------------------------------------
+
+
+def home_visit_flow(call: Call) -> None:
+    """A home visit needs a person (address, symptoms): an agent now, or a callback."""
+    call.state.intent = call.record.data.intent = "home_visit"
+    ensure_identified(call)
+    if call.deps.agents_online():
+        call.play("home_visit")
+        raise Escalate("home_visit")
+    _save_callback(call, "home_visit")
+    call.play("home_visit_after_hours", opening=_hhmm(call, call.deps.opening_time))
+    call.play("goodbye")
+    raise Hangup
+
+
+def escalate(call: Call, reason: str) -> None:
+    """Hand the call to the agent queue with its context, or offer a callback after hours."""
+    logger.info("call %s: escalating (%s)", call.state.call_id, reason)
+    now = call.record.now_utc()
+    if call.deps.agents_online():
+        call.record.save(outcome="escalated", escalation_reason=reason, escalated_at=now)
+        if reason not in ("too_many_attempts", "home_visit"):
+            call.play("to_agent")
+        _set_escalation_vars(call, reason)
+        return
+    choice = call.io.collect(call.p("after_hours", opening=_hhmm(call, call.deps.opening_time),
+                                    closing=_hhmm(call, call.deps.closing_time)),
+                             max_digits=1, timeout=call.deps.timeout)
+    if isinstance(choice, Digits) and choice.value == "1":
+        if _save_callback(call, reason):
+            call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
+            call.play("goodbye")
+            call.record.save(outcome="callback", escalation_reason=reason, ended_at=now)
+            call.io.hangup()
+            return
+        # The callback could not be stored: let the dialplan try the queue / voicemail.
+        call.record.save(outcome="escalated", escalation_reason=reason, escalated_at=now)
+        _set_escalation_vars(call, reason)
+        return
+    call.play("goodbye")
+    call.record.save(outcome="abandoned" if isinstance(choice, Timeout) else "completed",
+                     escalation_reason=reason, ended_at=now)
+    call.io.hangup()
+
+
+def system_error(call: Call) -> None:
+    """Something broke inside: apologise and queue the caller; the dialplan does the rest."""
+    try:
+        call.play("system_error")
+    except Exception:  # noqa: BLE001 - the channel itself may be what failed
+        logger.warning("call %s: could not play the error prompt", call.state.call_id)
+    call.record.save(outcome="escalated", escalation_reason="system_error",
+                     escalated_at=call.record.now_utc())
+    _set_escalation_vars(call, "system_error")
+
+
+def _set_escalation_vars(call: Call, reason: str) -> None:
+    call.io.set_variable("REG_CALL_ID", call.state.call_id)
+    call.io.set_variable("REG_REASON", reason)
+    call.io.set_variable("REG_ESCALATE", "1")
+
+
+def _save_callback(call: Call, reason: str) -> bool:
+    patient = call.state.patient
+    actor = Actor.patient(patient.id if patient else None, Channel.IVR,
+                          call.record.data.caller_number)
+    try:
+        admin.request_callback(
+            RequestCallback(call.record.data.caller_number, reason, actor,
+                            patient_id=patient.id if patient else None,
+                            call_id=call.state.call_id),
+            call.deps.uow())
+        return True
+    except Exception:
+        logger.exception("call %s: could not store the callback request", call.state.call_id)
+        return False
+
+
+def finish(call: Call, outcome: str, *, hangup: bool = True) -> None:
+    """Record the end of a call the IVR completed itself."""
+    if call.record.data.outcome in ("booked", "cancelled", "rescheduled"):
+        outcome = call.record.data.outcome  # what the caller achieved beats how they left
+    call.record.save(outcome=outcome, ended_at=call.record.now_utc())
+    if hangup:
+        call.io.hangup()
+
+
+def _hhmm(call: Call, t: time) -> str:
+    if call.state.locale == "ru":
+        return ru_dates.say_time(t, case="gen")
+    return t.strftime("%H:%M")

@@ -1,0 +1,114 @@
+"""Booking by phone, as scripts of key presses: what the caller hears, what gets booked."""
+
+from __future__ import annotations
+
+from booking_core import booking, calls
+from ivr.io import Speech
+from support.world import demo, patient_id
+
+ADULT = demo("adult")
+DOB_KEYS = ADULT.birth_date.strftime("%d%m%Y")
+
+
+def identify_keys(policy: str = ADULT.policy_number, dob: str = DOB_KEYS) -> list:
+    return [policy, "1", dob, "1"]
+
+
+def test_book_nearest_therapist_by_keys(container, dial):
+    """The DESIGN's happy path: 1 book, policy, DOB, therapist, take the first offer."""
+    script = [None, "1", *identify_keys(), "1", "1", "1", None]
+    io, call = dial(container, script)
+    keys = io.transcript.keys
+    assert keys[:3] == ["greeting", "language", "main_menu"]
+    assert "identified" in keys and "booked" in keys and keys[-1] == "goodbye"
+    appts = booking.patient_appointments(patient_id(container, "adult"), container.uow())
+    assert len(appts) == 1 and appts[0].specialty.code == "therapist"
+    code = appts[0].confirmation_code
+    booked_text = next(t for _, k, t in io.transcript.events if k == "booked")
+    assert booked_text.count(call.phrase.digits(code)[0] + " " + call.phrase.digits(code)[1]) >= 2
+    offer = next(t for kind, key, t in io.transcript.events if key == "offer")
+    assert "врач Кашинцева Галина Вячеславовна, кабинет пятнадцать" in offer
+    assert "в восемь ноль-ноль" in offer
+    record = calls.get_call(call.state.call_id, container.uow())
+    assert record.outcome == "booked" and record.appointment_id == appts[0].id
+    assert ADULT.policy_number not in str(record.steps)
+    assert not io.transcript.escalated
+
+
+def test_barge_in_digit_is_not_lost(container, dial):
+    """Pressing 1 during the greeting skips straight into booking, no key lost."""
+    script = ["!1", *identify_keys(), "1", "1", "1", None]
+    io, _ = dial(container, script)
+    assert "main_menu" not in io.transcript.keys
+    assert "booked" in io.transcript.keys
+
+
+def test_next_time_then_take(container, dial):
+    script = [None, "1", *identify_keys(), "1", "2", "1", "1", None]
+    io, _ = dial(container, script)
+    assert [k for k in io.transcript.keys if k == "offer"] == ["offer", "offer"]
+    offers = [t for _, k, t in io.transcript.events if k == "offer"]
+    assert offers[1].startswith("Следующее время")
+    appt = booking.patient_appointments(patient_id(container, "adult"), container.uow())[0]
+    assert appt.starts_at.strftime("%H:%M") == "08:15"
+
+
+def test_another_day_by_keys(container, dial):
+    """3 → the caller types 1509 → the offer is on 15 September."""
+    script = [None, "1", *identify_keys(), "1", "3", "1509", "1", "1", None]
+    io, _ = dial(container, script)
+    appt = booking.patient_appointments(patient_id(container, "adult"), container.uow())[0]
+    assert appt.starts_at.date().isoformat() == "2026-09-15"
+
+
+def test_another_doctor(container, dial):
+    script = [None, "1", *identify_keys(), "1", "4", "1", "1", None]
+    io, _ = dial(container, script)
+    appt = booking.patient_appointments(patient_id(container, "adult"), container.uow())[0]
+    assert appt.doctor.last_name != "Кашинцева"
+
+
+def test_star_repeats_the_menu(container, dial):
+    script = [None, "*", "1", *identify_keys(), "1", "1", "1", None]
+    io, _ = dial(container, script)
+    assert io.transcript.keys.count("main_menu") == 2
+    assert "booked" in io.transcript.keys
+
+
+def test_policy_typo_is_caught_and_retyped(container, dial):
+    bad = ADULT.policy_number[:-1] + str((int(ADULT.policy_number[-1]) + 1) % 10)
+    script = [None, "1", bad, *identify_keys(), "1", "1", "1", None]
+    io, _ = dial(container, script)
+    assert "policy_bad_check" in io.transcript.keys
+    assert "booked" in io.transcript.keys
+
+
+def test_short_policy_says_how_many_digits(container, dial):
+    script = [None, "1", "12345", *identify_keys(), "1", "1", "1", None]
+    io, _ = dial(container, script)
+    said = next(t for _, k, t in io.transcript.events if k == "policy_bad_length")
+    assert "5" in said
+
+
+def test_policy_readback_is_digit_by_digit(container, dial):
+    script = [None, "1", ADULT.policy_number, "2", *identify_keys(), "1", "1", "1", None]
+    io, _ = dial(container, script)
+    readback = next(t for _, k, t in io.transcript.events if k == "policy_readback")
+    assert "семь семь ноль ноль" in readback
+
+
+def test_spoken_answers_go_through_the_same_path(container, dial):
+    """Speech events (as Vosk would give them) identify and book like keys do."""
+    policy_words = "семь семь " + "ноль " * 11 + "один два три"
+    dob_words = "пятое марта тысяча девятьсот восемьдесят пятого года"
+    script = [None, Speech("записаться"), Speech(policy_words), Speech("да"), Speech(dob_words),
+              Speech("да"), Speech("терапевт"), Speech("да, запишите"), Speech("да"), None]
+    io, _ = dial(container, script)
+    assert "booked" in io.transcript.keys, io.transcript.keys
+
+
+def test_confirmation_declined_offers_again(container, dial):
+    script = [None, "1", *identify_keys(), "1", "1", "2", "1", "1", None]
+    io, _ = dial(container, script)
+    assert io.transcript.keys.count("confirm_booking") == 2
+    assert "booked" in io.transcript.keys

@@ -1,0 +1,55 @@
+"""My appointments: hear, cancel, reschedule."""
+
+from __future__ import annotations
+
+from booking_core import booking, slots
+from booking_core.commands import BookSlot, FindSlots
+from models.tables import Channel
+from support.world import IVR, demo, patient_id, specialty_id
+
+ADULT = demo("adult")
+IDENT = [ADULT.policy_number, "1", ADULT.birth_date.strftime("%d%m%Y"), "1"]
+
+
+def _book_one(container):
+    pid = patient_id(container, "adult")
+    offer = slots.find_free_slots(FindSlots(pid, specialty_id(container, "therapist"),
+                                            Channel.IVR), container.uow())[0]
+    return pid, booking.book(BookSlot(pid, offer.slot_id, IVR), container.uow())
+
+
+def test_no_appointments(container, dial):
+    io, _ = dial(container, [None, "2", *IDENT, None])
+    assert "no_appointments" in io.transcript.keys
+
+
+def test_cancel_by_phone(container, dial):
+    pid, appt = _book_one(container)
+    io, call = dial(container, [None, "2", *IDENT, "1", "1", None])
+    assert "cancelled" in io.transcript.keys
+    assert booking.get_appointment(appt.id, container.uow()).status == "cancelled"
+    item = next(t for _, k, t in io.transcript.events if k == "appointment")
+    assert item.startswith("Терапевт:")
+    assert "одна запись" in next(t for _, k, t in io.transcript.events
+                                 if k == "appointments_count")
+
+
+def test_cancel_declined_keeps_the_appointment(container, dial):
+    pid, appt = _book_one(container)
+    io, _ = dial(container, [None, "2", *IDENT, "1", "2", None])
+    assert booking.get_appointment(appt.id, container.uow()).status == "booked"
+
+
+def test_reschedule_by_phone(container, dial):
+    pid, appt = _book_one(container)
+    io, _ = dial(container, [None, "2", *IDENT, "2", "1", "1", None])
+    assert "rescheduled" in io.transcript.keys, io.transcript.keys
+    assert booking.get_appointment(appt.id, container.uow()).status == "cancelled"
+    live = booking.patient_appointments(pid, container.uow())
+    assert len(live) == 1 and live[0].id != appt.id
+
+
+def test_book_twice_same_specialty_is_refused_politely(container, dial):
+    _book_one(container)
+    io, _ = dial(container, [None, "1", *IDENT, "1", "1", "1", None])
+    assert "limit_specialty" in io.transcript.keys
