@@ -149,7 +149,7 @@ def _ask_birth_date(call: Call) -> date:
     today = call.deps.now_local().date()
 
     def spoken(text: str) -> str | None:
-        found = ru_dates.parse_date(text, today=today)
+        found = ru_dates.parse_birth_date(text, today=today)
         return found.strftime("%d%m%Y") if found else None
 
     for _ in range(call.deps.identify_tries):
@@ -157,8 +157,8 @@ def _ask_birth_date(call: Call) -> date:
         if digits is None:
             call.play("no_input")
             continue
-        birth = ru_dates.parse_dob_digits(digits) if len(digits) == 8 else None
-        if birth is None or birth > today or birth.year < 1900:
+        birth = ru_dates.parse_dob_digits(digits, today=today) if len(digits) == 8 else None
+        if birth is None:
             call.play("birth_date_bad")
             continue
         if call.yes_no(call.p("birth_date_readback", day_month=[call.phrase.day_month(birth)],
