@@ -1,0 +1,766 @@
+"""FastAGI transport: a threaded TCP server speaking the Asterisk Gateway Interface.
+
+Asterisk runs ``AGI(agi://IVR_HOST:4573/registry)``; every call opens one TCP connection, sends
+its environment (``agi_xxx: value`` lines and a blank line) and then waits for commands, one reply
+per command.  This module knows nothing of call logic: it parses the environment, picks the
+route registered for the script name (``registry``, ``reminder``...) and hands it an
+:class:`AgiRequest` whose :attr:`AgiRequest.agi` is a :class:`SocketAGI` -- pyst2's
+:class:`asterisk.agi.AGI` made safe for sockets and threads.
+
+Protocol facts this module relies on (checked against Asterisk's ``res/res_agi.c``):
+
+* FastAGI sends ``agi_network: yes`` and ``agi_network_script: <path>`` first, then the normal
+  AGI environment starting with ``agi_request``, then a blank line.
+* Replies are ``200 result=<n> [(data)] [key=value...]``; ``510 Invalid or unknown command``;
+  ``511 Command Not Permitted on a dead channel or intercept routine``; and a multi-line
+  ``520-Invalid command syntax.  Proper usage follows:`` ... ``520 End of proper usage.``.
+* When the caller hangs up, Asterisk writes the line ``HANGUP`` on the socket at the moment it
+  notices (so it may precede the reply of the next command); afterwards only "dead-safe"
+  commands (``SET VARIABLE``, ``GET VARIABLE``, ``VERBOSE``, ``NOOP``, ``EXEC``, ``DATABASE *``...)
+  run, every other command gets ``511``.  A command interrupted by the hangup answers
+  ``200 result=-1`` first and the ``HANGUP`` line follows it.
+
+How the replies map onto the dialogue port's exceptions (:mod:`ivr.io`):
+
+* end of stream, ``HANGUP``, ``511``, ``(hangup)``, a broken connection -> :class:`AgiCallerHangup`
+  (an :class:`ivr.io.CallerHangup` and a pyst2 :class:`~asterisk.agi.AGIHangup`);
+* ``result=-1`` -> the channel is probed with ``CHANNEL STATUS`` (not permitted on a dead
+  channel): dead -> :class:`AgiCallerHangup`; alive -> :class:`AgiCommandFailed` (a
+  :class:`ivr.io.TransportFailure`; e.g. a missing sound file, which Asterisk also reports as -1);
+* ``510`` / ``520`` / garbled or unexpected replies / reply timeouts -> subclasses of
+  :class:`AgiProtocolError` (an :class:`ivr.io.TransportFailure` and a pyst2 error).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, urlsplit
+
+from asterisk.agi import (
+    AGI,
+    AGIAppError,
+    AGIError,
+    AGIHangup,
+    AGIInvalidCommand,
+    AGIResultHangup,
+    AGISIGPIPEHangup,
+    AGIUnknownError,
+    AGIUsageError,
+    re_kv,
+)
+
+from ivr.io import CallerHangup, CallInfo, TransportFailure
+from ivr.masking import mask_phone, scrub
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 4573
+#: Seconds a new connection may take to send its whole environment.
+DEFAULT_ENV_TIMEOUT = 10.0
+#: Seconds to wait for the reply to one command (a prompt plus a digit timeout fit easily).
+DEFAULT_REPLY_TIMEOUT = 300.0
+#: Seconds to wait for the reply that follows an asynchronous ``HANGUP`` line.
+HANGUP_REPLY_TIMEOUT = 5.0
+#: Seconds allowed for the escalation commands sent after a failed route.
+ESCALATION_TIMEOUT = 5.0
+
+MAX_LINE = 8192
+MAX_ENV_LINES = 256
+MAX_USAGE_LINES = 200
+
+#: Commands Asterisk still executes after the channel hung up (``dead`` flag in res_agi.c).
+DEAD_SAFE_COMMANDS = frozenset(
+    {
+        "ASYNCAGI BREAK",
+        "DATABASE DEL",
+        "DATABASE DELTREE",
+        "DATABASE GET",
+        "DATABASE PUT",
+        "EXEC",
+        "GET FULL VARIABLE",
+        "GET VARIABLE",
+        "NOOP",
+        "SET VARIABLE",
+        "SPEECH DESTROY",
+        "SPEECH UNLOAD GRAMMAR",
+        "VERBOSE",
+    }
+)
+
+#: Commands whose ``result=-1`` is a normal answer when they name another channel.
+_MINUS_ONE_IS_AN_ANSWER = frozenset({"CHANNEL STATUS", "HANGUP"})
+
+#: Commands whose replies carry what the caller typed or said: logged without the value.
+_SENSITIVE_REPLIES = frozenset({"GET DATA", "WAIT FOR DIGIT", "GET OPTION", "RECEIVE CHAR",
+                                "RECEIVE TEXT", "SPEECH RECOGNIZE"})
+
+_ENV_LINE = re.compile(r"^(agi_[A-Za-z0-9_]+):[ \t]?(.*)$")
+_REPLY_LINE = re.compile(r"^(\d{3})([ -])(.*)$")
+_EMPTY_RESULT = re.compile(r"^result=(?=\s|$)\s*(?:\((?P<data>[^)]*)\))?")
+_RESULT_VALUE = re.compile(r"(result=)(\S+)")
+_PRE_QUOTED = re.compile(r'^"[^"\\]*"$')
+
+Route = Callable[["AgiRequest"], None]
+
+
+# --------------------------------------------------------------------------------------------
+# Exceptions: each is both the dialogue port's exception and the matching pyst2 one, so code
+# written against either hierarchy catches them.
+# --------------------------------------------------------------------------------------------
+
+
+class AgiCallerHangup(CallerHangup, AGIHangup):
+    """The caller hung up or the channel/connection is gone (EOF, ``HANGUP``, 511, result -1)."""
+
+
+class AgiResultHangup(AgiCallerHangup, AGIResultHangup):
+    """A reply said so itself: ``result=-1`` on a dead channel or ``(hangup)`` data."""
+
+
+class AgiConnectionLost(AgiCallerHangup, AGISIGPIPEHangup):
+    """Writing to or reading from the socket failed: Asterisk closed the connection."""
+
+
+class AgiProtocolError(TransportFailure, AGIError):
+    """The AGI conversation broke in a way that is not a hangup."""
+
+
+class AgiInvalidCommand(AgiProtocolError, AGIInvalidCommand):
+    """``510 Invalid or unknown command``."""
+
+
+class AgiUsageError(AgiProtocolError, AGIUsageError):
+    """``520`` usage reply: the command's arguments were wrong."""
+
+
+class AgiGarbledReply(AgiProtocolError, AGIUnknownError):
+    """A reply line that is not AGI (or an unexpected code / value)."""
+
+
+class AgiReplyTimeout(AgiProtocolError):
+    """No reply arrived within the reply timeout."""
+
+
+class AgiCommandFailed(AgiProtocolError, AGIAppError):
+    """``result=-1`` on a live channel (e.g. a sound file Asterisk could not open)."""
+
+
+class AgiEnvError(TransportFailure):
+    """The connection did not start with a valid AGI environment (garbage, EOF, timeout)."""
+
+
+# --------------------------------------------------------------------------------------------
+# pyst2 over a socket
+# --------------------------------------------------------------------------------------------
+
+
+class _NullWriter:
+    """Sink for pyst2's debug ``stderr.write`` calls (logging is done here instead)."""
+
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        return None
+
+
+def quote_arg(value: object) -> str:
+    """Quote one AGI argument the way Asterisk's ``parse_args`` unquotes it.
+
+    Backslashes and double quotes are escaped; line breaks (which would end the command) are
+    replaced by spaces.
+    """
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _command_verb(command: str) -> str:
+    """The command's name as Asterisk matches it (``"stream file x"`` -> ``"STREAM FILE"``)."""
+    words = command.upper().split()
+    for size in (3, 2, 1):
+        verb = " ".join(words[:size])
+        if verb in DEAD_SAFE_COMMANDS or verb in _KNOWN_VERBS:
+            return verb
+    return " ".join(words[:2])
+
+
+_KNOWN_VERBS = frozenset(
+    {
+        "ANSWER", "CHANNEL STATUS", "CONTROL STREAM FILE", "GET DATA", "GET OPTION", "HANGUP",
+        "RECEIVE CHAR", "RECEIVE TEXT", "RECORD FILE", "SAY ALPHA", "SAY DATE", "SAY DATETIME",
+        "SAY DIGITS", "SAY NUMBER", "SAY PHONETIC", "SAY TIME", "SEND IMAGE", "SEND TEXT",
+        "SET AUTOHANGUP", "SET CALLERID", "SET CONTEXT", "SET EXTENSION", "SET MUSIC",
+        "SET PRIORITY", "SPEECH ACTIVATE GRAMMAR", "SPEECH CREATE", "SPEECH DEACTIVATE GRAMMAR",
+        "SPEECH LOAD GRAMMAR", "SPEECH RECOGNIZE", "SPEECH SET", "STREAM FILE", "TDD MODE",
+        "WAIT FOR DIGIT",
+    }
+)
+
+
+class SocketAGI(AGI):
+    """pyst2's :class:`~asterisk.agi.AGI` over one FastAGI connection, usable in any thread.
+
+    pyst2's own ``__init__`` installs a SIGHUP handler (impossible outside the main thread, and
+    meaningless for FastAGI, where the hangup arrives as a ``HANGUP`` line) and its reply reader
+    misreads end of stream, ``HANGUP``, ``511``, an empty ``result=`` and loops forever on a
+    truncated 520 usage reply.  This subclass keeps pyst2's interface (``env``, ``execute``,
+    ``get_result`` returning ``{"result": (value, data), "endpos": (...)}``, the helper methods
+    such as :meth:`stream_file`) and replaces those parts; see the module docstring for how
+    replies map onto exceptions.
+
+    ``rfile``/``wfile`` are text files over the socket (``newline="\\n"``); ``sock`` (optional)
+    lets the reader apply timeouts.  The environment is read in the constructor, within
+    ``env_timeout`` seconds in total; :class:`AgiEnvError` is raised if it is not valid.
+    """
+
+    def __init__(
+        self,
+        rfile: TextIO,
+        wfile: TextIO,
+        *,
+        sock: socket.socket | None = None,
+        env_timeout: float | None = DEFAULT_ENV_TIMEOUT,
+        reply_timeout: float | None = DEFAULT_REPLY_TIMEOUT,
+        peer: str = "",
+    ) -> None:
+        # Deliberately not calling AGI.__init__: it calls signal.signal() and reads the env
+        # without any validation.  These are the attributes pyst2's methods rely on.
+        self.stdin = rfile
+        self.stdout = wfile
+        self.stderr = _NullWriter()
+        self._got_sighup = False
+        self.env: dict[str, str] = {}
+        self.sock = sock
+        self.peer = peer
+        self.reply_timeout = reply_timeout
+        self.hungup = False
+        self.hangup_reason = ""
+        self.last_command = ""
+        self._probing = False
+        self._env_timeout = env_timeout
+        self._lock = threading.RLock()
+        self._get_agi_env()
+        self._set_timeout(reply_timeout)
+
+    # -- environment ---------------------------------------------------------------------
+
+    @property
+    def uniqueid(self) -> str:
+        """The channel's ``agi_uniqueid`` (``""`` if Asterisk did not send one)."""
+        return self.env.get("agi_uniqueid", "")
+
+    def _get_agi_env(self) -> None:
+        """Read ``agi_x: y`` lines up to the blank line; reject anything else."""
+        deadline = None if self._env_timeout is None else time.monotonic() + self._env_timeout
+        lines = 0
+        while True:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AgiEnvError(f"environment not complete within {self._env_timeout} s")
+                self._set_timeout(remaining)
+            try:
+                raw = self.stdin.readline(MAX_LINE + 1)
+            except TimeoutError as exc:
+                raise AgiEnvError(
+                    f"no complete environment within {self._env_timeout} s"
+                    f" ({len(self.env)} lines read)"
+                ) from exc
+            except (OSError, ValueError) as exc:
+                raise AgiEnvError(
+                    f"connection failed while reading the environment: {exc}"
+                ) from exc
+            if raw == "":
+                raise AgiEnvError(f"connection closed after {len(self.env)} environment lines")
+            if len(raw) > MAX_LINE and not raw.endswith("\n"):
+                raise AgiEnvError("environment line too long")
+            line = raw.rstrip("\r\n")
+            if line == "":
+                if not self.env:
+                    raise AgiEnvError("empty environment")
+                return
+            match = _ENV_LINE.match(line)
+            if match is None:
+                raise AgiEnvError(f"not an AGI environment line: {scrub(line, limit=60)!r}")
+            self.env[match.group(1)] = match.group(2).strip()
+            lines += 1
+            if lines > MAX_ENV_LINES:
+                raise AgiEnvError("too many environment lines")
+
+    # -- socket helpers --------------------------------------------------------------------
+
+    def _set_timeout(self, seconds: float | None) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.settimeout(seconds)
+
+    def set_reply_timeout(self, seconds: float | None) -> None:
+        """Change how long :meth:`get_result` waits for one reply."""
+        self.reply_timeout = seconds
+        self._set_timeout(seconds)
+
+    def _quote(self, string: object) -> str:
+        """pyst2 hook: quote an argument so that Asterisk reads it back unchanged.
+
+        A value pyst2 already wrapped in quotes itself (its ``database_*`` helpers do) is
+        passed through as before.
+        """
+        if isinstance(string, str) and _PRE_QUOTED.match(string):
+            return string
+        return quote_arg(string)
+
+    def _hangup(self, reason: str, cls: type[AgiCallerHangup] = AgiCallerHangup) -> AgiCallerHangup:
+        self.hungup = True
+        if not self.hangup_reason:
+            self.hangup_reason = reason
+        logger.info("agi %s: caller hangup detected (%s)", self.uniqueid, reason)
+        return cls(reason)
+
+    # -- commands --------------------------------------------------------------------------
+
+    def execute(self, command: str, *args: object) -> dict[str, tuple[str, str]]:
+        """Send one command and return its parsed ``200`` reply (pyst2's result dict).
+
+        Raises :class:`AgiCallerHangup` or :class:`AgiProtocolError` (see the module docstring).
+        """
+        with self._lock:
+            self.send_command(command, *args)
+            return self.get_result()
+
+    def send_command(self, command: str, *args: object) -> None:
+        """Write one command line."""
+        line = " ".join([command.strip(), *(str(a) for a in args)]).strip()
+        if "\n" in line or "\r" in line:
+            raise ValueError("an AGI command must be a single line")
+        self.last_command = line
+        logger.debug("agi %s >> %s", self.uniqueid, scrub(line))
+        try:
+            self.stdout.write(line + "\n")
+            self.stdout.flush()
+        except (OSError, ValueError) as exc:
+            raise self._hangup(f"connection lost while sending: {exc}", AgiConnectionLost) from exc
+
+    def _read_line(self, timeout: float | None) -> str:
+        self._set_timeout(timeout)
+        try:
+            raw = self.stdin.readline(MAX_LINE + 1)
+        except TimeoutError as exc:
+            raise AgiReplyTimeout(
+                f"no reply to {scrub(self.last_command)!r} within {timeout} s"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise self._hangup(f"connection lost while reading: {exc}", AgiConnectionLost) from exc
+        finally:
+            if timeout != self.reply_timeout:
+                self._set_timeout(self.reply_timeout)
+        if raw == "":
+            raise self._hangup("end of stream")
+        return raw.rstrip("\r\n")
+
+    def get_result(self, stdin: Any = None) -> dict[str, tuple[str, str]]:
+        """Read and parse the reply to the last command (``stdin`` is ignored, kept for pyst2)."""
+        verb = _command_verb(self.last_command)
+        line = self._read_line(self.reply_timeout)
+        saw_hangup_line = False
+        while line.strip().upper() == "HANGUP":
+            saw_hangup_line = True
+            self.hungup = True
+            if not self.hangup_reason:
+                self.hangup_reason = "HANGUP line"
+            logger.info("agi %s: Asterisk sent HANGUP", self.uniqueid)
+            try:
+                line = self._read_line(HANGUP_REPLY_TIMEOUT)
+            except AgiReplyTimeout as exc:
+                raise self._hangup("HANGUP line, no reply followed") from exc
+
+        self._log_reply(verb, line)
+        match = _REPLY_LINE.match(line)
+        if match is None:
+            raise self._garbled(f"not an AGI reply: {scrub(line, limit=80)!r}")
+        code, separator, response = int(match.group(1)), match.group(2), match.group(3)
+
+        if code == 200 and separator == " ":
+            result = self._parse_200(response)
+            if saw_hangup_line and verb not in DEAD_SAFE_COMMANDS:
+                raise self._hangup(f"HANGUP line before the reply to {verb}")
+            value, data = result["result"]
+            if data.strip().lower() == "hangup":
+                raise self._hangup(f"{verb} reported (hangup)", AgiResultHangup)
+            names_other_channel = (verb in _MINUS_ONE_IS_AN_ANSWER
+                                   and len(self.last_command.split()) > len(verb.split()))
+            if value == "-1" and not names_other_channel and not self._probing:
+                self._check_channel_after_failure(verb)
+            return result
+        if code == 511:
+            raise self._hangup(f"511 on {verb}: dead channel")
+        if code == 510:
+            logger.error("agi %s: Asterisk rejected %r as unknown: %s",
+                         self.uniqueid, scrub(self.last_command), scrub(response))
+            raise AgiInvalidCommand(response)
+        if code == 520:
+            usage = [line]
+            if separator == "-":
+                usage.extend(self._read_usage())
+            text = "\n".join(usage)
+            logger.error("agi %s: Asterisk rejected the syntax of %r:\n%s",
+                         self.uniqueid, scrub(self.last_command), scrub(text, limit=2000))
+            raise AgiUsageError(text + "\n")
+        raise self._garbled(f"unexpected reply {scrub(line, limit=80)!r}")
+
+    def _garbled(self, message: str) -> AgiGarbledReply:
+        logger.error("agi %s: %s (after %r)", self.uniqueid, message, scrub(self.last_command))
+        return AgiGarbledReply(message)
+
+    def _read_usage(self) -> list[str]:
+        """Read the body of a ``520-`` reply up to ``520 End of proper usage.``."""
+        lines: list[str] = []
+        for _ in range(MAX_USAGE_LINES):
+            try:
+                line = self._read_line(self.reply_timeout)
+            except AgiCallerHangup:
+                lines.append("(connection closed inside the usage text)")
+                return lines
+            lines.append(line)
+            if line.startswith("520 "):
+                return lines
+        raise self._garbled("520 usage reply does not end")
+
+    @staticmethod
+    def _parse_200(response: str) -> dict[str, tuple[str, str]]:
+        """pyst2's parsing of ``key=value (data)`` pairs, plus the empty ``result=`` it misses."""
+        if not response.startswith("result="):
+            raise AgiGarbledReply(f"200 reply without result: {scrub(response, limit=80)!r}")
+        result: dict[str, tuple[str, str]] = {"result": ("", "")}
+        empty = _EMPTY_RESULT.match(response)
+        rest = response
+        if empty is not None:
+            result["result"] = ("", empty.group("data") or "")
+            rest = response[empty.end():]
+        for key, value, data in re_kv.findall(rest):
+            result[key] = (value, data)
+        return result
+
+    def _check_channel_after_failure(self, verb: str) -> None:
+        """``result=-1`` means hangup *or* failure: ask the channel whether it is alive."""
+        if self.hungup:
+            raise self._hangup(f"{verb} returned -1 after hangup", AgiResultHangup)
+        failed_command = self.last_command
+        self._probing = True
+        try:
+            self.send_command("CHANNEL STATUS")
+            status = self.get_result()
+        finally:
+            self._probing = False
+            self.last_command = failed_command
+        if self.hungup:  # pragma: no cover - get_result raises before returning in that case
+            raise self._hangup(f"{verb} returned -1", AgiResultHangup)
+        logger.error(
+            "agi %s: %r failed (result=-1) on a live channel (status %s): missing sound file?",
+            self.uniqueid, scrub(failed_command), status["result"][0],
+        )
+        raise AgiCommandFailed(f"{verb} failed on a live channel")
+
+    def _log_reply(self, verb: str, line: str) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        shown = line
+        if verb in _SENSITIVE_REPLIES:
+            shown = _RESULT_VALUE.sub(lambda m: f"{m.group(1)}<{len(m.group(2))} chars>", line)
+        logger.debug("agi %s << %s", self.uniqueid, scrub(shown))
+
+    def close(self) -> None:
+        """Close the file objects (the socket itself belongs to the server)."""
+        for stream in (self.stdout, self.stdin):
+            with contextlib.suppress(Exception):
+                stream.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Requests and the server
+# --------------------------------------------------------------------------------------------
+
+
+def _script_of(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """Script name and query parameters from ``agi_network_script`` (or ``agi_request``)."""
+    raw = env.get("agi_network_script", "")
+    if not raw:
+        request = env.get("agi_request", "")
+        if "://" in request:
+            parts = urlsplit(request)
+            raw = parts.path + (f"?{parts.query}" if parts.query else "")
+    path, _, query = raw.partition("?")
+    name = path.strip().strip("/")
+    params = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+    return name, params
+
+
+def _known(value: str) -> str:
+    return "" if value.strip().lower() in {"", "unknown"} else value.strip()
+
+
+@dataclass
+class AgiRequest:
+    """One FastAGI call as a route sees it."""
+
+    agi: SocketAGI
+    env: dict[str, str]
+    script: str
+    params: dict[str, str] = field(default_factory=dict)
+    peer: str = ""
+
+    @classmethod
+    def from_agi(cls, agi: SocketAGI, peer: str = "") -> AgiRequest:
+        """Build the request for a connection whose environment ``agi`` has read."""
+        script, params = _script_of(agi.env)
+        return cls(agi=agi, env=agi.env, script=script, params=params, peer=peer or agi.peer)
+
+    @property
+    def uniqueid(self) -> str:
+        """Asterisk's unique id of the channel (``agi_uniqueid``)."""
+        return self.env.get("agi_uniqueid", "")
+
+    @property
+    def caller_number(self) -> str:
+        """The caller's number (``agi_callerid``), ``""`` when Asterisk says ``unknown``."""
+        return _known(self.env.get("agi_callerid", ""))
+
+    @property
+    def language(self) -> str:
+        """The channel language (``agi_language``)."""
+        return self.env.get("agi_language", "")
+
+    @property
+    def args(self) -> list[str]:
+        """Arguments given to ``AGI()`` after the URL (``agi_arg_1``...)."""
+        out: list[str] = []
+        while f"agi_arg_{len(out) + 1}" in self.env:
+            out.append(self.env[f"agi_arg_{len(out) + 1}"])
+        return out
+
+    def info(self) -> CallInfo:
+        """The call facts in the dialogue port's terms."""
+        extra = {
+            "asterisk_channel": self.env.get("agi_channel", ""),
+            "language": self.language,
+            "context": self.env.get("agi_context", ""),
+            "extension": self.env.get("agi_extension", ""),
+            "script": self.script,
+        }
+        for index, value in enumerate(self.args, start=1):
+            extra[f"arg_{index}"] = value
+        for key, value in self.params.items():
+            extra.setdefault(f"param_{key}", value)
+        return CallInfo(
+            call_uid=self.uniqueid,
+            caller_number=self.caller_number,
+            called_number=_known(self.env.get("agi_dnid", "")),
+            channel="ivr",
+            extra=extra,
+        )
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 512
+
+    def __init__(self, address: tuple[str, int], owner: AgiServer) -> None:
+        self.owner = owner
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.exception("agi: unhandled error on connection from %s", client_address)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _TCPServer
+
+    def handle(self) -> None:
+        self.server.owner._handle_connection(self.request, self.client_address)
+
+
+class AgiServer:
+    """Threaded FastAGI server: one thread per call, routes chosen by the script name.
+
+    ``routes`` maps script names (the path of ``agi://host:4573/<name>``) to callables taking an
+    :class:`AgiRequest`.  A route returns when its call is over; whatever it raises is logged,
+    and unless it was a hangup the server sets ``REG_ESCALATE=1`` and
+    ``REG_REASON=system_error`` so the dialplan queues the caller for an agent.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, Route],
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        *,
+        env_timeout: float | None = DEFAULT_ENV_TIMEOUT,
+        reply_timeout: float | None = DEFAULT_REPLY_TIMEOUT,
+    ) -> None:
+        self.routes: dict[str, Route] = {name.strip("/"): route for name, route in routes.items()}
+        self.env_timeout = env_timeout
+        self.reply_timeout = reply_timeout
+        self._server = _TCPServer((host, port), self)
+        self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
+        self._lock = threading.Lock()
+        self._active = 0
+        self._idle = threading.Condition(self._lock)
+        self.calls_started = 0
+        self.calls_failed = 0
+        self.connections_rejected = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        """The bound ``(host, port)`` (useful with port 0)."""
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def active_calls(self) -> int:
+        """Connections currently being served."""
+        with self._lock:
+            return self._active
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Accept calls in the current thread until :meth:`shutdown`."""
+        host, port = self.server_address
+        logger.info("agi: FastAGI server listening on %s:%s (scripts: %s)",
+                    host, port, ", ".join(sorted(self.routes)) or "none")
+        self._serving.set()
+        try:
+            self._server.serve_forever(poll_interval=poll_interval)
+        finally:
+            self._serving.clear()
+
+    def start(self, poll_interval: float = 0.1) -> AgiServer:
+        """Serve in a daemon thread; returns ``self``."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self.serve_forever, args=(poll_interval,),
+                                        name="agi-server", daemon=True)
+        self._thread.start()
+        self._serving.wait(5.0)
+        return self
+
+    def shutdown(self, wait_for_calls: float = 0.0) -> None:
+        """Stop accepting calls and close the listening socket.
+
+        Calls in progress continue in their daemon threads; ``wait_for_calls`` seconds are
+        allowed for them to finish.  Call it from another thread than the one running
+        :meth:`serve_forever` (as with :mod:`socketserver`).
+        """
+        if self._serving.is_set():
+            self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        if wait_for_calls > 0:
+            with self._idle:
+                self._idle.wait_for(lambda: self._active == 0, timeout=wait_for_calls)
+        logger.info("agi: FastAGI server stopped (%d calls still active)", self.active_calls)
+
+    def __enter__(self) -> AgiServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.shutdown()
+
+    # -- one connection --------------------------------------------------------------------
+
+    def _handle_connection(self, sock: socket.socket, address: Any) -> None:
+        peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        with self._lock:
+            self._active += 1
+        rfile = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
+        wfile = sock.makefile("w", encoding="utf-8", newline="\n")
+        agi: SocketAGI | None = None
+        try:
+            try:
+                agi = SocketAGI(rfile, wfile, sock=sock, env_timeout=self.env_timeout,
+                                reply_timeout=self.reply_timeout, peer=peer)
+            except AgiEnvError as exc:
+                with self._lock:
+                    self.connections_rejected += 1
+                logger.warning("agi: rejected connection from %s: %s", peer, exc)
+                return
+            self._run_call(agi, peer)
+        except Exception:  # the server must survive anything a connection does
+            logger.exception("agi: connection from %s failed", peer)
+        finally:
+            if agi is not None:
+                agi.close()
+            else:
+                for stream in (wfile, rfile):
+                    with contextlib.suppress(Exception):
+                        stream.close()
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _run_call(self, agi: SocketAGI, peer: str) -> None:
+        request = AgiRequest.from_agi(agi, peer)
+        script = request.script
+        uid = request.uniqueid or "?"
+        threading.current_thread().name = f"agi-{uid}"
+        with self._lock:
+            self.calls_started += 1
+        logger.info("agi %s: call from %s via %s, script %r", uid,
+                    mask_phone(request.caller_number) or "unknown", peer, script)
+        route = self.routes.get(script)
+        if route is None:
+            logger.error("agi %s: no route for script %r (known: %s)", uid, script,
+                         ", ".join(sorted(self.routes)) or "none")
+            with self._lock:
+                self.calls_failed += 1
+            self._escalate(agi, f"Registratura: unknown AGI script {script!r}")
+            return
+        started = time.monotonic()
+        try:
+            route(request)
+        except CallerHangup as exc:
+            logger.info("agi %s: caller hung up (%s)", uid, exc)
+        except TransportFailure as exc:
+            with self._lock:
+                self.calls_failed += 1
+            logger.error("agi %s: transport failure in route %r: %s", uid, script, exc)
+            self._escalate(agi, "Registratura: IVR transport failure")
+        except Exception:
+            with self._lock:
+                self.calls_failed += 1
+            logger.exception("agi %s: route %r raised", uid, script)
+            self._escalate(agi, "Registratura: IVR error")
+        else:
+            logger.info("agi %s: route %r done in %.1f s", uid, script,
+                        time.monotonic() - started)
+
+    def _escalate(self, agi: SocketAGI, message: str) -> None:
+        """Best effort: tell the dialplan to queue the caller (no dead air)."""
+        if agi.hungup:
+            return
+        agi.set_reply_timeout(ESCALATION_TIMEOUT)
+        try:
+            with contextlib.suppress(AgiProtocolError):
+                agi.execute("VERBOSE", quote_arg(message), 1)
+            agi.execute("SET VARIABLE", "REG_ESCALATE", quote_arg("1"))
+            agi.execute("SET VARIABLE", "REG_REASON", quote_arg("system_error"))
+            logger.info("agi %s: escalation variables set (system_error)", agi.uniqueid or "?")
+        except CallerHangup:
+            logger.info("agi %s: caller gone before escalation", agi.uniqueid or "?")
+        except (TransportFailure, OSError, ValueError) as exc:
+            logger.error("agi %s: could not set escalation variables: %s",
+                         agi.uniqueid or "?", exc)
