@@ -42,7 +42,8 @@ def save_call(data: CallData, uow: UnitOfWork) -> None:
         stmt = select(CallRecord).where(CallRecord.call_id == data.call_id)
         row = uow.session.exec(stmt).first()
         if row is None:
-            row = CallRecord(call_id=data.call_id, started_at=data.started_at or uow.clock.now_utc())
+            started = data.started_at or uow.clock.now_utc()
+            row = CallRecord(call_id=data.call_id, started_at=started)
             uow.session.add(row)
         for name in _FIELDS:
             value = getattr(data, name)

@@ -307,18 +307,19 @@ class KeyboardCaller(BaseCaller):
         self.input = input if input is not None else sys.stdin
         self.output = output if output is not None else sys.stdout
         self.show_files = show_files
+        self._pending: list[str] = []
 
-    def _say(self, files: Sequence[str], texts: Sequence[str]) -> None:
+    def _say(self, files: Sequence[str], texts: Sequence[str], *, flush: bool = True) -> None:
+        """Print what the IVR says: consecutive prompts (a read-back played digit by digit)
+        are gathered into one line, printed when the IVR asks something or the call ends."""
         for name, text in zip(files, texts, strict=False):
             if text:
-                line = f"IVR: {text}"
-            elif name.split("/", 1)[0] in BUILTIN_SOUND_DIRS:
-                continue
-            else:
-                line = f"IVR: [{name}]"
-            if self.show_files and text:
-                line += f"   [{name}]"
-            print(line, file=self.output, flush=True)
+                self._pending.append(f"{text}   [{name}]" if self.show_files else text)
+            elif name.split("/", 1)[0] not in BUILTIN_SOUND_DIRS:
+                self._pending.append(f"[{name}]")
+        if flush and self._pending:
+            print("IVR: " + " ".join(self._pending), file=self.output, flush=True)
+            self._pending.clear()
 
     def _ask(self, hint: str) -> CallerAction:
         print(f"  ({hint}; Enter = silence, q = hang up) > ", end="", file=self.output,
@@ -337,7 +338,7 @@ class KeyboardCaller(BaseCaller):
 
     def on_play(self, files: Sequence[str], texts: Sequence[str]) -> CallerAction:
         """Print what is said; the prompt plays to its end."""
-        self._say(files, texts)
+        self._say(files, texts, flush=False)
         return CallerAction.listen()
 
     def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
@@ -354,6 +355,7 @@ class KeyboardCaller(BaseCaller):
 
     def on_end(self, transcript: Transcript) -> None:
         """Print how the call ended and what the dialplan would see."""
+        self._say((), ())
         shown = {k: v for k, v in transcript.variables.items() if k.startswith("REG_")}
         print(f"-- call ended: AGISTATUS={transcript.agistatus}"
               f" hangup={transcript.hangup_by or 'no'} {shown}", file=self.output, flush=True)

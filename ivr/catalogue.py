@@ -48,8 +48,11 @@ class Catalogue:
     def _parts(template: str, params: dict[str, PromptValue]) -> list[str]:
         parts: list[str] = []
         text = ""
+        after_list = False
         for literal, field, spec, conv in string.Formatter().parse(template):
-            text += literal
+            # Punctuation right after a read-back list ends the list, not the next part.
+            text += literal.lstrip(" .,;:") if after_list else literal
+            after_list = False
             if field is None:
                 continue
             value = params[field]
@@ -58,6 +61,8 @@ class Catalogue:
                     parts.append(text.strip())
                 parts.extend(str(v) for v in value)
                 text = ""
+                after_list = True
+                continue
             else:
                 text += format(value if conv is None else str(value), spec or "")
         if text.strip():

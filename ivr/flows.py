@@ -451,7 +451,7 @@ def escalate(call: Call, reason: str) -> None:
             call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
             call.play("goodbye")
             call.record.save(outcome="callback", escalation_reason=reason, ended_at=now)
-            call.io.hangup()
+            _hang_up(call)
             return
         # The callback could not be stored: let the dialplan try the queue / voicemail.
         call.record.save(outcome="escalated", escalation_reason=reason, escalated_at=now)
@@ -460,7 +460,28 @@ def escalate(call: Call, reason: str) -> None:
     call.play("goodbye")
     call.record.save(outcome="abandoned" if isinstance(choice, Timeout) else "completed",
                      escalation_reason=reason, ended_at=now)
-    call.io.hangup()
+    _hang_up(call)
+
+
+def queue_callback_call(call: Call, reason: str) -> None:
+    """``/callback``: nobody answered in the queue; take a callback request (or requeue).
+
+    Silence counts as a yes: the caller has already waited, and a request costs nothing.
+    """
+    call.record.data.intent = "callback"
+    choice = call.io.collect(call.p("queue_no_agent"), max_digits=1, timeout=call.deps.timeout)
+    call.record.step("queue_no_agent", choice.value if isinstance(choice, Digits) else "timeout")
+    if isinstance(choice, Digits) and choice.value == "0":
+        call.record.save(outcome="escalated", escalation_reason=reason)
+        _set_escalation_vars(call, reason)
+        return
+    if not _save_callback(call, reason or "no_agent"):
+        _set_escalation_vars(call, reason)  # the dialplan falls back to voicemail
+        return
+    call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
+    call.play("goodbye")
+    call.record.save(outcome="callback", escalation_reason=reason, ended_at=call.record.now_utc())
+    _hang_up(call)
 
 
 def system_error(call: Call) -> None:
@@ -502,7 +523,14 @@ def finish(call: Call, outcome: str, *, hangup: bool = True) -> None:
         outcome = call.record.data.outcome  # what the caller achieved beats how they left
     call.record.save(outcome=outcome, ended_at=call.record.now_utc())
     if hangup:
-        call.io.hangup()
+        _hang_up(call)
+
+
+def _hang_up(call: Call) -> None:
+    """End the call ourselves; REG_IVR_DONE tells the dialplan this was no crash."""
+    call.io.set_variable("REG_CALL_ID", call.state.call_id)
+    call.io.set_variable("REG_IVR_DONE", "1")
+    call.io.hangup()
 
 
 def _hhmm(call: Call, t: time) -> str:

@@ -1,0 +1,105 @@
+"""The running IVR: prompt audio, the FastAGI server and its routes, built from the container."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from ivr.agi_io import AgiCallIO
+from ivr.agi_server import AgiRequest, AgiServer
+from ivr.call import IvrDeps
+from ivr.catalogue import LOCALES, load_catalogue
+from ivr.io import Prompt
+from ivr.service import clinic_name, run_queue_callback, run_registry_call
+from registratura.bootstrap import Container
+from speech.prompt_cache import PromptCache
+from speech.ru_normalize import normalize_for_speech
+from speech.tts import TtsEngine, create_engine
+
+logger = logging.getLogger(__name__)
+
+
+def _normalize(text: str, locale: str) -> str:
+    return normalize_for_speech(text) if locale == "ru" else text
+
+
+class AbsoluteAudio:
+    """Prompt files as absolute paths, so Asterisk finds them wherever the sounds dir is
+    (it must be readable by Asterisk at the same path: same host or a shared mount)."""
+
+    def __init__(self, cache: PromptCache, sounds_dir: Path) -> None:
+        self.cache = cache
+        self.root = sounds_dir.resolve()
+
+    def files_for(self, prompt: Prompt) -> list[str]:
+        return [str(self.root / name) for name in self.cache.files_for(prompt)]
+
+
+class IvrRuntime:
+    """Everything the phone channel needs at run time."""
+
+    def __init__(self, container: Container, *, engine: TtsEngine | None = None,
+                 host: str | None = None, port: int | None = None) -> None:
+        settings = container.settings
+        self.container = container
+        sounds = settings.sounds_dir
+        sounds.mkdir(parents=True, exist_ok=True)
+        engine = engine or create_engine(settings.tts_engine)
+        self.cache = PromptCache(sounds, engine, normalize=_normalize)
+        self.audio = AbsoluteAudio(self.cache, sounds)
+        presence: Callable[[], bool | None] = container.extras.get(  # type: ignore[assignment]
+            "agent_presence", lambda: None)
+        self.deps = IvrDeps(
+            uow=container.uow, clinic_name=clinic_name(container.uow),
+            opening_time=settings.opening_time, closing_time=settings.closing_time,
+            now_local=container.clock.now_local, agents_available=presence,
+        )
+        self.server = AgiServer({"registry": self.registry_route,
+                                 "callback": self.callback_route},
+                                host or settings.agi_host,
+                                settings.agi_port if port is None else port)
+
+    def registry_route(self, request: AgiRequest) -> None:
+        """``agi://host:4573/registry``: the patient line."""
+        io = AgiCallIO(request, self.audio)
+        io.answer()
+        locale = "en" if request.language.startswith("en") else "ru"
+        run_registry_call(io, self.deps, locale=locale)
+
+    def callback_route(self, request: AgiRequest) -> None:
+        """``agi://host:4573/callback``: the queue had no agent for this caller."""
+        io = AgiCallIO(request, self.audio)
+        call_id = io.get_variable("REG_CALL_ID") or ""
+        reason = io.get_variable("REG_REASON") or io.get_variable("REG_QUEUE_RESULT") or ""
+        locale = "en" if request.language.startswith("en") else "ru"
+        run_queue_callback(io, self.deps, call_id=call_id, reason=reason.lower(), locale=locale)
+
+    def static_prompts(self) -> list[tuple[str, str]]:
+        """(locale, text) of every prompt that doesn't depend on the call: rendered up front."""
+        texts: list[tuple[str, str]] = []
+        for locale in LOCALES:
+            cat = load_catalogue(locale)
+            texts += [(locale, t) for t in cat.static_texts()]
+            texts += [(locale, p) for p in cat("greeting", clinic=self.deps.clinic_name).parts]
+            words = [w for d in "0123456789" for w in _digit_word(cat.locale, d)]
+            texts += [(locale, w) for w in words]
+        return texts
+
+    def prerender(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Render the static prompts now so the first caller waits for nothing."""
+        return self.cache.prerender(self.static_prompts(), progress=progress)
+
+    def start(self) -> None:
+        self.server.start()
+        host, port = self.server.server_address
+        logger.info("FastAGI server on agi://%s:%s/registry", host, port)
+
+    def shutdown(self) -> None:
+        self.server.shutdown(wait_for_calls=2.0)
+
+
+def _digit_word(locale: str, digit: str) -> list[str]:
+    from ivr.phrasing import Phraser
+
+    return Phraser(load_catalogue(locale)).digits(digit)
