@@ -26,7 +26,9 @@ def apply_no_show_rule(uow: UnitOfWork, patient_id: int, actor: Actor) -> NoShow
     ).first()
     if last is not None and last.lifted_at is None and last.blocked_until >= today:
         return None  # already blocked
-    since = datetime.combine(last.blocked_from, time.min) if last else datetime.min
+    # No-shows up to the day of the last block were counted by it; only later ones count again.
+    since = (datetime.combine(last.blocked_from + timedelta(days=1), time.min) if last
+             else datetime.min)
     count = uow.session.exec(
         select(func.count()).select_from(Appointment).where(
             Appointment.patient_id == patient_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -66,6 +66,8 @@ def confirm(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentVi
         appt = _get_appointment(uow, appointment_id)
         if appt.status == AppointmentStatus.BOOKED:
             return _view(uow, appt)
+        if appt.status == AppointmentStatus.CANCELLED and appt.cancel_reason == "hold_expired":
+            raise HoldExpired("hold time ran out; the slot went back to the pool")
         if appt.status != AppointmentStatus.PENDING:
             raise InvalidTransition("only a pending appointment can be confirmed")
         if appt.hold_expires_at is not None and appt.hold_expires_at < uow.clock.now_utc():
@@ -110,7 +112,7 @@ def mark_arrived(appointment_id: int, actor: Actor, uow: UnitOfWork,
     """The patient came: "completed", or "walk_in" when more than the allowed minutes late."""
     with uow:
         appt = _get_appointment(uow, appointment_id)
-        if appt.status not in LIVE_FUTURE:
+        if appt.status != AppointmentStatus.BOOKED:
             raise InvalidTransition("only a booked appointment can be marked arrived")
         at = at or uow.clock.now_local()
         late = at - appt.starts_at > timedelta(minutes=uow.rules.late_walk_in_minutes)
@@ -129,7 +131,7 @@ def mark_no_show(appointment_id: int, actor: Actor, uow: UnitOfWork) -> Appointm
 
     with uow:
         appt = _get_appointment(uow, appointment_id)
-        if appt.status not in LIVE_FUTURE:
+        if appt.status != AppointmentStatus.BOOKED:
             raise InvalidTransition("only a booked appointment can be a no-show")
         if appt.starts_at > uow.clock.now_local():
             raise InvalidTransition("a no-show can only be recorded after the slot started")
@@ -189,17 +191,9 @@ def get_appointment(appointment_id: int, uow: UnitOfWork) -> AppointmentView:
 def expire_holds(uow: UnitOfWork) -> int:
     """Cancel pending holds whose time ran out (the search already ignores them)."""
     with uow:
-        result = uow.session.execute(
-            update(Appointment)
-            .where(
-                Appointment.status == AppointmentStatus.PENDING,
-                col(Appointment.hold_expires_at) < uow.clock.now_utc(),
-            )
-            .values(status=AppointmentStatus.CANCELLED, cancel_reason="hold_expired",
-                    updated_at=uow.clock.now_utc())
-        )
+        expired = _cancel_expired_holds(uow)
         uow.commit()
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return expired
 
 
 # --- inside a transaction -------------------------------------------------------------------
@@ -221,12 +215,13 @@ def _book_in_tx(
         raise SlotUnavailable("doctor no longer receives patients")
     if is_remote(actor.channel) and doctor.clinic_id != patient.clinic_id:
         raise WrongClinic("remote booking is only to the attached clinic")
-    referral = check_patient_may_book(uow, patient, spec, actor.channel, referral_id)
+    referral = check_patient_may_book(uow, patient, spec, actor.channel, referral_id,
+                                      on=slot.starts_at.date())
     _check_slot_bookable(uow, slot, actor.channel)
     check_channel_open(uow, doctor.clinic_id, actor.channel, spec.id, doctor.id,  # type: ignore[arg-type]
                        slot.starts_at.date())
     _check_limits(uow, patient, spec, slot)
-    _release_expired_hold(uow, slot_id)
+    _cancel_expired_holds(uow, slot_id)
     now_utc = uow.clock.now_utc()
     appt = Appointment(
         slot_id=slot.id, patient_id=patient.id, doctor_id=doctor.id, specialty_id=spec.id,  # type: ignore[arg-type]
@@ -289,25 +284,36 @@ def _check_limits(uow: UnitOfWork, patient: Patient, spec: Specialty, slot: Slot
         raise LimitReached("patient already holds a future appointment with this specialty",
                            limit="per_specialty")
     day_start = datetime.combine(slot.starts_at.date(), time.min)
+    # Every visit that day counts, also ones already completed or walked in.
     same_day = uow.session.exec(
-        live.where(Appointment.starts_at >= day_start,
-                   Appointment.starts_at < day_start + timedelta(days=1), not_expired)
+        select(func.count()).select_from(Appointment).where(
+            Appointment.patient_id == patient.id,
+            Appointment.status != AppointmentStatus.CANCELLED,
+            Appointment.starts_at >= day_start,
+            Appointment.starts_at < day_start + timedelta(days=1), not_expired)
     ).one()
     if same_day >= uow.rules.max_appointments_per_day:
         raise LimitReached("daily appointment limit reached", limit="per_day")
 
 
-def _release_expired_hold(uow: UnitOfWork, slot_id: int) -> None:
-    uow.session.execute(
-        update(Appointment)
-        .where(
-            Appointment.slot_id == slot_id,
-            Appointment.status == AppointmentStatus.PENDING,
-            col(Appointment.hold_expires_at) < uow.clock.now_utc(),
-        )
-        .values(status=AppointmentStatus.CANCELLED, cancel_reason="hold_expired",
-                updated_at=uow.clock.now_utc())
+def _cancel_expired_holds(uow: UnitOfWork, slot_id: int | None = None) -> int:
+    """Cancel holds whose time ran out (on one slot, or all), each with its audit entry."""
+    stmt = select(Appointment).where(
+        Appointment.status == AppointmentStatus.PENDING,
+        col(Appointment.hold_expires_at) < uow.clock.now_utc(),
     )
+    if slot_id is not None:
+        stmt = stmt.where(Appointment.slot_id == slot_id)
+    held = uow.session.exec(stmt).all()
+    for appt in held:
+        before = audit.snapshot(appt, AUDIT_FIELDS)
+        _set_status(uow, appt, AppointmentStatus.CANCELLED)
+        appt.cancel_reason = "hold_expired"
+        audit.record(uow, Actor.system("hold_expiry"), "cancel", "appointment", appt.id, before,
+                     audit.snapshot(appt, AUDIT_FIELDS))
+    if held:
+        uow.flush()  # free the slots before anything else in this transaction takes one
+    return len(held)
 
 
 def _cancel_in_tx(uow: UnitOfWork, appt: Appointment, actor: Actor, reason: str) -> None:

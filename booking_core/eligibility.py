@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import exists
 from sqlmodel import col, or_, select
 
 from booking_core.errors import (
@@ -17,6 +18,8 @@ from booking_core.errors import (
 from booking_core.rules import age_allows, age_on, is_remote
 from booking_core.uow import UnitOfWork
 from models.tables import (
+    Appointment,
+    AppointmentStatus,
     BookingMode,
     ChannelRestriction,
     NoShowBlock,
@@ -84,7 +87,13 @@ def valid_referral(
         Referral.patient_id == patient_id,
         Referral.specialty_id == specialty_id,
         Referral.valid_until >= on,
-        col(Referral.used_by_appointment_id).is_(None),
+        or_(  # unused, or used by an appointment that was cancelled (or rescheduled)
+            col(Referral.used_by_appointment_id).is_(None),
+            exists().where(
+                Appointment.id == Referral.used_by_appointment_id,
+                Appointment.status == AppointmentStatus.CANCELLED,
+            ),
+        ),
     )
     if referral_id is not None:
         stmt = stmt.where(Referral.id == referral_id)
@@ -93,9 +102,12 @@ def valid_referral(
 
 def check_patient_may_book(
     uow: UnitOfWork, patient: Patient, specialty: Specialty, channel: str,
-    referral_id: int | None = None,
+    referral_id: int | None = None, on: date | None = None,
 ) -> Referral | None:
-    """Raise the domain error that forbids this booking, or return the referral it will use."""
+    """Raise the domain error that forbids this booking, or return the referral it will use.
+
+    ``on`` is the day of the visit: a referral must still be valid then.
+    """
     today = uow.clock.today()
     if patient.clinic_id is None:
         raise WrongClinic("patient is not attached to a clinic")
@@ -106,7 +118,7 @@ def check_patient_may_book(
         if is_remote(channel):
             raise ReferralRequired("referral-only specialty: book through a doctor or the registry")
         assert patient.id is not None and specialty.id is not None
-        referral = valid_referral(uow, patient.id, specialty.id, today, referral_id)
+        referral = valid_referral(uow, patient.id, specialty.id, on or today, referral_id)
         if referral is None:
             raise ReferralRequired("no valid referral for this specialty")
     if is_remote(channel):
@@ -124,5 +136,7 @@ def check_channel_open(
     if not is_remote(channel):
         return
     found = restrictions(uow, clinic_id, channel, on, on, specialty_id, (doctor_id,))
+    # a restriction naming a doctor closes only that doctor, as the search hides only theirs
+    found = [r for r in found if r.doctor_id in (None, doctor_id)]
     if found:
         raise ChannelClosed("channel closed for this specialty or doctor", reason=found[0].reason)

@@ -29,12 +29,15 @@ def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
     if not policy_valid(policy):
         raise InvalidPolicy("policy number fails the length or check-digit test")
     rules = uow.rules
-    caller_key = personal_key("caller", only_digits(cmd.caller_number), rules.pepper)
+    # A withheld number ("anonymous") has no digits: count such callers by policy only,
+    # or one attacker could lock out every caller who hides their number.
+    caller_digits = only_digits(cmd.caller_number)
+    caller_key = personal_key("caller", caller_digits, rules.pepper) if caller_digits else ""
     policy_key = personal_key("policy", policy, rules.pepper)
     with uow:
         since = uow.clock.now_utc() - timedelta(minutes=rules.id_failure_window_minutes)
         if _failures(uow, since, policy_key=policy_key) >= rules.id_failures_per_policy or (
-            cmd.caller_number
+            caller_key
             and _failures(uow, since, caller_key=caller_key) >= rules.id_failures_per_caller
         ):
             logger.warning("identification refused: too many failures (%s)", mask_policy(policy))
@@ -44,7 +47,7 @@ def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
             uow.session.add(
                 IdentificationAttempt(
                     at=uow.clock.now_utc(),
-                    caller_key=caller_key if cmd.caller_number else "",
+                    caller_key=caller_key,
                     policy_key=policy_key,
                     channel=cmd.channel,
                 )
