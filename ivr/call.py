@@ -7,6 +7,7 @@ over FastAGI, in the terminal phone and under the scripted test caller.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,8 +130,8 @@ class Call:
 
     def yes_no(self, prompt: Prompt, step: str = "") -> bool:
         """1 = yes, 2 = no (or "да"/"нет")."""
-        words = {"да": "1", "верно": "1", "правильно": "1", "yes": "1",
-                 "нет": "2", "неверно": "2", "no": "2"}
+        words = {"нет": "2", "неверно": "2", "неправильно": "2", "no": "2",
+                 "да": "1", "верно": "1", "правильно": "1", "yes": "1"}
         return self.menu(prompt, "12", words=words, step=step or prompt.key) == "1"
 
     def number(self, prompt: Prompt, max_digits: int, step: str,
@@ -162,17 +163,30 @@ class Call:
         if isinstance(event, Digits):
             return event.value[:1] if event.value else None
         if isinstance(event, Speech):
-            text = event.text.lower()
-            if _is_operator(text):
+            if _is_operator(event.text):
                 return OPERATOR
             for phrase, key in words.items():
-                if phrase in text:
+                if says(event.text, phrase):
                     return key
         return None
 
 
+def says(text: str, phrase: str) -> bool:
+    """Does ``text`` contain ``phrase`` as whole words (each phrase word a word's start)?
+
+    "отмен" matches "отменить", "на дом" matches "врача на дом", but "верно" does not match
+    "неверно" — a substring test would turn a "no" into a "yes".
+    """
+    tokens = re.findall(r"\w+", text.lower().replace("ё", "е"))
+    stems = phrase.lower().replace("ё", "е").split()
+    return any(
+        all(tokens[i + j].startswith(stem) for j, stem in enumerate(stems))
+        for i in range(len(tokens) - len(stems) + 1)
+    )
+
+
 def _is_operator(text: str) -> bool:
-    return any(w in text.lower() for w in OPERATOR_WORDS)
+    return any(says(text, w) for w in OPERATOR_WORDS)
 
 
 def _describe(event: object) -> str:

@@ -112,3 +112,12 @@ def test_confirmation_declined_offers_again(container, dial):
     io, _ = dial(container, script)
     assert io.transcript.keys.count("confirm_booking") == 2
     assert "booked" in io.transcript.keys
+
+
+def test_said_matches_whole_words_only():
+    """"неверно" is a no, even though it contains "верно"."""
+    from ivr.call import says
+
+    assert says("неверно", "неверно") and not says("неверно", "верно")
+    assert says("хочу отменить запись", "отмен") and says("вызов врача на дом", "на дом")
+    assert not says("дома", "на дом")
