@@ -128,6 +128,22 @@ def serve(
     asyncio.run(_serve(container))
 
 
+def _start_ivr(container: Container):  # type: ignore[no-untyped-def]
+    """Build the IVR, render its static prompts (progress bar), start the FastAGI server."""
+    from ivr.runtime import IvrRuntime
+
+    runtime = IvrRuntime(container)
+    with _progress() as progress:
+        task = progress.add_task("Rendering prompts", total=None)
+        rendered = runtime.prerender(lambda d, t: progress.update(task, completed=d, total=t))
+    console.print(f"Prompts ready ({rendered} rendered).")
+    runtime.start()
+    host, port = runtime.server.server_address
+    console.print(f"FastAGI IVR on agi://{host}:{port}/registry "
+                  f"(try a call: registratura call)")
+    return runtime
+
+
 async def _serve(container: Container) -> None:
     import uvicorn
 
@@ -135,6 +151,7 @@ async def _serve(container: Container) -> None:
     from registratura.maintenance import Maintenance
 
     settings = container.settings
+    ivr = _start_ivr(container)
     maintenance = Maintenance(container)
     maintenance.start()
     config = uvicorn.Config(create_app(container), host=settings.http_host,
@@ -145,7 +162,56 @@ async def _serve(container: Container) -> None:
         await server.serve()
     finally:
         maintenance.stop()
+        ivr.shutdown()
         container.dispose()
+
+
+@app.command()
+def ivr() -> None:
+    """Run only the FastAGI IVR server (for a host next to Asterisk)."""
+    import threading
+
+    container = _container()
+    from models.migrate import upgrade
+
+    upgrade(container.engine)
+    runtime = _start_ivr(container)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.shutdown()
+        container.dispose()
+
+
+@app.command()
+def call(
+    keys: str = typer.Option("", help="Answers, comma-separated (e.g. '1,7700000000000123,1'); "
+                             "empty item = silence. Without it, type answers at the prompt."),
+    caller: str = typer.Option("+79161234567", help="Caller number (CALLERID)."),
+    host: str = typer.Option("", help="FastAGI host (default: setting)."),
+    port: int = typer.Option(0, help="FastAGI port (default: setting)."),
+    lang: str = typer.Option("ru", help="Channel language: ru or en."),
+) -> None:
+    """A terminal phone: call the running IVR exactly as Asterisk would."""
+    import io
+    import sys
+
+    from ivr.asterisk_sim import AgiUnreachable, AsteriskCall, KeyboardCaller
+
+    settings = load_settings()
+    configure_logging("WARNING")
+    stdin = io.StringIO("\n".join(keys.split(",")) + "\n") if keys else sys.stdin
+    phone = AsteriskCall(host or settings.agi_host, port or settings.agi_port,
+                         caller_number=caller, sounds_dir=settings.sounds_dir, language=lang,
+                         caller=KeyboardCaller(stdin, sys.stdout))
+    try:
+        transcript = phone.run()
+    except AgiUnreachable as exc:
+        console.print(f"[red]{exc}[/red] Is 'registratura serve' (or 'registratura ivr') running?")
+        raise typer.Exit(1) from None
+    raise typer.Exit(0 if transcript.agistatus != "FAILURE" else 1)
 
 
 def main() -> None:

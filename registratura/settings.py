@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     sounds_dir: Path = Path("var/sounds")
     record_dir: Path = Path("var/recordings")
     vosk_model: Path | None = None
+    tts_engine: str = "auto"  # "pyttsx3", "espeak-ng-cli" or "auto"
     default_locale: str = "ru"
 
     # Secrets
