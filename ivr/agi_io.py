@@ -29,11 +29,13 @@ subclass overrides (``RECORD FILE`` + a recogniser).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Protocol, runtime_checkable
 
 from ivr.agi_server import AgiGarbledReply, AgiRequest, SocketAGI, quote_arg
+from ivr.agi_speech import SpeechInput
 from ivr.io import (
     DTMF_KEYS,
     BufferedCallIO,
@@ -42,6 +44,7 @@ from ivr.io import (
     Digits,
     Grammar,
     Prompt,
+    Speech,
     Timeout,
 )
 
@@ -84,6 +87,7 @@ class AgiCallIO(BufferedCallIO):
         info: CallInfo | None = None,
         silence_file: str = DEFAULT_SILENCE_FILE,
         escape_digits: str = DTMF_KEYS,
+        speech: SpeechInput | None = None,
     ) -> None:
         if isinstance(target, AgiRequest):
             agi = target.agi
@@ -96,6 +100,7 @@ class AgiCallIO(BufferedCallIO):
         self.audio = audio
         self.silence_file = silence_file
         self.escape_digits = escape_digits
+        self.speech = speech
         self.last_endpos: int | None = None
         self._answered = False
         self._warned_terminator = False
@@ -188,22 +193,14 @@ class AgiCallIO(BufferedCallIO):
             logger.warning("agi %s: terminator %r requested; Asterisk GET DATA only ends on '#'",
                            self.uid, terminator)
         if grammar is not None:
-            heard = self._listen(prompt, grammar, timeout)
+            heard = self._listen(prompt, grammar, timeout, max_digits)
             if heard is not None:
                 return heard
         files = self._files(prompt)
         for name in files[:-1]:
             key = self._stream_file(name)
-            if not key:
-                continue
-            if key == GET_DATA_TERMINATOR:
-                return Digits("")
-            if max_digits == 1:
-                return Digits(key)
-            rest = self._get_data_command(self.silence_file, timeout, max_digits - 1)
-            if isinstance(rest, Digits):
-                return Digits(key + rest.value)
-            return Digits(key)
+            if key:
+                return self._keys_after(key, max_digits, timeout)
         return self._get_data_command(files[-1] if files else self.silence_file,
                                       timeout, max_digits)
 
@@ -219,12 +216,44 @@ class AgiCallIO(BufferedCallIO):
             return Timeout()
         return Digits(value.upper())
 
-    def _listen(self, prompt: Prompt | None, grammar: Grammar,
-                timeout: float) -> CallerInput | None:
-        """Speech hook: play ``prompt`` and recognise an answer in ``grammar``.
+    def _listen(self, prompt: Prompt | None, grammar: Grammar, timeout: float,
+                max_digits: int) -> CallerInput | None:
+        """Keys or speech, whichever comes first; ``None`` means keypad only (no recogniser).
 
-        Returns ``None`` to fall back to the keypad (the default: no recogniser yet).  A speech
-        subclass uses ``RECORD FILE <path> wav "0123456789*#" <ms> s=<silence>`` here and may
-        return :class:`Digits` when the caller pressed a key instead of speaking.
+        The prompt plays interruptibly; a key pressed during it continues as a keypad answer.
+        Otherwise ``RECORD FILE <path> wav "<keys>" <ms> s=<silence>`` records the answer
+        (a key stops the recording and counts as keys) and it is recognised with the
+        question's grammar.
         """
-        return None
+        if self.speech is None or prompt is None:
+            return None
+        for name in self._files(prompt):
+            key = self._stream_file(name)
+            if key:
+                return self._keys_after(key, max_digits, timeout)
+        path = self.speech.recording_path(self.uid)
+        limit_ms = round(max(timeout, self.speech.max_seconds) * 1000)
+        result = self.agi.execute("RECORD FILE", str(path), "wav", quote_arg(self.escape_digits),
+                                  limit_ms, f"s={self.speech.silence_seconds}")
+        value, data = result["result"]
+        if data.strip().lower() == "dtmf" and value.isdigit():
+            with contextlib.suppress(OSError):
+                path.with_suffix(".wav").unlink()
+            return self._keys_after(chr(int(value)), max_digits, timeout)
+        wav = path.with_suffix(".wav")
+        if not wav.exists():
+            logger.warning("agi %s: recording not found in the shared directory", self.uid)
+            return Timeout()
+        heard = self.speech.recognise(wav, grammar, prompt.locale)
+        if heard.empty:
+            return Timeout()
+        return Speech(heard.text, heard.confidence)
+
+    def _keys_after(self, key: str, max_digits: int, timeout: float) -> CallerInput:
+        """The caller started typing with ``key``: read the rest of the answer."""
+        if key == GET_DATA_TERMINATOR:
+            return Digits("")
+        if max_digits == 1:
+            return Digits(key)
+        rest = self._get_data_command(self.silence_file, timeout, max_digits - 1)
+        return Digits(key + rest.value) if isinstance(rest, Digits) else Digits(key)

@@ -108,6 +108,7 @@ class CallerAction:
     keys: str = ""
     wav: Path | None = None
     barge_in: bool = False
+    text: str | None = None
 
     @classmethod
     def listen(cls) -> CallerAction:
@@ -133,6 +134,12 @@ class CallerAction:
     def speak(cls, wav: Path) -> CallerAction:
         """Say something: ``wav`` is what a ``RECORD FILE`` captures."""
         return cls("silence", wav=Path(wav))
+
+    @classmethod
+    def say(cls, text: str) -> CallerAction:
+        """Say ``text`` without audio: the recording gets a ``.txt`` transcript beside it,
+        which the IVR's transcript recogniser reads (the terminal phone's speech stand-in)."""
+        return cls("silence", text=text)
 
 
 class Caller(Protocol):
@@ -271,6 +278,8 @@ class ScriptedCaller(BaseCaller):
             return CallerAction.silence()
         if isinstance(entry, CallerAction):
             return entry
+        if entry.startswith("say:"):
+            return CallerAction.say(entry[4:].strip())
         text = entry.lstrip("!").strip()
         if text.lower() == "hangup":
             return CallerAction.hang_up()
@@ -321,7 +330,7 @@ class KeyboardCaller(BaseCaller):
             print("IVR: " + " ".join(self._pending), file=self.output, flush=True)
             self._pending.clear()
 
-    def _ask(self, hint: str) -> CallerAction:
+    def _ask(self, hint: str, *, speech: bool = False) -> CallerAction:
         print(f"  ({hint}; Enter = silence, q = hang up) > ", end="", file=self.output,
               flush=True)
         line = self.input.readline()
@@ -333,6 +342,11 @@ class KeyboardCaller(BaseCaller):
         text = line.strip()
         if text.lower() in {"q", "quit", "hangup"}:
             return CallerAction.hang_up()
+        if text.lower().startswith("say:"):
+            text = text[4:].strip()
+            speech = speech or bool(text)
+        if speech and any(ch.isalpha() for ch in text):
+            return CallerAction.say(text)
         keys = "".join(ch for ch in text.upper() if ch in DTMF)
         return CallerAction.press(keys) if keys else CallerAction.silence()
 
@@ -348,10 +362,10 @@ class KeyboardCaller(BaseCaller):
         return self._ask(f"keys, up to {max_digits}")
 
     def on_record(self, path: str, fmt: str) -> CallerAction:
-        """Speech cannot be typed: keys or silence."""
-        print("IVR: (listening -- speech is not available in the terminal)", file=self.output,
-              flush=True)
-        return self._ask("keys instead of speech")
+        """The IVR listens: type keys, or words to "say" them (they reach the IVR as a
+        transcript beside the recording)."""
+        action = self._ask("keys, or words to say them", speech=True)
+        return action
 
     def on_end(self, transcript: Transcript) -> None:
         """Print how the call ended and what the dialplan would see."""
@@ -616,6 +630,7 @@ class AsteriskCall:
         self.strict_sounds = strict_sounds
         self.max_commands = max_commands
         self.transcript = Transcript()
+        self._typed_ahead = ""
         self.env = self._build_env(number, caller_name, dnid, language, agi_args, extra_env)
         self.transcript.env = dict(self.env)
         self._answered = answered
@@ -924,7 +939,12 @@ class AsteriskCall:
             return ["200 result=-1"]
         texts = self._hear([name]) if name else []
         timeout_ms = timeout if timeout > 0 else 6000
-        action = self.caller.on_get_data(list(files), texts, max_digits, timeout_ms)
+        if self._typed_ahead:
+            # Keys typed in one go while a recording ran: the first stopped the recording,
+            # the rest arrive here, as they would on a real line.
+            action, self._typed_ahead = CallerAction.press(self._typed_ahead), ""
+        else:
+            action = self.caller.on_get_data(list(files), texts, max_digits, timeout_ms)
         if action.kind == "hangup":
             self.transcript.events.append(("get_data", files, max_digits, "hangup"))
             self._caller_hangs_up(now=False)
@@ -966,16 +986,37 @@ class AsteriskCall:
         endpos = offset
         if action.wav is not None:
             endpos = offset + self._store_recording(action.wav, path, fmt)
+        elif action.text is not None:
+            endpos = offset + self._store_transcript(action.text, path, fmt)
         if action.kind == "hangup":
             self.transcript.events.append(("record", path, fmt, "hangup"))
             self._caller_hangs_up(now=False)
             return [f"200 result=-1 (hangup) endpos={endpos}"]
         if action.kind == "keys" and action.keys and action.keys[0] in escape:
             key = action.keys[0]
+            self._typed_ahead = action.keys[1:]
             self.transcript.events.append(("record", path, fmt, key))
             return [f"200 result={ord(key)} (dtmf) endpos={endpos}"]
-        self.transcript.events.append(("record", path, fmt, "wav" if action.wav else ""))
+        heard = "wav" if action.wav else ("text" if action.text is not None else "")
+        self.transcript.events.append(("record", path, fmt, heard))
         return [f"200 result=0 (timeout) endpos={endpos}"]
+
+    def _store_transcript(self, text: str, path: str, fmt: str) -> int:
+        """Write a short silent recording plus its transcript; return its length in samples."""
+        target = Path(f"{path}.{fmt}")
+        if not target.is_absolute():
+            if self.sounds_dir is None:
+                return 0
+            target = self.sounds_dir / target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        samples = SAMPLE_RATE // 2
+        with wave.open(str(target), "wb") as handle:
+            handle.setnchannels(1)
+            handle.setsampwidth(2)
+            handle.setframerate(SAMPLE_RATE)
+            handle.writeframes(b"\x00\x00" * samples)
+        target.with_suffix(".txt").write_text(text, encoding="utf-8")
+        return samples
 
     def _store_recording(self, wav: Path, path: str, fmt: str) -> int:
         """Copy the caller's WAV where Asterisk would write it; return its length in samples."""

@@ -26,6 +26,8 @@ OPERATOR = "0"
 REPEAT = "*"
 OPERATOR_WORDS = ("оператор", "оператора", "человек", "регистратор", "operator", "agent")
 MAX_REPEATS = 3
+MIN_CONFIDENCE = 0.5  # below this a recognised answer is treated as not heard
+MAX_SPEECH_MISSES = 2  # then the call continues on the keypad only
 
 
 class Escalate(Exception):
@@ -81,6 +83,8 @@ class Call:
         self.deps = deps
         self.state = CallState(locale=locale)
         self.record = recorder
+        self.listening = True  # speech answers allowed (the transport decides if it can)
+        self.speech_misses = 0
         self.set_locale(locale)
 
     def set_locale(self, locale: str) -> None:
@@ -109,7 +113,7 @@ class Call:
         Silence or a wrong key gets one re-prompt, the second escalates (DESIGN "The call" 8).
         """
         step = step or prompt.key
-        grammar = Grammar(step, tuple(words or ())) if words else None
+        grammar = self._grammar(step, tuple(words or ())) if words else None
         failures = repeats = 0
         while True:
             event = self.io.collect(prompt, max_digits=1, timeout=self.deps.timeout,
@@ -123,6 +127,8 @@ class Call:
                 continue
             if choice is not None and choice in options:
                 return choice
+            if isinstance(event, Speech) and self._speech_missed():
+                grammar = None
             failures += 1
             if failures >= 2:
                 raise Escalate("no_input" if isinstance(event, Timeout) else "invalid_input")
@@ -139,24 +145,44 @@ class Call:
         """Collect a number of up to ``max_digits`` keys (ended by ``#``); None on silence.
 
         A lone ``0`` is the caller asking for an operator.  Spoken numbers are turned into
-        digits by ``parse_speech``; whatever comes back is read back by the caller's flow.
+        digits by ``parse_speech``; an answer that can't be parsed, or was heard with low
+        confidence, is asked again once; whatever comes back is read back by the flow.
         """
-        grammar = Grammar(step, ("digits",)) if parse_speech else None
-        event = self.io.collect(prompt, max_digits=max_digits, timeout=self.deps.timeout,
-                                grammar=grammar)
-        if isinstance(event, Speech):
+        for _ in range(1 + MAX_SPEECH_MISSES):  # the last try is on the keypad
+            grammar = self._grammar(step, ("digits",)) if parse_speech else None
+            event = self.io.collect(prompt, max_digits=max_digits, timeout=self.deps.timeout,
+                                    grammar=grammar)
+            if isinstance(event, Timeout):
+                self.record.step(step, "timeout")
+                return None
+            if isinstance(event, Digits):
+                self.record.step(step, f"{len(event.value)} digits")
+                if event.value == OPERATOR:
+                    raise Escalate("caller_request")
+                return event.value
             if _is_operator(event.text):
                 raise Escalate("caller_request")
             digits = parse_speech(event.text) if parse_speech else None
-            self.record.step(step, f"speech:{len(digits or '')} digits")
-            return digits or ""
-        if isinstance(event, Timeout):
-            self.record.step(step, "timeout")
-            return None
-        self.record.step(step, f"{len(event.value)} digits")
-        if event.value == OPERATOR:
-            raise Escalate("caller_request")
-        return event.value
+            if digits and event.confidence >= MIN_CONFIDENCE:
+                self.record.step(step, f"speech:{len(digits)} digits")
+                return digits
+            self.record.step(step, "speech:not understood")
+            if self._speech_missed():
+                continue
+            self.play("speech_not_understood")
+        return ""
+
+    def _grammar(self, step: str, phrases: tuple[str, ...]) -> Grammar | None:
+        return Grammar(step, phrases) if self.listening else None
+
+    def _speech_missed(self) -> bool:
+        """Count a misheard answer; after too many, go on with the keypad only (True)."""
+        self.speech_misses += 1
+        if self.speech_misses < MAX_SPEECH_MISSES or not self.listening:
+            return False
+        self.listening = False
+        self.play("speech_off")
+        return True
 
     @staticmethod
     def _choice(event: object, words: dict[str, str]) -> str | None:

@@ -130,8 +130,8 @@ def ensure_identified(call: Call) -> PatientView:
 def _ask_policy(call: Call) -> str:
     for _ in range(call.deps.identify_tries):
         digits = call.number(call.p("ask_policy"), 16, "policy", ru_numbers.parse_digits)
-        if digits is None:
-            call.play("no_input")
+        if not digits:
+            call.play("no_input" if digits is None else "not_understood")
             continue
         if len(digits) != 16:
             call.play("policy_bad_length", count=len(digits))
@@ -154,8 +154,8 @@ def _ask_birth_date(call: Call) -> date:
 
     for _ in range(call.deps.identify_tries):
         digits = call.number(call.p("ask_birth_date"), 8, "birth_date", spoken)
-        if digits is None:
-            call.play("no_input")
+        if not digits:
+            call.play("no_input" if digits is None else "not_understood")
             continue
         birth = ru_dates.parse_dob_digits(digits, today=today) if len(digits) == 8 else None
         if birth is None:

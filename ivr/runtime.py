@@ -8,11 +8,13 @@ from pathlib import Path
 
 from ivr.agi_io import AgiCallIO
 from ivr.agi_server import AgiRequest, AgiServer
+from ivr.agi_speech import SpeechInput
 from ivr.call import IvrDeps
 from ivr.catalogue import LOCALES, load_catalogue
 from ivr.io import Prompt
 from ivr.service import clinic_name, run_queue_callback, run_registry_call
 from registratura.bootstrap import Container
+from speech.asr import TranscriptRecognizer, load_recognizer
 from speech.prompt_cache import PromptCache
 from speech.ru_normalize import normalize_for_speech
 from speech.tts import TtsEngine, create_engine
@@ -55,14 +57,26 @@ class IvrRuntime:
             opening_time=settings.opening_time, closing_time=settings.closing_time,
             now_local=container.clock.now_local, agents_available=presence,
         )
+        settings.record_dir.mkdir(parents=True, exist_ok=True)
+        self.recognizer = load_recognizer(settings.vosk_model)
         self.server = AgiServer({"registry": self.registry_route,
                                  "callback": self.callback_route},
                                 host or settings.agi_host,
                                 settings.agi_port if port is None else port)
 
+    def speech_for(self, request: AgiRequest) -> SpeechInput | None:
+        """Vosk when a model is configured; the text stand-in when the terminal phone asks for
+        it (``registry?speech=text``); otherwise keypad only."""
+        record_dir = self.container.settings.record_dir.resolve()
+        if self.recognizer is not None:
+            return SpeechInput(self.recognizer, record_dir)
+        if request.params.get("speech") == "text":
+            return SpeechInput(TranscriptRecognizer(), record_dir)
+        return None
+
     def registry_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/registry``: the patient line."""
-        io = AgiCallIO(request, self.audio)
+        io = AgiCallIO(request, self.audio, speech=self.speech_for(request))
         io.answer()
         locale = "en" if request.language.startswith("en") else "ru"
         run_registry_call(io, self.deps, locale=locale)

@@ -64,7 +64,8 @@ class ScriptedCallIO(BufferedCallIO):
         super().__init__(info or CallInfo(call_uid="scripted", caller_number="+79161234567"))
         self.script = list(script)
         self.transcript = Transcript()
-        self.collects: list[tuple[str, int]] = []  # (prompt key or "", max_digits)
+        # (prompt key or "", max_digits, grammar name or None: was speech accepted?)
+        self.collects: list[tuple[str, int, str | None]] = []
 
     def _next(self) -> ScriptStep:
         if not self.script:
@@ -84,7 +85,8 @@ class ScriptedCallIO(BufferedCallIO):
                   terminator: str, grammar: Grammar | None) -> CallerInput:
         if prompt is not None:
             self.transcript.events.append(("ask", prompt.key, prompt.text))
-        self.collects.append((prompt.key if prompt else "", max_digits))
+        self.collects.append((prompt.key if prompt else "", max_digits,
+                              grammar.name if grammar else None))
         step = self._next()
         if step is None:
             return Timeout()

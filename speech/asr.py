@@ -748,3 +748,27 @@ def load_recognizer(model_dir: Path | None) -> Recognizer | None:
         "speech recognition on: Vosk model %s (%d Hz)", recognizer.model_dir, recognizer.model_rate
     )
     return recognizer
+
+
+class TranscriptRecognizer:
+    """The terminal phone's speech stand-in: the caller's words arrive as text.
+
+    The simulated Asterisk writes ``<recording>.txt`` beside the recording; this recogniser
+    returns that text (restricted to nothing: the flows' own parsers judge it, exactly as they
+    judge Vosk's output).  It is only ever used for calls that ask for it (``registry?speech=
+    text``), which a real dialplan never does.
+    """
+
+    def recognize_wav(self, path: Path, grammar: Sequence[str] | None = None) -> Recognition:
+        transcript = Path(path).with_suffix(".txt")
+        try:
+            text = transcript.read_text(encoding="utf-8").strip()
+        except OSError:
+            return NOTHING
+        finally:
+            transcript.unlink(missing_ok=True)
+        words = tuple((w, 1.0) for w in text.split())
+        return Recognition(text, 1.0 if words else 0.0, words)
+
+    def stream(self, sample_rate: int, grammar: Sequence[str] | None = None) -> RecognitionStream:
+        raise AsrError("the transcript stand-in does not recognise audio streams")
