@@ -236,11 +236,11 @@ class AgiCallIO(BufferedCallIO):
         result = self.agi.execute("RECORD FILE", str(path), "wav", quote_arg(self.escape_digits),
                                   limit_ms, f"s={self.speech.silence_seconds}")
         value, data = result["result"]
+        wav = path.parent / f"{path.name}.wav"
         if data.strip().lower() == "dtmf" and value.isdigit():
             with contextlib.suppress(OSError):
-                path.with_suffix(".wav").unlink()
+                wav.unlink()
             return self._keys_after(chr(int(value)), max_digits, timeout)
-        wav = path.with_suffix(".wav")
         if not wav.exists():
             logger.warning("agi %s: recording not found in the shared directory", self.uid)
             return Timeout()

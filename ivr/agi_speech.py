@@ -36,7 +36,8 @@ class SpeechInput:
 
     def recording_path(self, call_uid: str) -> Path:
         """A fresh path (without extension) for the next utterance of the call."""
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in call_uid) or "call"
+        # No dots: Asterisk appends ".wav" and a dotted uniqueid would look like a suffix.
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in call_uid) or "call"
         return self.record_dir / f"{safe}-{next(self._counter)}"
 
     def phrases(self, grammar: Grammar, locale: str) -> list[str]:

@@ -317,6 +317,7 @@ class KeyboardCaller(BaseCaller):
         self.output = output if output is not None else sys.stdout
         self.show_files = show_files
         self._pending: list[str] = []
+        self._held_words = ""
 
     def _say(self, files: Sequence[str], texts: Sequence[str], *, flush: bool = True) -> None:
         """Print what the IVR says: consecutive prompts (a read-back played digit by digit)
@@ -331,6 +332,9 @@ class KeyboardCaller(BaseCaller):
             self._pending.clear()
 
     def _ask(self, hint: str, *, speech: bool = False) -> CallerAction:
+        if speech and self._held_words:
+            words, self._held_words = self._held_words, ""
+            return CallerAction.say(words)
         print(f"  ({hint}; Enter = silence, q = hang up) > ", end="", file=self.output,
               flush=True)
         line = self.input.readline()
@@ -344,9 +348,15 @@ class KeyboardCaller(BaseCaller):
             return CallerAction.hang_up()
         if text.lower().startswith("say:"):
             text = text[4:].strip()
-            speech = speech or bool(text)
-        if speech and any(ch.isalpha() for ch in text):
-            return CallerAction.say(text)
+        if any(ch.isalpha() for ch in text):
+            if speech:
+                return CallerAction.say(text)
+            # Words to a keypad-only question are silence to the IVR; keep them for the next
+            # question that listens, as a caller would simply say them again.
+            print("  (this question takes keys only; the words wait for the next one)",
+                  file=self.output, flush=True)
+            self._held_words = text
+            return CallerAction.silence()
         keys = "".join(ch for ch in text.upper() if ch in DTMF)
         return CallerAction.press(keys) if keys else CallerAction.silence()
 
@@ -364,8 +374,8 @@ class KeyboardCaller(BaseCaller):
     def on_record(self, path: str, fmt: str) -> CallerAction:
         """The IVR listens: type keys, or words to "say" them (they reach the IVR as a
         transcript beside the recording)."""
-        action = self._ask("keys, or words to say them", speech=True)
-        return action
+        self._say((), ())
+        return self._ask("keys, or words to say them", speech=True)
 
     def on_end(self, transcript: Transcript) -> None:
         """Print how the call ended and what the dialplan would see."""

@@ -24,6 +24,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 slots_app = typer.Typer(help="Appointment slots.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(slots_app, name="slots")
+speech_app = typer.Typer(help="Speech recognition models.", no_args_is_help=True)
+app.add_typer(speech_app, name="speech")
 
 
 def _container() -> Container:
@@ -166,6 +168,28 @@ async def _serve(container: Container) -> None:
         container.dispose()
 
 
+@speech_app.command("download-model")
+def speech_download_model(
+    lang: str = typer.Argument("ru", help="ru (vosk-model-small-ru) or en."),
+    dest: str = typer.Option("var/vosk", help="Directory to put the model in."),
+) -> None:
+    """Download a small Vosk model (needs internet) and say how to switch speech on."""
+    from pathlib import Path
+
+    from speech.model_download import ModelDownloadError, download_model
+
+    with _progress() as progress:
+        task = progress.add_task(f"Downloading the {lang} model", total=None)
+        try:
+            path = download_model(lang, Path(dest), progress=lambda d, t: progress.update(
+                task, completed=d, total=t or None))
+        except ModelDownloadError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"Model ready in {path}. Switch speech on with:\n"
+                  f"  export REGISTRATURA_VOSK_MODEL={path.resolve()}")
+
+
 @app.command()
 def ivr() -> None:
     """Run only the FastAGI IVR server (for a host next to Asterisk)."""
@@ -188,7 +212,10 @@ def ivr() -> None:
 @app.command()
 def call(
     keys: str = typer.Option("", help="Answers, comma-separated (e.g. '1,7700000000000123,1'); "
-                             "empty item = silence. Without it, type answers at the prompt."),
+                             "empty item = silence; 'say:words' speaks. Without it, type "
+                             "answers at the prompt (words are spoken, digits pressed)."),
+    say: str = typer.Option("", help="Like --keys, but every item with letters is spoken, "
+                            "e.g. 'записаться,семь семь ноль ...,да'."),
     caller: str = typer.Option("+79161234567", help="Caller number (CALLERID)."),
     host: str = typer.Option("", help="FastAGI host (default: setting)."),
     port: int = typer.Option(0, help="FastAGI port (default: setting)."),
@@ -202,9 +229,15 @@ def call(
 
     settings = load_settings()
     configure_logging("WARNING")
-    stdin = io.StringIO("\n".join(keys.split(",")) + "\n") if keys else sys.stdin
+    items = keys.split(",") if keys else []
+    items += [f"say:{i.strip()}" if any(ch.isalpha() for ch in i) else i.strip()
+              for i in say.split(",")] if say else []
+    stdin = io.StringIO("\n".join(items) + "\n") if items else sys.stdin
+    # "speech=text": this phone has no audio, so its words travel as text (the IVR then reads
+    # them with the same parsers it uses for recognised speech).
     phone = AsteriskCall(host or settings.agi_host, port or settings.agi_port,
-                         caller_number=caller, sounds_dir=settings.sounds_dir, language=lang,
+                         script="registry?speech=text", caller_number=caller,
+                         sounds_dir=settings.sounds_dir, language=lang,
                          caller=KeyboardCaller(stdin, sys.stdout))
     try:
         transcript = phone.run()

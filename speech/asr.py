@@ -760,7 +760,7 @@ class TranscriptRecognizer:
     """
 
     def recognize_wav(self, path: Path, grammar: Sequence[str] | None = None) -> Recognition:
-        transcript = Path(path).with_suffix(".txt")
+        transcript = Path(path).with_suffix(".txt")  # <name>.wav -> <name>.txt
         try:
             text = transcript.read_text(encoding="utf-8").strip()
         except OSError:

@@ -51,6 +51,7 @@ def runtime_factory(tmp_path):
 
     def make(container, engine=None) -> IvrRuntime:
         container.settings.sounds_dir = tmp_path / "sounds"
+        container.settings.record_dir = tmp_path / "recordings"
         rt = IvrRuntime(container, engine=engine, host="127.0.0.1", port=0)
         rt.start()
         started.append(rt)
@@ -96,6 +97,7 @@ def test_database_down_escalates_instead_of_dead_air(container, runtime_factory,
     broken = bootstrap(container.settings.model_copy(
         update={"database_url": f"sqlite:///{tmp_path}/missing/dir/x.db"}), clock=container.clock)
     broken.settings.sounds_dir = tmp_path / "sounds"
+    broken.settings.record_dir = tmp_path / "recordings"
     rt = IvrRuntime(broken, engine=QuietEngine(), host="127.0.0.1", port=0)
     rt.start()
     try:
@@ -193,3 +195,29 @@ def test_queue_without_agent_takes_a_callback_request(container, runtime_factory
     again = AsteriskCall(host, port, script="callback", variables=dict(variables),
                          sounds_dir=rt.cache.sounds_dir, caller=ScriptedCaller(["0"])).run()
     assert again.variables.get("REG_ESCALATE") == "1"
+
+
+def test_terminal_phone_speech_stand_in_books_by_voice(container, runtime_factory):
+    """'say:' answers travel as transcripts beside RECORD FILE recordings (registry?speech=text)
+    and go through the same parsers as recognised speech."""
+    rt = runtime_factory(container, QuietEngine())
+    host, port = rt.server.server_address
+    words = "семь семь " + "ноль " * 11 + "один два три"
+    script = [None, "say:записаться", f"say:{words}", "say:да",
+              "say:пятое марта тысяча девятьсот восемьдесят пятого года", "say:да",
+              "say:терапевт", "say:да", "say:да", None]
+    t = AsteriskCall(host, port, script="registry?speech=text", sounds_dir=rt.cache.sounds_dir,
+                     caller=ScriptedCaller(script)).run()
+    assert any("Вы записаны" in s for s in t.said), t.said
+    assert [e for e in t.of("record") if e[3] == "text"]
+    assert not list(container.settings.record_dir.glob("*")), "recordings must be deleted"
+
+
+def test_keys_typed_while_the_ivr_listens(container, runtime_factory):
+    """A key stops the recording and the whole number still arrives."""
+    rt = runtime_factory(container, QuietEngine())
+    host, port = rt.server.server_address
+    t = AsteriskCall(host, port, script="registry?speech=text", sounds_dir=rt.cache.sounds_dir,
+                     caller=ScriptedCaller([None, "1", ADULT.policy_number, "hangup"])).run()
+    assert any("Вы ввели номер полиса" in s for s in t.said)
+    assert [e for e in t.of("record") if e[3] == "1"]  # "1" pressed during the recording

@@ -1,0 +1,61 @@
+"""Every prompt of both catalogues renders to 8 kHz 16-bit mono audio through the cache."""
+
+from __future__ import annotations
+
+import json
+import wave
+from datetime import datetime
+
+import pytest
+
+from booking_core.views import DoctorView, SlotOffer
+from ivr.catalogue import LOCALES, load_catalogue
+from ivr.phrasing import Phraser
+from ivr.runtime import _normalize
+from speech.prompt_cache import PromptCache
+from speech.tts import create_engine
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return PromptCache(tmp_path_factory.mktemp("sounds"), create_engine("auto"),
+                       normalize=_normalize)
+
+
+def _samples(locale: str) -> list[str]:
+    """Static prompts plus dynamic ones filled the way calls fill them."""
+    cat = load_catalogue(locale)
+    phrase = Phraser(cat)
+    offer = SlotOffer(1, datetime(2026, 9, 8, 17, 30), datetime(2026, 9, 8, 17, 45), "15",
+                      DoctorView(1, "Кашинцева", "Галина", "Вячеславовна", "15", 1, 1))
+    dynamic = [
+        cat("offer_first", slot=phrase.slot(offer)),
+        cat("confirm_booking", slot=phrase.slot(offer)),
+        cat("booked", code=phrase.digits("482913")),
+        cat("appointments_count", count=phrase.appointments(2)),
+        cat("greeting", clinic="Городская поликлиника № 3"),
+    ]
+    return cat.static_texts() + [part for p in dynamic for part in p.parts]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_prompt_renders_to_asterisk_audio(cache, locale, tmp_path):
+    durations = {}
+    for text in _samples(locale):
+        name = cache.path_for(text, locale)
+        with wave.open(str(cache.wav_path(name)), "rb") as w:
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+            assert w.getnframes() > 800, text  # at least 0.1 s of sound
+        durations[text] = cache.duration(name)
+        assert cache.text_for(name) == text
+    # The caller-time benchmark reads these durations; a prompt must never take forever.
+    assert max(durations.values()) < 30
+    (tmp_path / f"durations-{locale}.json").write_text(json.dumps(durations, ensure_ascii=False))
+
+
+def test_slot_sentence_is_said_as_people_say_it():
+    phrase = Phraser(load_catalogue("ru"))
+    offer = SlotOffer(1, datetime(2026, 9, 8, 17, 30), datetime(2026, 9, 8, 17, 45), "15",
+                      DoctorView(1, "Кашинцева", "Галина", "Вячеславовна", "15", 1, 1))
+    assert phrase.slot(offer) == ("вторник, восьмое сентября, в семнадцать тридцать, "
+                                  "врач Кашинцева Галина Вячеславовна, кабинет пятнадцать")
