@@ -9,7 +9,8 @@ from sqlmodel import func, select
 
 from booking_core.commands import Identify
 from booking_core.errors import InvalidPolicy, NotIdentified, TooManyAttempts
-from booking_core.rules import mask_policy, only_digits, personal_key, policy_valid
+from booking_core.masking import mask_digits
+from booking_core.rules import only_digits, personal_key, policy_valid
 from booking_core.uow import UnitOfWork
 from booking_core.views import PatientView
 from models.tables import IdentificationAttempt, Patient
@@ -40,7 +41,7 @@ def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
             caller_key
             and _failures(uow, since, caller_key=caller_key) >= rules.id_failures_per_caller
         ):
-            logger.warning("identification refused: too many failures (%s)", mask_policy(policy))
+            logger.warning("identification refused: too many failures (%s)", mask_digits(policy))
             raise TooManyAttempts("too many failed identifications")
         patient = uow.session.exec(select(Patient).where(Patient.policy_number == policy)).first()
         if patient is None or patient.birth_date != cmd.birth_date:
@@ -53,7 +54,7 @@ def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
                 )
             )
             uow.commit()
-            logger.info("identification failed for %s", mask_policy(policy))
+            logger.info("identification failed for %s", mask_digits(policy))
             raise NotIdentified("no patient with this policy and date of birth")
         return PatientView.of(patient, uow.clock.today())
 

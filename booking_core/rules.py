@@ -132,15 +132,3 @@ def new_confirmation_code() -> str:
 def personal_key(kind: str, value: str, pepper: str) -> str:
     """A keyed hash for rate-limit bookkeeping, so that table holds no personal data."""
     return hashlib.sha256(f"{pepper}:{kind}:{value}".encode()).hexdigest()
-
-
-def mask_policy(policy: str) -> str:
-    """``**** **** **** 1234`` — the only form a policy number may take in a log line."""
-    digits = only_digits(policy)
-    return f"**** **** **** {digits[-4:]}" if len(digits) >= 4 else "****"
-
-
-def mask_phone(phone: str) -> str:
-    """Keep the last four digits of a phone number for logs."""
-    digits = only_digits(phone)
-    return f"***{digits[-4:]}" if len(digits) >= 4 else "***"

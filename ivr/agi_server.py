@@ -58,8 +58,8 @@ from asterisk.agi import (
     re_kv,
 )
 
+from booking_core.masking import mask_phone, scrub
 from ivr.io import CallerHangup, CallInfo, TransportFailure
-from ivr.masking import mask_phone, scrub
 
 logger = logging.getLogger(__name__)
 

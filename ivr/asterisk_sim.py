@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TextIO
 
-from ivr.masking import mask_phone, scrub
+from booking_core.masking import mask_phone, scrub
 
 logger = logging.getLogger(__name__)
 

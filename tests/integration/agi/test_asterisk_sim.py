@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from booking_core.masking import mask_digits, mask_phone, scrub
 from ivr.asterisk_sim import (
     AgiUnreachable,
     AsteriskCall,
@@ -19,7 +20,6 @@ from ivr.asterisk_sim import (
     SimulatorError,
     parse_args,
 )
-from ivr.masking import mask_digits, mask_phone, scrub
 
 USAGE_HEAD = "520-Invalid command syntax.  Proper usage follows:"
 USAGE_TAIL = "520 End of proper usage."

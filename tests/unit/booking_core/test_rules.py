@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
+from booking_core.masking import mask_digits, mask_phone
 from booking_core.rules import (
     BookingRules,
     age_allows,
@@ -15,8 +16,6 @@ from booking_core.rules import (
     is_remote,
     luhn_check_digit,
     luhn_valid,
-    mask_phone,
-    mask_policy,
     new_confirmation_code,
     only_digits,
     personal_key,
@@ -285,22 +284,22 @@ def test_registry_window_starts_now_and_covers_the_slot_window():
 
 def test_mask_policy_keeps_only_the_last_four_digits():
     policy = DEMO_POLICIES[0]
-    masked = mask_policy(policy)
+    masked = mask_digits(policy)
     assert masked == f"**** **** **** {policy[-4:]}"
     assert policy[:12] not in only_digits(masked)
-    assert mask_policy("7700 0000 0000 0123") == "**** **** **** 0123"
+    assert mask_digits("7700 0000 0000 0123") == "**** **** **** 0123"
 
 
-def test_mask_policy_of_short_input():
-    assert mask_policy("123") == "****"
-    assert mask_policy("") == "****"
+def test_mask_policy_of_short_input_never_shows_it_whole():
+    assert "123" not in mask_digits("123")
+    assert mask_digits("") == ""
 
 
 def test_mask_phone_keeps_only_the_last_four_digits():
-    assert mask_phone("+7 (916) 123-45-67") == "***4567"
+    assert mask_phone("+7 (916) 123-45-67") == "********4567"
     assert "916" not in mask_phone("+79161234567")
-    assert mask_phone("12") == "***"
-    assert mask_phone("") == "***"
+    assert mask_phone("12") == "**"
+    assert mask_phone("") == ""
 
 
 def test_personal_key_is_a_keyed_hash_without_the_value():
