@@ -348,7 +348,7 @@ class KeyboardCaller(BaseCaller):
             return CallerAction.hang_up()
         if text.lower().startswith("say:"):
             text = text[4:].strip()
-        if any(ch.isalpha() for ch in text):
+        if sum(ch.isalpha() for ch in text) >= 2:  # words (a stray letter is a typo in keys)
             if speech:
                 return CallerAction.say(text)
             # Words to a keypad-only question are silence to the IVR; keep them for the next
