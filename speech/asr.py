@@ -58,7 +58,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -66,6 +65,8 @@ with warnings.catch_warnings():
     # audioop is deprecated since 3.11 (removed in 3.13, where ``audioop-lts`` replaces it).
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
+
+from speech.audio import fir32, lowpass_taps
 
 logger = logging.getLogger(__name__)
 
@@ -403,21 +404,6 @@ def _load_model(model_dir: Path, default_rate: int) -> _LoadedModel:
 # ---------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def _lowpass_taps(rate: int, cutoff: float, transition: float) -> tuple[float, ...]:
-    """Windowed-sinc (Hamming) low-pass FIR taps, odd length, unity gain at DC."""
-    count = min(math.ceil(3.3 * rate / transition) | 1, 255)
-    middle = count // 2
-    fc = cutoff / rate
-    taps = []
-    for i in range(count):
-        n = i - middle
-        ideal = 2 * fc if n == 0 else math.sin(2 * math.pi * fc * n) / (math.pi * n)
-        taps.append(ideal * (0.54 - 0.46 * math.cos(2 * math.pi * i / (count - 1))))
-    total = sum(taps)
-    return tuple(t / total for t in taps)
-
-
 class StreamResampler:
     """Convert 16-bit mono PCM between sample rates, chunk by chunk.
 
@@ -433,22 +419,13 @@ class StreamResampler:
         self.out_rate = out_rate
         self._state: Any = None
         band = min(in_rate, out_rate) / 2
-        self._taps = _lowpass_taps(max(in_rate, out_rate), band * 0.92, band * 0.16)
+        self._taps = lowpass_taps(max(in_rate, out_rate), band * 0.92, band * 0.16)
         self._history = b"\x00" * ((len(self._taps) - 1) * self._WIDTH)
 
     def _filter(self, frames: bytes) -> bytes:
-        width, taps = self._WIDTH, self._taps
         data = self._history + frames
-        size, count = len(frames), len(taps)
-        middle = count // 2
-        acc = audioop.mul(data[middle * width : middle * width + size], width, taps[middle])
-        for k in range(middle):
-            left = data[k * width : k * width + size]
-            right = data[(count - 1 - k) * width : (count - 1 - k) * width + size]
-            pair = audioop.add(left, right, width)
-            acc = audioop.add(acc, audioop.mul(pair, width, taps[k]), width)
-        self._history = data[len(data) - (count - 1) * width :]
-        return acc
+        self._history = data[len(data) - (len(self._taps) - 1) * self._WIDTH :]
+        return fir32(data, len(frames), self._taps)
 
     def feed(self, pcm: bytes) -> bytes:
         """Resample a chunk (an even number of bytes); returns what is ready."""

@@ -25,7 +25,6 @@ where ``audioop`` was removed, the ``audioop-lts`` package provides the same mod
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import re
@@ -43,6 +42,8 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from speech.audio import WIDTH, fir32, lowpass_taps
 
 with warnings.catch_warnings():
     # audioop is deprecated since 3.11 (removed in 3.13, where ``audioop-lts`` replaces it); it is
@@ -448,35 +449,10 @@ def create_engine(kind: str = "auto", *, rate: int = DEFAULT_RATE) -> TtsEngine:
 # --------------------------------------------------------------------------------------------
 
 
-def _lowpass_taps(in_rate: int, cutoff: float, transition: float) -> list[float]:
-    """Windowed-sinc (Hamming) low-pass FIR taps, odd length, unity gain at DC."""
-    count = math.ceil(3.3 * in_rate / transition) | 1
-    count = min(count, 255)
-    middle = count // 2
-    fc = cutoff / in_rate
-    taps = []
-    for i in range(count):
-        n = i - middle
-        ideal = 2 * fc if n == 0 else math.sin(2 * math.pi * fc * n) / (math.pi * n)
-        taps.append(ideal * (0.54 - 0.46 * math.cos(2 * math.pi * i / (count - 1))))
-    total = sum(taps)
-    return [t / total for t in taps]
-
-
-def _lowpass32(frames: bytes, taps: list[float]) -> bytes:
-    """Filter 32-bit mono samples with symmetric ``taps`` (C-speed: one pass per tap pair)."""
-    width = 4
-    middle = len(taps) // 2
-    pad = b"\x00" * (middle * width)
-    padded = pad + frames + pad
-    size = len(frames)
-    acc = audioop.mul(padded[middle * width : middle * width + size], width, taps[middle])
-    for k in range(middle):
-        left = padded[k * width : k * width + size]
-        right = padded[(len(taps) - 1 - k) * width : (len(taps) - 1 - k) * width + size]
-        pair = audioop.add(left, right, width)
-        acc = audioop.add(acc, audioop.mul(pair, width, taps[k]), width)
-    return acc
+def _lowpass32(frames: bytes, taps: tuple[float, ...]) -> bytes:
+    """Filter a whole buffer of 32-bit mono samples (zero context at both ends)."""
+    pad = b"\x00" * ((len(taps) // 2) * WIDTH)
+    return fir32(pad + frames + pad, len(frames), taps)
 
 
 def _resample_to_16bit(frames: bytes, width: int, channels: int, in_rate: int) -> bytes:
@@ -491,7 +467,7 @@ def _resample_to_16bit(frames: bytes, width: int, channels: int, in_rate: int) -
     wide = audioop.mul(audioop.lin2lin(frames, width, 4), 4, 1 / 16)
     if in_rate > ASTERISK_RATE:
         # Pass the telephone band (to 3.4 kHz); stop by 4.6 kHz, whose alias lands at 3.4 kHz.
-        wide = _lowpass32(wide, _lowpass_taps(in_rate, cutoff=4000.0, transition=1200.0))
+        wide = _lowpass32(wide, lowpass_taps(in_rate, cutoff=4000.0, transition=1200.0))
     if in_rate != ASTERISK_RATE:
         wide, _ = audioop.ratecv(wide, 4, 1, in_rate, ASTERISK_RATE, None)
     return audioop.lin2lin(audioop.mul(wide, 4, 16), 4, 2)
