@@ -42,3 +42,30 @@ def doctor_ids(c: Container, code: str) -> list[int]:
 
 IVR = Actor.patient(None, Channel.IVR, "+79161234567")
 AGENT = Actor.agent("registrar1", "127.0.0.1")
+
+
+def add_patients(c: Container, n: int, prefix: str = "99") -> list[tuple[int, str]]:
+    """``n`` extra adults attached like the demo adult; returns (id, policy) pairs.
+
+    Policies are valid (Luhn); phone numbers are distinct per prefix.
+    """
+    from booking_core.rules import luhn_check_digit
+
+    base = patient_id(c, "adult")
+    added = []
+    with c.uow() as uow:
+        template = uow.session.get(Patient, base)
+        assert template is not None
+        for i in range(n):
+            first15 = f"{prefix}{i:0{15 - len(prefix)}d}"
+            policy = first15 + luhn_check_digit(first15)
+            p = Patient(last_name="Тестов", first_name=f"Пациент{i}", middle_name="",
+                        policy_number=policy, birth_date=template.birth_date,
+                        phone=f"+7{prefix}{i:08d}", clinic_id=template.clinic_id,
+                        district_id=template.district_id, attached_on=template.attached_on)
+            uow.session.add(p)
+            uow.flush()
+            assert p.id is not None
+            added.append((p.id, policy))
+        uow.commit()
+    return added

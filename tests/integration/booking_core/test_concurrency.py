@@ -10,32 +10,14 @@ from sqlmodel import col, func, select
 from booking_core import booking, slots
 from booking_core.commands import BookSlot, FindSlots, Reschedule
 from booking_core.errors import DomainError, SlotTaken
-from models.tables import Appointment, AppointmentStatus, Channel, Patient
-from support.world import AGENT, patient_id, specialty_id
+from models.tables import Appointment, AppointmentStatus, Channel
+from support.world import AGENT, add_patients, specialty_id
 
 THREADS = 50
 
 
 def _make_patients(container, n: int) -> list[int]:
-    """n extra adult patients attached to the demo clinic (valid policies)."""
-    from booking_core.rules import luhn_check_digit
-
-    base = patient_id(container, "adult")
-    ids = []
-    with container.uow() as uow:
-        template = uow.session.get(Patient, base)
-        for i in range(n):
-            prefix = f"99{i:013d}"
-            p = Patient(last_name="Тестов", first_name=f"Пациент{i}", middle_name="",
-                        policy_number=prefix + luhn_check_digit(prefix),
-                        birth_date=template.birth_date, phone=f"+7900{i:07d}",
-                        clinic_id=template.clinic_id, district_id=template.district_id,
-                        attached_on=template.attached_on)
-            uow.session.add(p)
-            uow.flush()
-            ids.append(p.id)
-        uow.commit()
-    return ids
+    return [pid for pid, _ in add_patients(container, n, prefix="99")]
 
 
 def _live_on_slot(container, slot_id: int) -> int:

@@ -14,12 +14,11 @@ from sqlmodel import col, func, select
 
 from booking_core import booking, slots
 from booking_core.commands import FindSlots
-from booking_core.rules import luhn_check_digit
 from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
 from ivr.runtime import IvrRuntime
-from models.tables import Appointment, AppointmentStatus, Channel, Doctor, Patient, Slot
+from models.tables import Appointment, AppointmentStatus, Channel, Doctor, Slot
 from registratura.bootstrap import bootstrap
-from support.world import demo, patient_id, specialty_id
+from support.world import add_patients, demo, patient_id, specialty_id
 
 TEST_NOW = datetime(2026, 9, 7, 10, 0)
 
@@ -110,21 +109,7 @@ def test_database_down_escalates_instead_of_dead_air(container, runtime_factory,
 
 
 def _patients(container, n: int) -> list[str]:
-    """n adults attached to the demo clinic; returns their policy numbers."""
-    base = patient_id(container, "adult")
-    policies = []
-    with container.uow() as uow:
-        t = uow.session.get(Patient, base)
-        for i in range(n):
-            prefix = f"55{i:013d}"
-            policy = prefix + luhn_check_digit(prefix)
-            uow.session.add(Patient(last_name="Тестов", first_name=f"П{i}", policy_number=policy,
-                                    birth_date=t.birth_date, phone=f"+7911{i:07d}",
-                                    clinic_id=t.clinic_id, district_id=t.district_id,
-                                    attached_on=t.attached_on))
-            policies.append(policy)
-        uow.commit()
-    return policies
+    return [policy for _, policy in add_patients(container, n, prefix="55")]
 
 
 def _keep_only_slots(container, keep: int) -> list[int]:
