@@ -1,21 +1,117 @@
-"""The console's FastAPI application factory."""
+"""The console's FastAPI application factory: pages for registrars, the JSON API under /api,
+the live queue feed, OpenAPI docs at /docs (Swagger UI from the swagger-ui-bundle package)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
+from agent_console.deps import logged_in
+from agent_console.errors import install_handlers
+from agent_console.feed import QueueFeed
+from agent_console.routers import (
+    absences,
+    appointments,
+    audit,
+    auth,
+    callbacks,
+    dashboard,
+    patients,
+    queue,
+    restrictions,
+    schedule,
+    users,
+)
+from agent_console.security import SESSION_COOKIE, SESSION_MAX_AGE, LoginThrottle
+from agent_console.templating import make_templates
 from registratura.bootstrap import Container
 
 logger = logging.getLogger(__name__)
 
+STATIC_DIR = Path(__file__).parent / "static"
+SSE_MAX_SECONDS = 20.0  # then the browser reconnects; lets a server shut down promptly
 
-def create_app(container: Container) -> FastAPI:
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+       "form-action 'self'")
+#: Pages of other modules (browser phone, Swagger UI) bring their own scripts: no CSP there.
+CSP_EXEMPT = ("/docs", "/phone", "/webhooks")
+
+DESCRIPTION = """
+JSON API of the registry console.  Authenticate with `POST /api/session` (session cookie);
+send the returned `csrf_token` as the `X-CSRF-Token` header with every POST, PATCH and DELETE.
+Errors are `{"error": {"id": "...", "message": "..."}}` with stable ids (`slot_taken`,
+`forbidden`, `csrf_failed`, `not_found`, `invalid_input`, ...).  Policy numbers, phone numbers
+and dates of birth are only ever sent in request bodies, never in URLs.
+"""
+
+
+class SecurityHeaders:
+    """Adds the usual browser hardening headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                extra = [(b"x-content-type-options", b"nosniff"),
+                         (b"referrer-policy", b"same-origin"),
+                         (b"x-frame-options", b"DENY")]
+                if not path.startswith(CSP_EXEMPT):
+                    extra.append((b"content-security-policy", CSP.encode()))
+                headers += [(k, v) for k, v in extra if k not in names]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _optional_router(module: str) -> object | None:
+    """``module.router`` if that module exists (modules written alongside this one)."""
+    try:
+        return importlib.import_module(module).router
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise  # the module exists but something it imports is missing: say so
+        return None
+
+
+def create_app(container: Container, *, poll_interval: float = 1.0,
+               sse_max_seconds: float = SSE_MAX_SECONDS) -> FastAPI:
     """Build the web app around an already wired container."""
-    app = FastAPI(title="Registratura", version="0.1.0")
+    app = FastAPI(title="Registratura console API", version="0.1.0", description=DESCRIPTION,
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.container = container
+    app.state.templates = make_templates(container.settings.timezone)
+    app.state.feed = QueueFeed(container, interval=poll_interval)
+    app.state.login_throttle = LoginThrottle()
+    app.state.sse_max_seconds = sse_max_seconds
+
+    app.add_middleware(SessionMiddleware, secret_key=container.settings.secret_key
+                       .get_secret_value(), session_cookie=SESSION_COOKIE,
+                       max_age=SESSION_MAX_AGE, same_site="lax", https_only=False)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Swagger UI from the swagger-ui-bundle package: /docs works offline, nothing vendored here.
+    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    install_handlers(app)
 
     @app.get("/healthz", tags=["system"])
     def healthz() -> JSONResponse:
@@ -24,4 +120,31 @@ def create_app(container: Container) -> FastAPI:
         body = {"status": "ok" if db_ok else "degraded", "database": "ok" if db_ok else "down"}
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Registratura API",
+            swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg")
+
+    for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
+                   restrictions, audit, dashboard, users):
+        app.include_router(module.router)
+        app.include_router(module.api)
+
+    # --- routers written by the telephony side (present once their modules land) ----------
+    phone_router = _optional_router("agent_console.phone")  # /phone page + websocket
+    if phone_router is not None:
+        app.include_router(phone_router, dependencies=[Depends(logged_in)])  # type: ignore[arg-type]
+    # Twilio SMS webhooks: they authenticate by Twilio's signature, not by a console session,
+    # so their router carries no CSRF dependency of ours.
+    webhooks_router = _optional_router("agent_console.webhooks")
+    if webhooks_router is not None:
+        app.include_router(webhooks_router)  # type: ignore[arg-type]
+    app.state.has_phone = phone_router is not None
+
+    logger.info("console ready (Asterisk LiveBoard: %s, browser phone: %s)",
+                "yes" if container.extras.get("live_board") is not None else "no",
+                "yes" if phone_router is not None else "no")
     return app

@@ -26,6 +26,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(slots_app, name="slots")
 speech_app = typer.Typer(help="Speech recognition models.", no_args_is_help=True)
 app.add_typer(speech_app, name="speech")
+agent_app = typer.Typer(help="Console users (admin, agent, observer).", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
 
 
 def _container() -> Container:
@@ -57,9 +59,11 @@ def _prepare(container: Container, seed: bool) -> None:
     from registratura.demo import seed_demo
 
     upgrade(container.engine)
-    if seed and seed_demo(container.uow()):
+    logins: list = []
+    if seed and seed_demo(container.uow(), logins=logins):
         console.print("[green]Demo clinic created[/green] (first run).")
         print_demo_patients()
+        print_demo_logins(logins)
     created = _generate_slots(container)
     console.print(f"Slots ready ({created} new).")
 
@@ -85,13 +89,15 @@ def seed(demo: bool = typer.Option(False, "--demo", help="Create the demo polycl
     from registratura.demo import seed_demo
 
     upgrade(container.engine)
-    if seed_demo(container.uow()):
+    logins: list = []
+    if seed_demo(container.uow(), logins=logins):
         console.print("[green]Demo clinic created.[/green]")
     else:
         console.print("The demo clinic already exists.")
     created = _generate_slots(container)
     console.print(f"{created} new slots.")
     print_demo_patients()
+    print_demo_logins(logins)
 
 
 def print_demo_patients() -> None:
@@ -105,6 +111,82 @@ def print_demo_patients() -> None:
         table.add_row(p.role, p.full_name, p.policy_number, p.birth_date.isoformat(),
                       p.birth_date.strftime("%d%m%Y"))
     console.print(table)
+
+
+def print_demo_logins(logins: list) -> None:  # type: ignore[type-arg]
+    """The demo console users with their random passwords: shown once, stored nowhere."""
+    if not logins:
+        return
+    table = Table(title="Console users (passwords are shown only now)")
+    for column in ("user", "role", "password"):
+        table.add_column(column, no_wrap=True)
+    for login in logins:
+        table.add_row(login.username, login.role, login.password)
+    console.print(table)
+
+
+@agent_app.command("add")
+def agent_add(
+    name: str = typer.Argument(..., help="Login name (latin letters, digits, . _ -)."),
+    role: str = typer.Option(..., "--role", help="admin, agent or observer."),
+    password: str = typer.Option(None, "--password", help="Prompted for if not given."),
+    full_name: str = typer.Option("", "--full-name", help="Shown in the console."),
+    extension: str = typer.Option("", "--extension", help="The agent's phone extension."),
+) -> None:
+    """Create a console user."""
+    from booking_core.actors import Actor
+    from booking_core.agents import NewAgent, create_agent
+    from booking_core.errors import DomainError
+    from models.migrate import upgrade
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    container = _container()
+    upgrade(container.engine)
+    try:
+        agent = create_agent(NewAgent(name, role, password, Actor.system("cli"),
+                                      full_name=full_name, extension=extension), container.uow())
+    except DomainError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(1) from None
+    console.print(f"User [bold]{agent.username}[/bold] ({agent.role}) created.")
+
+
+@agent_app.command("list")
+def agent_list() -> None:
+    """List console users."""
+    from booking_core.agents import list_agents
+    from models.migrate import upgrade
+
+    container = _container()
+    upgrade(container.engine)
+    table = Table(title="Console users")
+    for column in ("user", "role", "full name", "extension", "active"):
+        table.add_column(column)
+    for a in list_agents(container.uow()):
+        table.add_row(a.username, a.role, a.full_name, a.extension, "yes" if a.active else "no")
+    console.print(table)
+
+
+@agent_app.command("passwd")
+def agent_passwd(
+    name: str = typer.Argument(..., help="Login name."),
+    password: str = typer.Option(None, "--password", help="Prompted for if not given."),
+) -> None:
+    """Set a console user's password (and re-enable the account)."""
+    from booking_core.actors import Actor
+    from booking_core.agents import update_agent
+    from booking_core.errors import DomainError
+
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    container = _container()
+    try:
+        update_agent(name, Actor.system("cli"), container.uow(), password=password, active=True)
+    except DomainError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(1) from None
+    console.print(f"Password of [bold]{name}[/bold] changed.")
 
 
 @slots_app.command("generate")
@@ -151,9 +233,13 @@ async def _serve(container: Container) -> None:
 
     from agent_console.app import create_app
     from registratura.maintenance import Maintenance
+    from registratura.telephony import start_telephony
 
     settings = container.settings
+    # Telephony first: the IVR asks its agent presence (AMI) whom to escalate to.
+    telephony = start_telephony(container)
     ivr = _start_ivr(container)
+    container.extras["ivr_runtime"] = ivr  # the browser phone runs its calls here
     maintenance = Maintenance(container)
     maintenance.start()
     config = uvicorn.Config(create_app(container), host=settings.http_host,
@@ -164,6 +250,8 @@ async def _serve(container: Container) -> None:
         await server.serve()
     finally:
         maintenance.stop()
+        if telephony is not None:
+            telephony.stop()
         ivr.shutdown()
         container.dispose()
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import select
 
+from booking_core.agents import DemoLogin, seed_demo_agents
 from booking_core.rules import luhn_check_digit
 from booking_core.uow import UnitOfWork
 from models.tables import (
@@ -102,8 +103,12 @@ DEMO_PATIENTS = [
 ]
 
 
-def seed_demo(uow: UnitOfWork) -> bool:
-    """Create the demo clinic once; returns False if it already exists."""
+def seed_demo(uow: UnitOfWork, *, logins: list[DemoLogin] | None = None) -> bool:
+    """Create the demo clinic once; returns False if it already exists.
+
+    One console user per role is created with it (random passwords); they are appended to
+    ``logins``, if given, so the command line can print them once.
+    """
     with uow:
         if uow.session.exec(select(Clinic).where(Clinic.code == DEMO_CLINIC_CODE)).first():
             return False
@@ -130,7 +135,10 @@ def seed_demo(uow: UnitOfWork) -> bool:
         uow.commit()
         logger.info("demo clinic created: %d doctors, %d patients", len(doctors),
                     sum(p.in_registry for p in DEMO_PATIENTS))
-        return True
+    created = seed_demo_agents(uow)  # admin, registrar, observer (booking_core.agents)
+    if logins is not None:
+        logins.extend(created)
+    return True
 
 
 def _add_doctor(uow: UnitOfWork, clinic: Clinic, specs: dict, districts: dict,  # type: ignore[type-arg]

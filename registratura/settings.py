@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,18 @@ class Settings(BaseSettings):
     opening_time: time = time(8, 0)
     closing_time: time = time(20, 0)
 
+    # Asterisk Manager Interface (the console's live queue, click-to-call, reminder calls).
+    # Empty host = no AMI: the console runs without Asterisk.
+    ami_host: str | None = None
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_username: str = "registratura"
+    ami_secret: SecretStr = SecretStr("")
+    ami_ping_interval: float = Field(10.0, gt=0)
+    ami_reconnect_max_delay: float = Field(30.0, gt=0)
+    # Console user name -> the agent's phone as a queue interface, e.g.
+    # REGISTRATURA_AMI_AGENT_INTERFACES='{"registrar1": "PJSIP/agent101"}'
+    ami_agent_interfaces: dict[str, str] = Field(default_factory=dict)
+
     # Audio and speech
     sounds_dir: Path = Path("var/sounds")
     record_dir: Path = Path("var/recordings")
@@ -55,11 +68,38 @@ class Settings(BaseSettings):
     # Secrets
     secret_key: SecretStr = SecretStr("dev-only-change-me")
 
+    # SMS (rules 17, 18): provider, Twilio account, webhooks, reminders
+    sms_provider: Literal["local", "twilio"] = "local"  # "local" only records (embedded default)
+    sms_sender_name: str = ""  # name the texts start with; empty: the clinic's short name
+    sms_locale: str = ""  # language of the texts; empty: default_locale
+    sms_max_attempts: int = Field(10, ge=1)
+    sms_lease_seconds: int = Field(120, ge=10)  # a claimed message not reported back is retried
+    sms_worker_interval_seconds: float = Field(5.0, gt=0)
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from: str = ""  # sender number or alphanumeric id (or use a messaging service)
+    twilio_messaging_service_sid: str = ""
+    # Where the Twilio client sends its API requests; empty: Twilio itself.  Tests (and a
+    # local Twilio stand-in) set e.g. "http://127.0.0.1:8765".
+    twilio_base_url: str = ""
+    twilio_timeout_seconds: float = Field(10.0, gt=0)
+    # The console's public address as Twilio sees it (e.g. "https://registry.example.org"):
+    # webhook signatures are computed over it, and delivery reports are sent to it.
+    public_base_url: str = ""
+    reminder_hour: int = Field(12, ge=0, le=23)  # the day before, clinic time
+    reminder_calls: bool = False  # also phone patients who did not answer the reminder SMS
+    reminder_call_hour: int = Field(17, ge=0, le=23)
+
     # Operations
     log_level: str = "INFO"
 
     # Demo
     seed_demo_on_first_run: bool = True
+
+    @property
+    def ami_enabled(self) -> bool:
+        """True when an AMI host is configured (the console then connects to Asterisk)."""
+        return bool(self.ami_host and self.ami_host.strip())
 
     @property
     def is_sqlite(self) -> bool:

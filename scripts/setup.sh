@@ -13,7 +13,7 @@ want_test=0
 debs=(espeak-ng libespeak-ng1 sox)
 if [ "$want_test" = 1 ]; then
   # A real PostgreSQL server for the tests; tmux for the terminal-phone test.
-  debs+=(postgresql postgresql-contrib tmux)
+  debs+=(postgresql postgresql-contrib tmux chromium chromium-driver)
 fi
 
 missing=()

@@ -1,0 +1,1 @@
+"""One router module per resource; each has ``router`` (pages) and ``api`` (JSON under /api)."""

@@ -1,0 +1,103 @@
+"""Logging in and out: the login page and the JSON session resource."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from agent_console.deps import ContainerDep, CurrentAgent
+from agent_console.errors import is_api
+from agent_console.schemas import ERRORS, AgentOut, LoginIn, SessionOut
+from agent_console.security import (
+    client_ip,
+    csrf_protect,
+    csrf_token,
+    end_session,
+    session_user,
+    start_session,
+)
+from agent_console.templating import render
+from booking_core import agents
+from booking_core.agents import AgentView, InvalidCredentials
+from registratura.bootstrap import Container
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+api = APIRouter(prefix="/api", tags=["session"], dependencies=[Depends(csrf_protect)],
+                responses=ERRORS)
+
+
+def _login(request: Request, container: Container, username: str, password: str) -> AgentView:
+    throttle = request.app.state.login_throttle
+    ip = client_ip(request)
+    throttle.check(ip, username)
+    try:
+        agent = agents.authenticate(username, password, container.uow(), source=ip)
+    except InvalidCredentials:
+        throttle.failed(ip, username)
+        raise
+    throttle.succeeded(ip, username)
+    start_session(request, agent.username)
+    logger.info("console login: %s (%s)", agent.username, agent.role)
+    return agent
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/login")
+def login_page(request: Request, container: ContainerDep, next: str = "/") -> Response:
+    if session_user(request):
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "login.html", {"next": _safe_next(next),
+                                          "no_users": agents.count_agents(container.uow()) == 0})
+
+
+@router.post("/login")
+def login_form(
+    request: Request, container: ContainerDep,
+    username: Annotated[str, Form(max_length=60)], password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    try:
+        _login(request, container, username, password)
+    except InvalidCredentials as exc:
+        return render(request, "login.html", {"next": _safe_next(next), "username": username,
+                                              "error_id": exc.code, "no_users": False},
+                      status_code=401)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    end_session(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    if not session_user(request) and not is_api(request):
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse("/queue", status_code=303)
+
+
+@api.post("/session", response_model=SessionOut, summary="Log in (sets the session cookie)")
+def api_login(body: LoginIn, request: Request, container: ContainerDep) -> SessionOut:
+    agent = _login(request, container, body.username, body.password)
+    return SessionOut(agent=AgentOut.model_validate(agent), csrf_token=csrf_token(request))
+
+
+@api.get("/session", response_model=SessionOut, summary="Who am I, and my CSRF token")
+def api_session(request: Request, agent: CurrentAgent) -> SessionOut:
+    return SessionOut(agent=AgentOut.model_validate(agent), csrf_token=csrf_token(request))
+
+
+@api.delete("/session", status_code=204, summary="Log out")
+def api_logout(request: Request, agent: CurrentAgent) -> Response:
+    end_session(request)
+    return Response(status_code=204)

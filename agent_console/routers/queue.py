@@ -1,0 +1,157 @@
+"""The live call queue: escalated IVR calls with their context, taking a call, the SSE feed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from agent_console.deps import ContainerDep, QueueViewer, Registrar, actor_of, current_call
+from agent_console.feed import QueueFeed, QueueState
+from agent_console.schemas import ERRORS, QueuedCallOut, QueueOut
+from agent_console.security import csrf_protect, csrf_token, flash
+from agent_console.templating import render
+from booking_core import call_queue
+from booking_core.agents import AgentView, Permission
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+api = APIRouter(prefix="/api/calls", tags=["calls"], dependencies=[Depends(csrf_protect)],
+                responses=ERRORS)
+
+KEEPALIVE_S = 15.0
+ASTERISK_OFF = "Asterisk: не подключён (встроенный режим)"
+ASTERISK_ON = "Asterisk: подключён (AMI)"
+ASTERISK_LOST = "Asterisk: нет связи с AMI, переподключение…"
+
+
+def asterisk_text(state: QueueState) -> str:
+    if not state.asterisk:
+        return ASTERISK_OFF
+    return ASTERISK_ON if state.connected else ASTERISK_LOST
+
+
+def _feed(request: Request) -> QueueFeed:
+    return request.app.state.feed
+
+
+def _context(state: QueueState, agent: AgentView, token: str) -> dict[str, Any]:
+    return {"calls": state.calls, "live": state.live, "members": state.members,
+            "live_by_call": state.live_by_call, "asterisk": state.asterisk,
+            "asterisk_text": asterisk_text(state),
+            "can_take": agent.can(Permission.WORK_PATIENTS), "csrf_token": token}
+
+
+@router.get("/queue")
+def queue_page(request: Request, container: ContainerDep, agent: QueueViewer) -> Response:
+    state = _feed(request).snapshot()
+    ctx = _context(state, agent, csrf_token(request))
+    ctx["current_call"] = current_call(request, container)
+    return render(request, "queue.html", ctx)
+
+
+@router.post("/calls/{call_id}/take")
+def take_call_form(call_id: str, request: Request, container: ContainerDep,
+                   agent: Registrar) -> Response:
+    call = call_queue.take_call(call_id, actor_of(request, agent), container.uow())
+    _feed(request).poke()
+    request.session["call_id"] = call.call_id
+    if call.patient_id:
+        return RedirectResponse(f"/patients/{call.patient_id}", status_code=303)
+    flash(request, "Звонок принят. Пациент не опознан: найдите его в картотеке.")
+    return RedirectResponse("/patients", status_code=303)
+
+
+@router.post("/calls/{call_id}/dismiss")
+def dismiss_call_form(call_id: str, request: Request, container: ContainerDep,
+                      agent: Registrar) -> Response:
+    call_queue.dismiss_call(call_id, actor_of(request, agent), container.uow())
+    _feed(request).poke()
+    flash(request, "Звонок снят с очереди.")
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.post("/calls/current/finish")
+def finish_current_call(request: Request, agent: Registrar) -> Response:
+    request.session.pop("call_id", None)
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/events")
+async def events(request: Request, agent: QueueViewer) -> StreamingResponse:
+    """Server-Sent Events: ``queue`` (the whole waiting list, as data and as rendered rows)
+    whenever it changes, ``live`` for each AMI event; comments keep the connection alive.
+    The stream ends after a while and the browser reconnects (so a server can shut down)."""
+    feed = _feed(request)
+    token = csrf_token(request)
+    templates = request.app.state.templates
+    max_s = request.app.state.sse_max_seconds
+
+    def queue_event(state: QueueState) -> str:
+        ctx = _context(state, agent, token)
+        html = templates.get_template("_queue_rows.html").render(ctx)
+        live_html = templates.get_template("_live_rows.html").render(ctx)
+        data = {"count": len(state.calls), "html": html, "live_html": live_html,
+                "asterisk": state.asterisk, "asterisk_text": ctx["asterisk_text"],
+                "calls": [QueuedCallOut.model_validate(c).model_dump(mode="json")
+                          for c in state.calls]}
+        return f"event: queue\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    async def stream() -> AsyncIterator[str]:
+        sub, state = await feed.subscribe()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_s
+        try:
+            yield "retry: 2000\n\n"
+            yield queue_event(state)
+            while (left := deadline - loop.time()) > 0:
+                try:
+                    kind, payload = await asyncio.wait_for(sub.queue.get(),
+                                                           min(KEEPALIVE_S, left))
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if kind == "queue":
+                    yield queue_event(payload)
+                else:
+                    yield f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+        finally:
+            feed.unsubscribe(sub)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@api.get("/waiting", response_model=QueueOut, summary="Escalated calls waiting for an agent")
+def api_waiting(request: Request, agent: QueueViewer) -> QueueOut:
+    state = _feed(request).snapshot()
+    return QueueOut(calls=[QueuedCallOut.model_validate(c) for c in state.calls],
+                    asterisk=state.asterisk, asterisk_connected=state.connected,
+                    live=state.live, members=state.members)
+
+
+@api.get("/{call_id}", response_model=QueuedCallOut, summary="One call with its IVR context")
+def api_call(call_id: str, container: ContainerDep, agent: Registrar) -> QueuedCallOut:
+    return QueuedCallOut.model_validate(call_queue.get_call(call_id, container.uow()))
+
+
+@api.post("/{call_id}/take", response_model=QueuedCallOut, summary="Take a waiting call")
+def api_take(call_id: str, request: Request, container: ContainerDep,
+             agent: Registrar) -> QueuedCallOut:
+    call = call_queue.take_call(call_id, actor_of(request, agent), container.uow())
+    _feed(request).poke()
+    return QueuedCallOut.model_validate(call)
+
+
+@api.post("/{call_id}/dismiss", status_code=204, summary="Drop a call the caller abandoned")
+def api_dismiss(call_id: str, request: Request, container: ContainerDep,
+                agent: Registrar) -> Response:
+    call_queue.dismiss_call(call_id, actor_of(request, agent), container.uow())
+    _feed(request).poke()
+    return Response(status_code=204)

@@ -1,0 +1,164 @@
+"""The agents' queue: IVR calls escalated to a human, with what the IVR already learned.
+
+A call waits while its record says ``escalated``, nobody has taken it and it is not too old
+(without AMI the registry cannot see a caller hang up in the Asterisk queue, so old entries
+drop out, and an agent may dismiss one).  Taking a call is atomic: of two agents clicking at
+once, one gets it and the other is told ``call_taken``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from booking_core import audit
+from booking_core.actors import Actor
+from booking_core.errors import DomainError, NotFound
+from booking_core.masking import mask_digits, mask_phone
+from booking_core.rules import age_on
+from booking_core.uow import UnitOfWork
+from models.tables import CallRecord, Patient, Specialty
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_WAIT_MINUTES = 120
+ESCALATED = "escalated"
+
+
+class CallTaken(DomainError):
+    """Another agent took this call first."""
+
+    code = "call_taken"
+
+
+@dataclass(frozen=True)
+class CallStep:
+    name: str
+    input: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedCall:
+    """An escalated call as the agent sees it: who, what they tried, why, how long."""
+
+    call_id: str
+    caller_masked: str
+    locale: str
+    patient_id: int | None
+    patient_name: str | None
+    patient_age: int | None
+    policy_masked: str | None
+    intent: str | None
+    reason: str | None
+    specialty_name: str | None
+    steps: tuple[CallStep, ...]
+    started_at: datetime  # UTC
+    escalated_at: datetime | None  # UTC
+    waiting_s: int
+    answered_by: str | None
+    outcome: str
+
+
+def _queued(row: CallRecord, patient: Patient | None, specialties: dict[str, str],
+            now_utc: datetime, today) -> QueuedCall:  # type: ignore[no-untyped-def]
+    steps = tuple(CallStep(str(s.get("step", "")), None if s.get("input") is None
+                           else str(s.get("input")))
+                  for s in (row.steps or []) if isinstance(s, dict))
+    chosen = [s.input for s in steps if s.name == "specialty_chosen" and s.input]
+    # the IVR notes the specialty by code; people read its name
+    steps = tuple(CallStep(s.name, specialties.get(s.input, s.input))
+                  if s.name == "specialty_chosen" and s.input else s for s in steps)
+    since = row.escalated_at or row.started_at
+    return QueuedCall(
+        call_id=row.call_id,
+        caller_masked=mask_phone(row.caller_number),
+        locale=row.locale,
+        patient_id=row.patient_id,
+        patient_name=patient.full_name if patient else None,
+        patient_age=age_on(patient.birth_date, today) if patient else None,
+        policy_masked=mask_digits(patient.policy_number) if patient else None,
+        intent=row.intent,
+        reason=row.escalation_reason,
+        specialty_name=specialties.get(chosen[-1], chosen[-1]) if chosen else None,
+        steps=steps,
+        started_at=row.started_at,
+        escalated_at=row.escalated_at,
+        waiting_s=max(0, int((now_utc - since).total_seconds())),
+        answered_by=row.answered_by,
+        outcome=row.outcome,
+    )
+
+
+def _load(uow: UnitOfWork, rows: list[CallRecord]) -> list[QueuedCall]:
+    ids = {r.patient_id for r in rows if r.patient_id}
+    patients = {p.id: p for p in uow.session.exec(
+        select(Patient).where(col(Patient.id).in_(ids)))} if ids else {}
+    specialties = {code: name for code, name in uow.session.exec(
+        select(Specialty.code, Specialty.name_ru))} if rows else {}
+    now, today = uow.clock.now_utc(), uow.clock.today()
+    return [_queued(r, patients.get(r.patient_id), specialties, now, today) for r in rows]
+
+
+def waiting_calls(uow: UnitOfWork, *, max_wait_minutes: int = DEFAULT_MAX_WAIT_MINUTES,
+                  limit: int = 100) -> list[QueuedCall]:
+    """Escalated calls nobody has taken yet, longest waiting first."""
+    with uow.reading():
+        since = uow.clock.now_utc() - timedelta(minutes=max_wait_minutes)
+        rows = uow.session.exec(
+            select(CallRecord).where(
+                CallRecord.outcome == ESCALATED,
+                col(CallRecord.answered_by).is_(None),
+                col(CallRecord.started_at) >= since,
+            ).order_by(col(CallRecord.escalated_at), col(CallRecord.started_at)).limit(limit)
+        ).all()
+        return _load(uow, list(rows))
+
+
+def get_call(call_id: str, uow: UnitOfWork) -> QueuedCall:
+    """One call with its context (waiting or not)."""
+    with uow.reading():
+        row = uow.session.exec(select(CallRecord).where(CallRecord.call_id == call_id)).first()
+        if row is None:
+            raise NotFound("call not found")
+        return _load(uow, [row])[0]
+
+
+def take_call(call_id: str, actor: Actor, uow: UnitOfWork) -> QueuedCall:
+    """Mark the call answered by the agent ``actor.ident``; idempotent for the same agent."""
+    with uow:
+        row = uow.session.exec(select(CallRecord).where(CallRecord.call_id == call_id)).first()
+        if row is None:
+            raise NotFound("call not found")
+        if row.answered_by == actor.ident:
+            return _load(uow, [row])[0]
+        if row.answered_by:
+            raise CallTaken("the call was taken by another agent")
+        result = uow.session.execute(
+            update(CallRecord)
+            .where(col(CallRecord.call_id) == call_id, col(CallRecord.answered_by).is_(None))
+            .values(answered_by=actor.ident)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise CallTaken("the call was taken by another agent")
+        audit.record(uow, actor, "take_call", "call", call_id, None, {"answered_by": actor.ident})
+        uow.commit()
+    return get_call(call_id, uow)
+
+
+def dismiss_call(call_id: str, actor: Actor, uow: UnitOfWork) -> None:
+    """Take a call off the queue without answering it (the caller hung up meanwhile)."""
+    with uow:
+        row = uow.session.exec(select(CallRecord).where(CallRecord.call_id == call_id)).first()
+        if row is None:
+            raise NotFound("call not found")
+        if row.answered_by or row.outcome != ESCALATED:
+            raise CallTaken("the call is no longer waiting")
+        row.outcome = "abandoned"
+        row.ended_at = uow.clock.now_utc()
+        audit.record(uow, actor, "dismiss_call", "call", call_id, {"outcome": ESCALATED},
+                     {"outcome": "abandoned"})
+        uow.commit()

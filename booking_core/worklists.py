@@ -1,0 +1,163 @@
+"""Registrars' worklists and the administrator's lists: callbacks to make, patients to warn
+about a doctor's absence, channel restrictions and absences in force (read models only)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import col, select
+
+from booking_core.booking import LIVE_FUTURE, _view
+from booking_core.masking import mask_phone
+from booking_core.uow import UnitOfWork
+from booking_core.views import AppointmentView
+from models.tables import (
+    Appointment,
+    CallbackRequest,
+    ChannelRestriction,
+    Doctor,
+    DoctorAbsence,
+    Patient,
+    Specialty,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallbackItem:
+    id: int
+    created_at: datetime  # UTC
+    caller_number: str  # the agent dials it; shown in the console, never logged
+    caller_masked: str
+    patient_id: int | None
+    patient_name: str | None
+    call_id: str | None
+    reason: str
+    status: str
+    done_by: str | None
+    done_at: datetime | None
+    note: str
+
+
+@dataclass(frozen=True)
+class AbsenceCall:
+    """A patient whose appointment falls into a doctor's absence: call them."""
+
+    appointment: AppointmentView
+    patient_name: str
+    phone: str
+    absence_reason: str
+    substitute_name: str | None
+
+
+@dataclass(frozen=True)
+class RestrictionItem:
+    id: int
+    channel: str
+    specialty_name: str | None
+    doctor_name: str | None
+    starts_on: date
+    ends_on: date
+    reason: str
+    created_by: str
+    in_force: bool
+
+
+@dataclass(frozen=True)
+class AbsenceItem:
+    id: int
+    doctor_id: int
+    doctor_name: str
+    specialty_name: str
+    starts_on: date
+    ends_on: date
+    reason: str
+    substitute_name: str | None
+    affected_live: int
+
+
+def callbacks(uow: UnitOfWork, status: str | None = "open", limit: int = 200) -> list[
+        CallbackItem]:
+    """Callback requests (open ones first by age); ``status=None`` lists every state."""
+    with uow.reading():
+        stmt = select(CallbackRequest)
+        if status:
+            stmt = stmt.where(CallbackRequest.status == status)
+            stmt = stmt.order_by(col(CallbackRequest.created_at))
+        else:
+            stmt = stmt.order_by(col(CallbackRequest.created_at).desc())
+        rows = uow.session.exec(stmt.limit(limit)).all()
+        ids = {r.patient_id for r in rows if r.patient_id}
+        names = {p.id: p.full_name for p in uow.session.exec(
+            select(Patient).where(col(Patient.id).in_(ids)))} if ids else {}
+        return [CallbackItem(
+            id=r.id, created_at=r.created_at, caller_number=r.caller_number,  # type: ignore[arg-type]
+            caller_masked=mask_phone(r.caller_number), patient_id=r.patient_id,
+            patient_name=names.get(r.patient_id), call_id=r.call_id, reason=r.reason,
+            status=r.status, done_by=r.done_by, done_at=r.done_at, note=r.note,
+        ) for r in rows]
+
+
+def absence_calls(uow: UnitOfWork) -> list[AbsenceCall]:
+    """Live future appointments flagged by a doctor absence, nearest first, with phones."""
+    with uow.reading():
+        rows = uow.session.exec(
+            select(Appointment, Patient, DoctorAbsence)
+            .join(Patient, col(Patient.id) == Appointment.patient_id)
+            .join(DoctorAbsence, col(DoctorAbsence.id) == Appointment.absence_id)
+            .where(col(Appointment.status).in_(LIVE_FUTURE),
+                   Appointment.starts_at > uow.clock.now_local())
+            .order_by(col(Appointment.starts_at))
+        ).all()
+        out = []
+        for appt, patient, absence in rows:
+            sub = (uow.session.get(Doctor, absence.substitute_doctor_id)
+                   if absence.substitute_doctor_id else None)
+            out.append(AbsenceCall(_view(uow, appt), patient.full_name, patient.phone,
+                                   absence.reason, sub.full_name if sub else None))
+        return out
+
+
+def restrictions(uow: UnitOfWork, *, include_past: bool = False) -> list[RestrictionItem]:
+    """Channel restrictions, current and future (or all), by start date."""
+    with uow.reading():
+        today = uow.clock.today()
+        stmt = select(ChannelRestriction).order_by(col(ChannelRestriction.starts_on))
+        if not include_past:
+            stmt = stmt.where(ChannelRestriction.ends_on >= today)
+        rows = uow.session.exec(stmt).all()
+        specs = {s.id: s.name_ru for s in uow.session.exec(select(Specialty))}
+        docs = {d.id: d.full_name for d in uow.session.exec(select(Doctor))}
+        return [RestrictionItem(
+            id=r.id, channel=r.channel, specialty_name=specs.get(r.specialty_id),  # type: ignore[arg-type]
+            doctor_name=docs.get(r.doctor_id), starts_on=r.starts_on, ends_on=r.ends_on,
+            reason=r.reason, created_by=r.created_by,
+            in_force=r.starts_on <= today <= r.ends_on,
+        ) for r in rows]
+
+
+def absences(uow: UnitOfWork, *, include_past: bool = False) -> list[AbsenceItem]:
+    """Doctor absences, current and future (or all), with how many live bookings they hit."""
+    with uow.reading():
+        today = uow.clock.today()
+        stmt = (select(DoctorAbsence, Doctor, Specialty)
+                .join(Doctor, col(Doctor.id) == DoctorAbsence.doctor_id)
+                .join(Specialty, col(Specialty.id) == Doctor.specialty_id)
+                .order_by(col(DoctorAbsence.starts_on)))
+        if not include_past:
+            stmt = stmt.where(DoctorAbsence.ends_on >= today)
+        rows = uow.session.exec(stmt).all()
+        out = []
+        for a, d, s in rows:
+            sub = (uow.session.get(Doctor, a.substitute_doctor_id)
+                   if a.substitute_doctor_id else None)
+            live = len(uow.session.exec(
+                select(Appointment.id).where(Appointment.absence_id == a.id,
+                                             col(Appointment.status).in_(LIVE_FUTURE))
+            ).all())
+            out.append(AbsenceItem(a.id, d.id, d.full_name, s.name_ru, a.starts_on, a.ends_on,  # type: ignore[arg-type]
+                                   a.reason, sub.full_name if sub else None, live))
+        return out

@@ -1,0 +1,174 @@
+"""The console in a real browser (Debian's headless Chromium driven by Playwright).
+
+uvicorn serves the console over a copy of the demo database on a free loopback port; a
+scripted IVR call escalates while the registrar watches the queue; the registrar takes the
+call, books a free slot from the grid, reschedules and cancels.  Any JavaScript error, CSP
+violation or failed page script fails the test.  Screenshots of the queue and the grid are
+saved in the test's tmp directory.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import time as clock_time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from agent_console.app import create_app
+from booking_core import agents
+from booking_core.actors import Actor
+from ivr.call import IvrDeps
+from ivr.scripted import ScriptedCallIO
+from ivr.service import run_registry_call
+from registratura.bootstrap import Container
+from support.world import demo
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "e2e-password-1"
+BLOCKED = demo("3 no-shows")
+TIMEOUT_MS = 15_000
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def console_url(sqlite_container: Container) -> Iterator[str]:
+    agents.create_agent(agents.NewAgent("registrar7", "agent", PASSWORD, Actor.system("e2e"),
+                                        full_name="Смирнова Е. А."), sqlite_container.uow())
+    app = create_app(sqlite_container, poll_interval=0.2, sse_max_seconds=10)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, name="console-e2e", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+def escalate_blocked_patient(container: Container) -> str:
+    """The blocked patient tries to book a therapist by phone; the IVR hands them over."""
+    io = ScriptedCallIO([None, "1", BLOCKED.policy_number, "1",
+                         BLOCKED.birth_date.strftime("%d%m%Y"), "1", "1"])
+    io.info.caller_number = "+79857778899"
+    run_registry_call(io, IvrDeps(uow=container.uow, clinic_name="Городская поликлиника № 3",
+                                  opening_time=clock_time(8, 0), closing_time=clock_time(20, 0),
+                                  now_local=container.clock.now_local))
+    assert io.transcript.escalated
+    return io.transcript.variables["REG_CALL_ID"]
+
+
+@pytest.fixture
+def browser_page():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{CHROMIUM} missing: scripts/setup.sh --test installs it")
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="ru-RU")
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+        page.on("dialog", lambda d: d.accept())  # "cancel this appointment?" -> yes
+        yield page, problems
+        context.close()
+        browser.close()
+
+
+def test_registrar_takes_a_call_and_books(console_url, sqlite_container, browser_page,
+                                          tmp_path):
+    page, problems = browser_page
+    page.goto(f"{console_url}/queue")
+    assert page.url.endswith("/login?next=/queue")
+    page.fill("#username", "registrar7")
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    page.wait_for_url(f"{console_url}/queue")
+    page.wait_for_selector("#feed-state.on")  # the live feed is connected
+    assert "Очередь пуста" in page.inner_text("#queue-rows")
+    assert "Asterisk: не подключён (встроенный режим)" in page.inner_text("#asterisk-state")
+
+    # An escalation arrives while the page is open: it appears without a reload.
+    call_id = escalate_blocked_patient(sqlite_container)
+    row = page.wait_for_selector(f'tr[data-call="{call_id}"]')
+    text = row.inner_text()
+    for expected in (BLOCKED.full_name, "47 лет", "Запись к врачу",
+                     "Запись заблокирована за неявки", "Полис: 16 цифр"):
+        assert expected in text, expected
+    assert BLOCKED.policy_number not in page.content()
+    assert page.inner_text("#queue-count") == "1"
+    page.screenshot(path=str(tmp_path / "queue.png"), full_page=True)
+
+    # Take it: the patient's card opens with the call's context.
+    row.query_selector("button.take").click()
+    page.wait_for_selector("#patient-name")
+    assert page.inner_text("#patient-name") == BLOCKED.full_name
+    assert "Текущий звонок" in page.inner_text(".call-banner")
+    assert "заблокирована" in page.content()
+
+    # Book the first free therapist slot from the grid; it leaves the grid.
+    page.select_option("#book-specialty", label="Терапевт")
+    page.click("#open-grid")
+    first = page.wait_for_selector("button.slot[data-slot]")
+    slot_id = first.get_attribute("data-slot")
+    free_before = int(page.inner_text("#free-total"))
+    first.click()
+    assert page.is_visible("#book-panel")
+    page.keyboard.press("Enter")  # the confirm button has the focus
+    page.wait_for_selector(".flash.ok")
+    assert "Записан:" in page.inner_text(".flash.ok")
+    assert page.query_selector(f'button.slot[data-slot="{slot_id}"]') is None
+    assert int(page.inner_text("#free-total")) == free_before - 1
+    page.screenshot(path=str(tmp_path / "grid.png"), full_page=False)
+
+    # Reschedule from the card to another slot.
+    page.click("#patient-context a")
+    page.wait_for_selector("#upcoming tr[data-appointment]")
+    page.click("#upcoming a:has-text('Перенести')")
+    page.wait_for_selector("#patient-context")
+    assert "Перенос записи" in page.inner_text("#patient-context")
+    other = page.query_selector_all("button.slot[data-slot]")[3]
+    other_id = other.get_attribute("data-slot")
+    other.click()
+    page.click("#book-confirm")
+    page.wait_for_selector(".flash.ok")
+    assert "Запись перенесена" in page.inner_text(".flash.ok")
+    rows = page.query_selector_all("#upcoming tr[data-appointment]")
+    assert len(rows) == 1
+
+    # Cancel it (the confirmation dialog is accepted).
+    rows[0].query_selector("button.danger").click()
+    page.wait_for_selector(".flash.ok")
+    assert "Запись отменена" in page.inner_text(".flash.ok")
+    assert "Нет предстоящих записей" in page.inner_text("#upcoming")
+    assert other_id
+
+    # Back on the queue the taken call is gone.
+    page.click("a[href='/queue']")
+    page.wait_for_selector("#feed-state.on")
+    assert page.query_selector(f'tr[data-call="{call_id}"]') is None
+    assert problems == [], problems
