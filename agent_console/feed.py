@@ -16,6 +16,7 @@ import hashlib
 import inspect
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,11 +60,18 @@ def _text(value: object, limit: int = 80) -> str:
     return "" if value is None else scrub(str(value), limit=limit)
 
 
+def _call_id(value: object) -> str:
+    """A REG_CALL_ID as an identifier, not scrubbed like free text: a random hex id can hold
+    a long run of digits, and masking it would break matching the IVR's call record."""
+    text = "" if value is None else str(value)
+    return text[:64] if re.fullmatch(r"[A-Za-z0-9._/-]*", text) else ""
+
+
 def _caller(entry: dict[str, Any]) -> dict[str, str]:
     """One caller of the LiveBoard for display: number masked, words in Russian."""
     state = str(entry.get("state", ""))
     return {
-        "call_id": _text(entry.get("call_id")),
+        "call_id": _call_id(entry.get("call_id")),
         "caller": mask_phone(str(entry.get("caller_number") or "")) or "—",
         "caller_name": _text(entry.get("caller_name")),
         "queue": _text(entry.get("queue")),

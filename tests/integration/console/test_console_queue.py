@@ -151,3 +151,12 @@ def test_sse_forwards_live_board_events(console_container, observer):
                 assert "********4567" in data["live_html"]
                 break
         assert "queue" in seen
+
+
+def test_call_ids_with_long_digit_runs_still_match():
+    """A hex REG_CALL_ID may contain 7+ digits in a row: it is an id, not a phone number."""
+    from agent_console.feed import _caller
+
+    assert _caller({"call_id": "0123456789abcdef", "state": "waiting"})["call_id"] == (
+        "0123456789abcdef")
+    assert _caller({"call_id": "<script>", "state": "waiting"})["call_id"] == ""
