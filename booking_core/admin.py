@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import col, select
 
-from booking_core import audit
+from booking_core import audit, notifications
 from booking_core.actors import Actor
 from booking_core.commands import Attach, CloseChannel, FindSlots, RegisterAbsence, RequestCallback
 from booking_core.errors import AttachmentTooSoon, InvalidInput, NotFound
@@ -116,6 +116,7 @@ def register_absence(cmd: RegisterAbsence, uow: UnitOfWork) -> AbsenceReport:
             assert patient is not None
             substitute = _substitute_slot(uow, patient, spec, doctor, cmd.substitute_doctor_id)
             affected.append(AffectedAppointment(_view(uow, appt), patient.phone, substitute))
+        notifications.absence_notices(uow, absence.id, cmd.starts_on, cmd.ends_on, affected)
         uow.commit()
         logger.info("absence %s: %d appointments affected", absence.id, len(hit))
         return AbsenceReport(absence.id, affected)

@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from booking_core import audit
+from booking_core import audit, notifications
 from booking_core.actors import Actor
 from booking_core.commands import BookSlot, Cancel, Reschedule
 from booking_core.eligibility import (
@@ -55,6 +55,8 @@ def book(cmd: BookSlot, uow: UnitOfWork) -> AppointmentView:
     """Book (or, with ``hold``, provisionally hold) a slot for a patient."""
     with uow:
         view = _book_in_tx(uow, cmd.patient_id, cmd.slot_id, cmd.actor, cmd.referral_id, cmd.hold)
+        if not cmd.hold:
+            notifications.appointment_booked(uow, view)  # SMS in the same transaction
         _commit_or_slot_taken(uow)
         logger.info("appointment %s %s via %s", view.id, view.status, cmd.actor.channel)
         return view
@@ -77,6 +79,7 @@ def confirm(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentVi
         appt.hold_expires_at = None
         audit.record(uow, actor, "confirm", "appointment", appt.id, before,
                      audit.snapshot(appt, AUDIT_FIELDS))
+        notifications.appointment_booked(uow, _view(uow, appt))  # SMS in the same transaction
         uow.commit()
         return _view(uow, appt)
 
@@ -85,7 +88,10 @@ def cancel(cmd: Cancel, uow: UnitOfWork) -> AppointmentView:
     """Cancel until the slot starts; the slot returns to the pool at once (rule 12)."""
     with uow:
         appt = _get_appointment(uow, cmd.appointment_id, patient_id=cmd.patient_id)
+        was_booked = appt.status == AppointmentStatus.BOOKED  # a mere hold got no SMS
         _cancel_in_tx(uow, appt, cmd.actor, cmd.reason)
+        if was_booked:
+            notifications.appointment_cancelled(uow, _view(uow, appt))
         uow.commit()
         return _view(uow, appt)
 
@@ -103,6 +109,7 @@ def reschedule(cmd: Reschedule, uow: UnitOfWork) -> AppointmentView:
         _cancel_in_tx(uow, old, cmd.actor, "rescheduled")
         view = _book_in_tx(uow, old.patient_id, cmd.new_slot_id, cmd.actor, old.referral_id,
                            hold=False, rescheduled_from=old.id)
+        notifications.appointment_rescheduled(uow, view, old.starts_at)
         _commit_or_slot_taken(uow)
         return view
 

@@ -12,6 +12,7 @@ from ivr.agi_speech import SpeechInput
 from ivr.call import IvrDeps
 from ivr.catalogue import LOCALES, load_catalogue
 from ivr.io import Prompt
+from ivr.reminder_flow import run_reminder_call
 from ivr.service import clinic_name, run_queue_callback, run_registry_call
 from registratura.bootstrap import Container
 from speech.asr import TranscriptRecognizer, load_recognizer
@@ -60,7 +61,8 @@ class IvrRuntime:
         settings.record_dir.mkdir(parents=True, exist_ok=True)
         self.recognizer = load_recognizer(settings.vosk_model)
         self.server = AgiServer({"registry": self.registry_route,
-                                 "callback": self.callback_route},
+                                 "callback": self.callback_route,
+                                 "reminder": self.reminder_route},
                                 host or settings.agi_host,
                                 settings.agi_port if port is None else port)
 
@@ -88,6 +90,21 @@ class IvrRuntime:
         reason = io.get_variable("REG_REASON") or io.get_variable("REG_QUEUE_RESULT") or ""
         locale = "en" if request.language.startswith("en") else "ru"
         run_queue_callback(io, self.deps, call_id=call_id, reason=reason.lower(), locale=locale)
+
+    def reminder_route(self, request: AgiRequest) -> None:
+        """``agi://host:4573/reminder``: the patient answered an outbound reminder call."""
+        io = AgiCallIO(request, self.audio, speech=self.speech_for(request))
+        io.answer()
+        raw = io.get_variable("REG_APPOINTMENT_ID") or ""
+        # On an outbound call CALLERID is the clinic's; the patient is the dialled number.
+        io.info.caller_number = io.get_variable("REG_DIALED_NUMBER") or io.info.caller_number
+        if not raw.isdigit():
+            logger.warning("reminder call without a valid REG_APPOINTMENT_ID")
+            io.set_variable("REG_IVR_DONE", "1")
+            io.hangup()
+            return
+        locale = "en" if request.language.startswith("en") else "ru"
+        run_reminder_call(io, self.deps, appointment_id=int(raw), locale=locale)
 
     def static_prompts(self) -> list[tuple[str, str]]:
         """(locale, text) of every prompt that doesn't depend on the call: rendered up front."""

@@ -313,3 +313,90 @@ class CallRecord(SQLModel, table=True):
     duration_s: float | None = None
     escalated_at: NaiveDatetime | None = None
     answered_by: str | None = Field(default=None, max_length=60)
+
+
+# --- SMS: transactional outbox, inbound replies, reminders (rules 17, 18) --------------------
+
+
+class OutboxStatus(StrEnum):
+    """Life of an outgoing SMS.
+
+    ``pending`` waits for a worker (again, after a retryable failure); ``sending`` is claimed by
+    a worker until ``lease_until``; ``sent`` was accepted by the provider; ``delivered`` /
+    ``failed`` come from the provider's delivery report; ``dead`` means we gave up (rejected by
+    the provider, or too many attempts) and an agent should call instead.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One SMS to send, written in the same transaction as the booking change it announces.
+
+    ``payload`` holds the facts of the event (no phone number); ``body`` is rendered from it
+    by the first worker that claims the row and never changes afterwards.
+    """
+
+    __table_args__ = (Index("ix_outboxmessage_status_next", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=120, unique=True, index=True)
+    kind: str = Field(max_length=20)
+    to_phone: str = Field(max_length=20)  # E.164
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    appointment_id: int | None = Field(default=None, index=True)
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    locale: str | None = Field(default=None, max_length=5)
+    body: str | None = Field(default=None, max_length=1600)
+    encoding: str | None = Field(default=None, max_length=6)
+    segments: int | None = None
+    status: str = Field(default=OutboxStatus.PENDING, max_length=12)
+    attempts: int = 0
+    next_attempt_at: NaiveDatetime = Field(default_factory=utcnow)
+    lease_until: NaiveDatetime | None = None
+    claim_token: str | None = Field(default=None, max_length=32)
+    # The outcome of the last attempt is unknown (worker died, or the request timed out):
+    # ask the provider before sending again.
+    uncertain: bool = False
+    provider: str | None = Field(default=None, max_length=12)
+    provider_id: str | None = Field(default=None, max_length=64, index=True)
+    provider_status: str | None = Field(default=None, max_length=20)
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    sent_at: NaiveDatetime | None = None
+    delivered_at: NaiveDatetime | None = None
+
+
+class InboundSms(SQLModel, table=True):
+    """A patient's SMS reply, kept by Twilio's MessageSid so a replayed webhook does nothing.
+
+    The sender is stored as a keyed hash (like the identification attempts), the text scrubbed.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_sid: str = Field(max_length=64, unique=True, index=True)
+    received_at: NaiveDatetime = Field(default_factory=utcnow)
+    from_key: str = Field(default="", max_length=64, index=True)
+    body: str = Field(default="", max_length=160)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id")
+    appointment_id: int | None = None
+    action: str = Field(default="", max_length=20)
+    answer: str = Field(default="", max_length=500)
+
+
+class AppointmentReminder(SQLModel, table=True):
+    """A reminder (``sms`` the day before, or an outbound ``call``) went out for an appointment;
+    the patient's answer, if any, is noted here."""
+
+    __table_args__ = (UniqueConstraint("appointment_id", "kind", name="uq_reminder_appt_kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_id: int = Field(foreign_key="appointment.id", index=True)
+    kind: str = Field(max_length=8)  # "sms" | "call"
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    answered_at: NaiveDatetime | None = None
+    answer: str | None = Field(default=None, max_length=20)  # "confirmed" | "cancelled"

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from registratura.bootstrap import Container, bootstrap
+from registratura.cli_sms import sms_app
 from registratura.logging_setup import configure_logging
 from registratura.settings import load_settings
 
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(slots_app, name="slots")
 speech_app = typer.Typer(help="Speech recognition models.", no_args_is_help=True)
 app.add_typer(speech_app, name="speech")
+app.add_typer(sms_app, name="sms")
 agent_app = typer.Typer(help="Console users (admin, agent, observer).", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 
@@ -240,6 +242,7 @@ async def _serve(container: Container) -> None:
     telephony = start_telephony(container)
     ivr = _start_ivr(container)
     container.extras["ivr_runtime"] = ivr  # the browser phone runs its calls here
+    sms = _start_sms(container, telephony)
     maintenance = Maintenance(container)
     maintenance.start()
     config = uvicorn.Config(create_app(container), host=settings.http_host,
@@ -250,10 +253,26 @@ async def _serve(container: Container) -> None:
         await server.serve()
     finally:
         maintenance.stop()
+        sms.stop()
         if telephony is not None:
             telephony.stop()
         ivr.shutdown()
         container.dispose()
+
+
+def _start_sms(container: Container, telephony):  # type: ignore[no-untyped-def]
+    """The outbox worker: sends SMS, queues reminders, dials reminder calls through AMI."""
+    from booking_core.reminders import CallableDialer
+    from sms.worker import OutboxWorker
+
+    ami = getattr(telephony, "ami", None)
+    dialer = (CallableDialer(ami.originate_reminder)
+              if container.settings.reminder_calls and ami is not None else None)
+    worker = OutboxWorker(container, dialer=dialer)
+    worker.start()
+    console.print(f"SMS: {container.settings.sms_provider} provider"
+                  + (", reminder calls on" if dialer else ""))
+    return worker
 
 
 @speech_app.command("download-model")
