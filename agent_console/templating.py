@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from agent_console import charts, labels
 from agent_console.security import csrf_token, pop_flashes
 from booking_core.agents import Permission
+from speech.ru_numbers import plural
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env = templates.env
     env.filters.update(
         local=local, dt=fmt_dt, d=fmt_date, hm=fmt_hm, ru_day=labels.ru_day,
+        years=lambda n: f"{n} {plural(int(n), 'год', 'года', 'лет')}",
         duration=labels.duration,
         pretty_json=lambda v: json.dumps(v, ensure_ascii=False, indent=1, default=str),
         role=lambda c: labels.label(labels.ROLES, c),

@@ -160,3 +160,11 @@ def test_call_ids_with_long_digit_runs_still_match():
     assert _caller({"call_id": "0123456789abcdef", "state": "waiting"})["call_id"] == (
         "0123456789abcdef")
     assert _caller({"call_id": "<script>", "state": "waiting"})["call_id"] == ""
+
+
+def test_ages_are_declined_in_russian():
+    """41 год, 42 года, 47 лет."""
+    from agent_console.templating import make_templates
+
+    years = make_templates("Europe/Moscow").env.filters["years"]
+    assert [years(n) for n in (41, 42, 47, 11)] == ["41 год", "42 года", "47 лет", "11 лет"]
