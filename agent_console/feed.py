@@ -45,6 +45,17 @@ class QueueState:
     connected: bool | None = None  # AMI session up (None: not configured)
     version: str = ""
 
+    def answered_by(self, interface: str | None) -> str | None:
+        """The IVR call (REG_CALL_ID) that Asterisk just connected to this agent's phone."""
+        if not interface:
+            return None
+        calls = {c.call_id for c in self.calls}
+        for entry in self.live:
+            if (entry.get("state") == "connected" and entry.get("agent_interface") == interface
+                    and entry.get("call_id") in calls):
+                return entry["call_id"]
+        return None
+
     @property
     def live_by_call(self) -> dict[str, dict[str, str]]:
         """Asterisk's view of each IVR call, by REG_CALL_ID (to annotate the queue rows)."""
@@ -79,6 +90,7 @@ def _caller(entry: dict[str, Any]) -> dict[str, str]:
         "state": state,
         "state_text": CALLER_STATES.get(state, state),
         "agent": _text(entry.get("agent_name") or entry.get("agent_interface")),
+        "agent_interface": _text(entry.get("agent_interface")),
         "reason": _text(entry.get("reason")),
         "joined_at": _text(entry.get("joined_at")),
     }

@@ -92,6 +92,10 @@ async def events(request: Request, agent: QueueViewer) -> StreamingResponse:
     token = csrf_token(request)
     templates = request.app.state.templates
     max_s = request.app.state.sse_max_seconds
+    container: Any = request.app.state.container
+    # This agent's phone in the Asterisk queue: when it answers an escalated call, the page
+    # opens that call's context by itself ("pop" on AgentConnect).
+    my_phone = container.settings.ami_agent_interfaces.get(agent.username)
 
     def queue_event(state: QueueState) -> str:
         ctx = _context(state, agent, token)
@@ -100,7 +104,8 @@ async def events(request: Request, agent: QueueViewer) -> StreamingResponse:
         data = {"count": len(state.calls), "html": html, "live_html": live_html,
                 "asterisk": state.asterisk, "asterisk_text": ctx["asterisk_text"],
                 "calls": [QueuedCallOut.model_validate(c).model_dump(mode="json")
-                          for c in state.calls]}
+                          for c in state.calls],
+                "answered": state.answered_by(my_phone)}
         return f"event: queue\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     async def stream() -> AsyncIterator[str]:

@@ -45,8 +45,26 @@
       document.title = (data.count ? "(" + data.count + ") " : "") + baseTitle;
       waitBase = Date.now();
       tickWaits();
+      if (data.answered) popAnswered(data.answered);
     });
     window.addEventListener("beforeunload", function () { source.close(); });
+  }
+
+  /* Asterisk connected an escalated call to this agent's phone: take it, which opens the
+     patient card with what the IVR learned.  Once per call, even across reconnects. */
+  function popAnswered(callId) {
+    var key = "popped:" + callId;
+    if (sessionStorage.getItem(key)) return;
+    sessionStorage.setItem(key, "1");
+    var token = document.querySelector("input[name=csrf_token]");
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = "/calls/" + encodeURIComponent(callId) + "/take";
+    var field = document.createElement("input");
+    field.type = "hidden"; field.name = "csrf_token"; field.value = token ? token.value : "";
+    form.appendChild(field);
+    document.body.appendChild(form);
+    form.submit();
   }
 
   /* Schedule grid: clicking a free slot fills the confirmation panel; Enter books. */

@@ -168,3 +168,28 @@ def test_ages_are_declined_in_russian():
 
     years = make_templates("Europe/Moscow").env.filters["years"]
     assert [years(n) for n in (41, 42, 47, 11)] == ["41 год", "42 года", "47 лет", "11 лет"]
+
+
+def test_call_answered_on_my_phone_pops_its_context(console_container, agent, blocked_call):
+    """AgentConnect on this agent's phone: the feed names the call so the page opens it."""
+    console_container.settings.ami_agent_interfaces = {"agent1": "PJSIP/agent101"}
+    board = LiveBoard()
+    board.set_connected(True)
+    console_container.extras["live_board"] = board
+    board.caller_joined(CallerEntry("1700000000.5", caller_number="+79857778899",
+                                    call_id=blocked_call, reason="booking_blocked"))
+    with agent.stream("GET", "/events") as r:
+        lines = r.iter_lines()
+        kind, data = read_event(lines)
+        assert kind == "queue" and data["answered"] is None  # still waiting in the queue
+        board.caller_connected("1700000000.5", "PJSIP/agent101", "Оператор 1")
+        for _ in range(6):
+            kind, data = read_event(lines)
+            if kind == "queue" and data["answered"]:
+                break
+        assert data["answered"] == blocked_call
+    # Another agent's phone does not pop it.
+    console_container.settings.ami_agent_interfaces = {"agent1": "PJSIP/agent102"}
+    with agent.stream("GET", "/events") as r:
+        kind, data = read_event(lines := r.iter_lines())
+        assert data["answered"] is None
