@@ -1,0 +1,697 @@
+"""``calls``: N concurrent simulated Asterisk channels running DTMF booking calls over FastAGI.
+
+The IVR runs in a child process (``python -m bench.ivr_server``: the product's IvrRuntime with
+a fast fake TTS engine and the static prompts pre-rendered), so its memory and CPU are measured
+alone; this process is Asterisk: one thread per channel, each an
+:class:`ivr.asterisk_sim.AsteriskCall` driven by a :class:`BookingCaller` who books the nearest
+slot of a specialty (and tries again when someone else took it first).
+
+Hundreds of concurrent calls are a regional registry line, not one polyclinic: the bench region
+has one demo-shaped polyclinic (ten doctors, three districts) per 50 callers, every caller a
+patient attached to one of them.  (With all 500 callers in one 50-doctor clinic, every caller
+of a specialty is offered the same nearest slot at the same moment and most confirmations lose
+the race; calls then loop for many minutes — see bench/README.md.)
+
+Pacing: a real caller listens to the prompts and presses keys at human speed, so the load of N
+concurrent calls is N times one call's command rate, not N clients replying instantly.  Each
+simulated caller waits, before answering, the audio length of what was played (text length at
+14 characters a second, as espeak-ng's Russian voice at 150 wpm measures) plus 1 s to think and
+0.3 s per key, or the question's timeout when silent; every wait is multiplied by a random
+0.7-1.3 (so calls do not march in step) and by ``--time-scale`` (1 = real time; 0 = flat out,
+a saturation test).  Calls start spread over ``--ramp`` seconds.
+
+Measured inside the server (see :mod:`bench.ivr_server`): the gap from a reply line received to
+the next command written, for every reply ("any reply") and for the replies carrying caller
+input (``GET DATA``: "after input", the DESIGN's step latency).  On-demand renders of dynamic
+prompt texts (slot phrases) with the fake engine are timed and subtracted ("TTS excluded");
+the raw figure is reported too.  Latency percentiles are taken over the plateau, the time when
+at least 90 % of the N calls were in progress at once.
+
+Callers of one specialty are all offered the same nearest slot, so concurrent callers race for
+it (the loser hears "this time was just taken" and gets the next offer); to keep that realistic
+rather than a stampede, a caller takes an offered time with probability 0.6 and otherwise asks
+for the next one.  The races are counted ("slot races").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    BENCH_NOW,
+    RESULTS_DIR,
+    ROOT,
+    BenchPatient,
+    ClinicRef,
+    DbHost,
+    add_clinics,
+    add_districts,
+    add_patients,
+    checkpoint_sqlite,
+    clinic_ids,
+    console,
+    count_rows,
+    db_kinds,
+    double_bookings,
+    fmt,
+    make_container,
+    pct,
+    plotting,
+    prepare_demo,
+    print_table,
+    progress_bar,
+    save_json,
+    save_plot,
+    summary_ms,
+    verdict,
+)
+from ivr.asterisk_sim import AgiUnreachable, AsteriskCall, BaseCaller, CallerAction, SimulatorError
+from ivr.catalogue import load_catalogue
+
+DEFAULT_DB = "both"
+TARGET_P99_MS = 20.0
+TARGET_CALLS = 500
+
+CHARS_PER_SECOND = 14.0
+THINK_S = 1.0
+KEY_S = 0.3
+
+#: Callers per polyclinic: hundreds of concurrent calls are a regional registry line, so the
+#: bench region has one demo-shaped polyclinic (ten doctors) per this many callers.
+CALLERS_PER_CLINIC = 50
+#: Probability that a caller takes an offered time (otherwise they press 2, "another time").
+TAKE_OFFER = 0.6
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default="",
+                        help="comma-separated concurrent call counts (default 100,500,1000; "
+                             "--quick: 100)")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="caller pacing: 1 = real time, 0.5 = twice as fast, 0 = flat out")
+    parser.add_argument("--ramp", type=float, default=20.0,
+                        help="seconds over which the calls start (scaled by --time-scale)")
+    parser.add_argument("--server-log-level", default="INFO",
+                        help="the IVR process's log level (INFO as in production)")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the IVR process with py-spy during the largest run")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+# --------------------------------------------------------------------------------------------
+# The caller
+# --------------------------------------------------------------------------------------------
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _last_part(locale: str, key: str, **params: Any) -> str:
+    return _collapse(load_catalogue(locale)(key, **params).parts[-1])
+
+
+def question_texts() -> dict[str, str]:
+    """The text of the file ``GET DATA`` plays for each question of a booking call."""
+    return {
+        _last_part("en", "language"): "language",
+        _last_part("ru", "main_menu"): "main_menu",
+        _last_part("ru", "ask_policy"): "policy",
+        _last_part("ru", "policy_readback", digits=["x"]): "yes",
+        _last_part("ru", "birth_date_readback", day_month=["x"], year=["y"]): "yes",
+        _last_part("ru", "ask_birth_date"): "birth_date",
+        _last_part("ru", "choose_specialty", options=["x"]): "specialty",
+        _last_part("ru", "offer_menu"): "offer",
+        _last_part("ru", "anything_else"): "anything_else",
+    }
+
+
+CONFIRM_PREFIX = load_catalogue("ru").templates["confirm_booking"].split("{", 1)[0].strip()
+
+
+def audio_seconds(texts: Sequence[str]) -> float:
+    """How long the texts take to say (see the module docstring)."""
+    return sum(max(0.3, len(t) / CHARS_PER_SECOND) for t in texts if t)
+
+
+class BookingCaller(BaseCaller):
+    """A patient who books the nearest slot of one specialty by keys, at human pace."""
+
+    QUESTIONS = question_texts()
+
+    def __init__(self, patient: BenchPatient, specialty_digit: str, scale: float,
+                 rnd: random.Random) -> None:
+        self.patient = patient
+        self.answers: dict[str, str | None] = {
+            "language": None, "main_menu": "1", "policy": patient.policy, "yes": "1",
+            "birth_date": patient.dob_keys, "specialty": specialty_digit, "offer": "1",
+            "confirm": "1", "anything_else": None}
+        self.scale = scale
+        self.rnd = rnd
+        self.unexpected: list[str] = []
+
+    def _wait(self, seconds: float) -> None:
+        if self.scale > 0 and seconds > 0:
+            time.sleep(seconds * self.scale * self.rnd.uniform(0.7, 1.3))
+
+    def on_play(self, files: Sequence[str], texts: Sequence[str]) -> CallerAction:
+        self._wait(audio_seconds(texts))
+        return CallerAction.listen()
+
+    def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
+                    timeout_ms: int) -> CallerAction:
+        last = _collapse(texts[-1]) if texts else ""
+        question = self.QUESTIONS.get(last)
+        if question is None and last.startswith(CONFIRM_PREFIX):
+            question = "confirm"
+        if question is None:
+            self.unexpected.append(last[:60])
+            return CallerAction.hang_up()
+        keys = self.answers[question]
+        if question == "offer" and self.rnd.random() > TAKE_OFFER:
+            keys = "2"
+        if keys is None:
+            self._wait(audio_seconds(texts) + timeout_ms / 1000)
+            return CallerAction.silence()
+        self._wait(audio_seconds(texts) + THINK_S + KEY_S * len(keys))
+        return CallerAction.press(keys)
+
+
+@dataclass
+class CallResult:
+    started: float = 0.0
+    ended: float = 0.0
+    outcome: str = "error"
+    reason: str = ""
+    collisions: int = 0
+    commands: int = 0
+    unexpected: list[str] = field(default_factory=list)
+
+
+def _classify(result: CallResult, transcript: Any, caller: BookingCaller) -> None:
+    said = transcript.said
+    result.collisions = sum("только что заняли" in s for s in said)
+    result.commands = len(transcript.commands)
+    result.unexpected = caller.unexpected
+    variables = transcript.variables
+    if any(s.startswith("Вы записаны") for s in said) and variables.get("REG_IVR_DONE") == "1":
+        result.outcome = "booked"
+    elif variables.get("REG_ESCALATE") == "1":
+        result.outcome = "escalated"
+        result.reason = variables.get("REG_REASON", "")
+    elif caller.unexpected:
+        result.outcome = "error"
+        result.reason = "unexpected prompt"
+    else:
+        result.outcome = "error"
+        result.reason = f"ended without booking (AGISTATUS={transcript.agistatus})"
+
+
+# --------------------------------------------------------------------------------------------
+# The IVR child process
+# --------------------------------------------------------------------------------------------
+
+
+class IvrProcess:
+    """``python -m bench.ivr_server`` as a child; talks to it over stdin/stdout."""
+
+    def __init__(self, db_url: str, sounds: Path, log_file: Path, log_level: str = "INFO",
+                 extra: Sequence[str] = ()) -> None:
+        cmd = [sys.executable, "-m", "bench.ivr_server", "--db-url", db_url,
+               "--sounds", str(sounds), "--log-file", str(log_file),
+               "--log-level", log_level, *extra]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(log_file.with_suffix(".stderr"), "wb"),  # noqa: SIM115
+                                     text=True, env=env)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY "):
+            self.proc.kill()
+            raise RuntimeError(f"IVR process did not start: {line!r}; see {log_file}")
+        _, self.host, port, pid = line.split()
+        self.port = int(port)
+        self.pid = int(pid)
+
+    def stats(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("stats\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("IVR process ended")
+            if line.startswith("STATS "):
+                return json.loads(line[6:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# One run
+# --------------------------------------------------------------------------------------------
+
+
+def _run_calls(ivr: IvrProcess, sounds: Path, patients: list[BenchPatient], digits: list[str],
+               scale: float, ramp: float, seed: int) -> list[CallResult]:
+    n = len(patients)
+    results = [CallResult() for _ in range(n)]
+    master = random.Random(seed)
+    offsets = sorted(master.uniform(0, ramp) for _ in range(n))
+    t0 = time.monotonic()
+
+    def one(i: int) -> None:
+        delay = t0 + offsets[i] - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        caller = BookingCaller(patients[i], digits[i], scale, random.Random(seed * 100_003 + i))
+        res = results[i]
+        res.started = time.monotonic()
+        try:
+            transcript = AsteriskCall(ivr.host, ivr.port, caller_number=patients[i].phone,
+                                      sounds_dir=sounds, caller=caller,
+                                      idle_timeout=120.0).run()
+            _classify(res, transcript, caller)
+        except (AgiUnreachable, SimulatorError, OSError) as exc:
+            res.outcome, res.reason = "error", f"{type(exc).__name__}: {exc}"[:120]
+        finally:
+            res.ended = time.monotonic()
+
+    threading.stack_size(1024 * 1024)
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    with progress_bar(f"{n} calls", n) as advance:
+        while True:
+            done = sum(1 for r in results if r.ended)
+            advance(completed=done, total=n)
+            if done == n:
+                break
+            time.sleep(0.5)
+    for t in threads:
+        t.join()
+    return results
+
+
+def _plateau(results: list[CallResult], share: float = 0.9) -> tuple[float, float, int]:
+    """(start, end) of the time at least ``share`` of the calls were up at once, and the peak."""
+    events = sorted([(r.started, 1) for r in results] + [(r.ended, -1) for r in results])
+    need = max(1, int(len(results) * share))
+    active = peak = 0
+    start = end = None
+    for at, delta in events:
+        active += delta
+        peak = max(peak, active)
+        if active >= need and start is None:
+            start = at
+        if start is not None and active < need and end is None and delta < 0:
+            end = at
+    if start is None:
+        return events[0][0], events[-1][0], peak
+    return start, end if end is not None else events[-1][0], peak
+
+
+class PromptIndex:
+    """Which catalogue prompt a played file belongs to, from its sidecar text."""
+
+    def __init__(self) -> None:
+        self.whole: dict[str, str] = {}
+        self.prefixes: list[tuple[str, str]] = []
+        for locale in ("ru", "en"):
+            for key, template in load_catalogue(locale).templates.items():
+                literal = _collapse(template.split("{", 1)[0])
+                if "{" not in template:
+                    self.whole.setdefault(_collapse(template), key)
+                elif literal:
+                    self.prefixes.append((literal, key))
+                tail = _collapse(template.rsplit("}", 1)[-1].lstrip(" .,;:"))
+                if "{" in template and tail:
+                    known = self.whole.get(tail)
+                    self.whole[tail] = f"{known}|{key}" if known else key
+        self.prefixes.sort(key=lambda p: -len(p[0]))
+        self._texts: dict[str, str] = {}
+
+    def key_of(self, path: str) -> str:
+        """The prompt key of a sound file (``"digit"`` for the parts of a read-back)."""
+        if path not in self._texts:
+            try:
+                text = _collapse(Path(path + ".txt").read_text(encoding="utf-8"))
+            except OSError:
+                text = ""
+            key = self.whole.get(text) or next(
+                (k for literal, k in self.prefixes if text.startswith(literal)), None)
+            self._texts[path] = key or ("digit" if len(text.split()) <= 2 else text[:32])
+        return self._texts[path]
+
+    def step(self, command: str, next_command: str) -> str:
+        """``"<prompt key> → <next verb>"`` for a gap opened by the reply to ``command``."""
+        parts = command.split()
+        verb = " ".join(parts[:2]).upper()
+        if verb in ("GET DATA", "STREAM FILE") and len(parts) >= 3:
+            what = f"{verb} {self.key_of(parts[2])}"
+        else:
+            what = verb
+        return f"{what} → {' '.join(next_command.split()[:2]).upper()}"
+
+
+def _sql_summary(rows: list[tuple[int, float]]) -> dict[str, float]:
+    """Mean SQL statements per step and mean milliseconds spent executing them."""
+    if not rows:
+        return {}
+    return {"sql_statements": round(sum(n for n, _ in rows) / len(rows), 1),
+            "sql_ms": round(1000 * sum(t for _, t in rows) / len(rows), 2)}
+
+
+def _analyse(stats: dict[str, Any], window: tuple[float, float]) -> dict[str, Any]:
+    samples = stats["samples"]
+    lo, hi = window
+    plateau = [s for s in samples if lo <= s[0] <= hi] or samples
+
+    def verb(cmd: str) -> str:
+        return " ".join(cmd.split()[:2]).upper()
+
+    def pick(rows: list, only_input: bool, tts: bool) -> list[float]:
+        return [(s[1] if tts else max(0.0, s[1] - s[2])) for s in rows
+                if not only_input or verb(s[3]) == "GET DATA"]
+
+    index = PromptIndex()
+    by_step: dict[str, list[float]] = defaultdict(list)
+    sql: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for s in plateau:
+        step = index.step(s[3], s[4])
+        by_step[step].append(max(0.0, s[1] - s[2]))
+        if len(s) > 6:
+            sql[step].append((s[5], s[6]))
+    steps = sorted(((k, {**summary_ms(v), **_sql_summary(sql.get(k, []))})
+                    for k, v in by_step.items()), key=lambda kv: -kv[1]["p99"])
+    return {
+        "after_input": summary_ms(pick(plateau, True, False)),
+        "after_input_with_tts": summary_ms(pick(plateau, True, True)),
+        "any_reply": summary_ms(pick(plateau, False, False)),
+        "whole_run_after_input": summary_ms(pick(samples, True, False)),
+        "renders_in_gaps": sum(1 for s in samples if s[2] > 0),
+        "by_step": [{"step": k, **v} for k, v in steps],
+        "plateau_samples": len(plateau), "all_samples": len(samples),
+    }
+
+
+def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
+    """Start ``py-spy record`` on the IVR process (raw collapsed stacks), if installed."""
+    import shutil
+
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        console.print("[yellow]py-spy not installed (pip install py-spy): no profile[/yellow]")
+        return None
+    return subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(seconds),
+                             "--rate", "25", "--format", "raw", "--output", str(out),
+                             "--nonblocking"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+#: Leaf frames of a thread that waits (for the caller, the pool, a lock): not work.
+WAITING = ("SocketIO.readinto", "_PollLikeSelector.select", "Condition.wait", "Event.wait",
+           "sleep", "Thread.join", "BaseServer.serve_forever", "TextIOWrapper.readline")
+
+
+def hot_spots(collapsed: Path, top: int = 15) -> dict[str, list[tuple[str, float]]]:
+    """Self and inclusive shares per function of the *busy* samples (threads not waiting for
+    the socket, the pool or a lock) in py-spy's collapsed stacks."""
+    self_t: dict[str, int] = defaultdict(int)
+    incl: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in collapsed.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        if not frames or _short(frames[-1]).split(" (")[0] in WAITING:
+            continue
+        total += count
+        if frames:
+            self_t[_short(frames[-1])] += count
+        for name in {_short(f) for f in frames}:
+            incl[name] += count
+    if not total:
+        return {"self": [], "inclusive": []}
+
+    def top_of(table: dict[str, int]) -> list[tuple[str, float]]:
+        ranked = sorted(table.items(), key=lambda kv: -kv[1])[:top]
+        return [(name, round(100 * n / total, 1)) for name, n in ranked]
+
+    return {"self": top_of(self_t), "inclusive": top_of(incl), "samples": total}  # type: ignore[dict-item]
+
+
+def _short(frame: str) -> str:
+    """``func (path/to/module.py:123)`` -> ``func (module.py)``."""
+    name, _, where = frame.partition(" (")
+    file = where.rsplit(":", 1)[0].rsplit("/", 1)[-1]
+    return f"{name} ({file})" if file else name
+
+
+def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: int,
+              args: argparse.Namespace, work: Path, profile: bool) -> dict[str, Any]:
+    url = template_url
+    sounds = work / "sounds"
+    log_file = work / f"ivr-{host.kind}-{n}.log"
+    ivr = IvrProcess(url, sounds, log_file, args.server_log_level)
+    try:
+        before = ivr.stats()
+        rnd = random.Random(args.seed + n)
+        chosen = patients[:n]
+        weights = [4, 1, 1, 1, 1]
+        digits = [str(rnd.choices(range(1, 6), weights)[0]) for _ in chosen]
+        ramp = max(args.ramp * args.time_scale, 2.0)
+        spy = None
+        profile_file = work / f"profile-{host.kind}-{n}.txt"
+        if profile:
+            expected = ramp + 100 * args.time_scale
+            spy = _profile(ivr.pid, max(10, int(expected * 0.8)), profile_file)
+        load_before = os.getloadavg()
+        started = time.monotonic()
+        results = _run_calls(ivr, sounds, chosen, digits, args.time_scale, ramp, args.seed)
+        wall = time.monotonic() - started
+        load_after = os.getloadavg()
+        after = ivr.stats()
+        if spy is not None:
+            if spy.poll() is None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+            spy.wait(timeout=120)
+    finally:
+        ivr.stop()
+    window = _plateau(results)
+    analysis = _analyse(after, window[:2])
+    container = make_container(url)
+    try:
+        checks = {
+            "double_bookings": double_bookings(container),
+            "booked_in_db": count_rows(container, "SELECT COUNT(*) FROM appointment "
+                                                  "WHERE status = 'booked' AND channel = 'ivr'"),
+            "pending_in_db": count_rows(container, "SELECT COUNT(*) FROM appointment "
+                                                   "WHERE status = 'pending'"),
+        }
+    finally:
+        container.dispose()
+    outcomes: dict[str, int] = defaultdict(int)
+    reasons: dict[str, int] = defaultdict(int)
+    for r in results:
+        outcomes[r.outcome] += 1
+        if r.reason:
+            reasons[r.reason] += 1
+    durations = [r.ended - r.started for r in results]
+    cpu = (after["cpu_user_s"] + after["cpu_system_s"]
+           - before["cpu_user_s"] - before["cpu_system_s"])
+    commands = sum(r.commands for r in results)
+    out: dict[str, Any] = {
+        "concurrent_calls": n, "peak_concurrent": window[2],
+        "plateau_seconds": round(window[1] - window[0], 1),
+        "time_scale": args.time_scale, "ramp_s": ramp, "wall_s": round(wall, 1),
+        "outcomes": dict(outcomes), "reasons": dict(reasons),
+        "collisions": sum(r.collisions for r in results),
+        "unexpected_prompts": sorted({u for r in results for u in r.unexpected})[:10],
+        "call_seconds": {"p50": round(pct(durations, 50), 1), "max": round(max(durations), 1)},
+        "agi_commands": commands, "commands_per_s": round(commands / wall, 1),
+        "loadavg_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
+        "profiled": profile,
+        "server": {
+            "rss_start_mb": round(before["proc"].get("VmRSS", 0) / 1024, 1),
+            "rss_peak_mb": round(after["proc"].get("VmHWM", 0) / 1024, 1),
+            "cpu_seconds": round(cpu, 1), "cpu_share_of_one_core": round(cpu / wall, 2),
+            "calls_failed": after["calls_failed"],
+            "renders_during_run": after["cache"]["misses"] - before["cache"]["misses"],
+            "db_connections_opened": after.get("db_connects", 0) - before.get("db_connects", 0),
+        },
+        "latency": analysis, **checks,
+    }
+    if profile and profile_file.exists():
+        out["profile"] = hot_spots(profile_file)
+        keep = RESULTS_DIR / f"calls-profile-{host.kind}-{n}.txt"
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        keep.write_bytes(profile_file.read_bytes())
+        out["profile"]["file"] = str(keep.relative_to(ROOT))
+    return out
+
+
+def _prepare_template(host: DbHost, n: int) -> tuple[str, list[BenchPatient]]:
+    url = host.create(f"bench_calls_tpl{n}")
+    container = make_container(url)
+    try:
+        clinics = max(1, -(-n // CALLERS_PER_CLINIC))
+        with console.status(f"preparing {clinics} polyclinics on {host.kind}"):
+            prepare_demo(container)
+            region = add_clinics(container, clinics - 1)
+            from booking_core.slots import generate_slots
+
+            generate_slots(container.uow())
+            demo = ClinicRef(*_demo_clinic(container))
+            patients = add_patients(container, n, prefix="55", clinics=[demo, *region])
+    finally:
+        container.dispose()
+    if host.kind == "sqlite":
+        checkpoint_sqlite(url)
+    return url, patients
+
+
+def _demo_clinic(container: Any) -> tuple[int, list[int]]:
+    clinic_id, _ = clinic_ids(container)
+    return clinic_id, add_districts(container, 3)
+
+
+def _print(kind: str, runs: list[dict[str, Any]]) -> None:
+    rows = []
+    for r in runs:
+        lat = r["latency"]
+        a, w, anyr = lat["after_input"], lat["after_input_with_tts"], lat["any_reply"]
+        ok = (a["p99"] < TARGET_P99_MS) if r["concurrent_calls"] >= TARGET_CALLS else None
+        rows.append([
+            r["concurrent_calls"], r["peak_concurrent"],
+            f"{r['outcomes'].get('booked', 0)}/{r['concurrent_calls']}",
+            sum(v for k, v in r["outcomes"].items() if k != "booked"), r["collisions"],
+            r["double_bookings"], fmt(a["p50"], 2), fmt(a["p95"], 2), fmt(a["p99"], 2),
+            fmt(w["p99"], 2), fmt(anyr["p99"], 2), r["commands_per_s"],
+            r["server"]["rss_peak_mb"], fmt(100 * r["server"]["cpu_share_of_one_core"], 0),
+            "—" if ok is None else verdict(ok)])
+    print_table(f"calls — {kind} (step latency after caller input, ms, over the plateau)",
+                ["calls", "peak", "booked", "not booked", "slot races", "double",
+                 "p50", "p95", "p99", "p99 +tts", "p99 any", "cmd/s", "RSS MB", "CPU %",
+                 f"p99<{TARGET_P99_MS:g}@{TARGET_CALLS}"], rows,
+                caption="CPU % = server CPU time / wall time (100 = one core)")
+    biggest = runs[-1]
+    qrows = [[q["step"], q["count"], fmt(q["p50"], 2), fmt(q["p99"], 2), fmt(q["max"], 1),
+              fmt(q.get("sql_statements", float("nan"))), fmt(q.get("sql_ms", float("nan")), 2),
+              fmt(q["mean"], 2)]
+             for q in biggest["latency"]["by_step"][:10]]
+    print_table(f"slowest steps at {biggest['concurrent_calls']} calls — {kind} (TTS excluded)",
+                ["prompt whose reply opened the gap → next command", "n", "p50 ms", "p99 ms",
+                 "max ms", "SQL stmts", "SQL ms (mean)", "step ms (mean)"], qrows)
+    for r in runs:
+        load = r.get("loadavg_1min", {})
+        profiled = " — profiled with py-spy" if r.get("profiled") else ""
+        console.print(f"  {r['concurrent_calls']} calls: machine load average "
+                      f"{load.get('before')} → {load.get('after')} (other processes count "
+                      f"too){profiled}")
+        if r.get("reasons"):
+            console.print(f"  {r['concurrent_calls']} calls, not booked: {r['reasons']}")
+        if r.get("profile"):
+            console.print(f"  profile ({r['profile']['file']}), self time:")
+            for name, share in r["profile"]["self"][:10]:
+                console.print(f"    {share:5.1f} %  {name}")
+
+
+def _plot(name: str, kind: str, runs: list[dict[str, Any]]) -> None:
+    plt = plotting()
+    if plt is None:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [r["concurrent_calls"] for r in runs]
+    for key, label in (("p50", "p50"), ("p95", "p95"), ("p99", "p99")):
+        ax.plot(xs, [r["latency"]["after_input"][key] for r in runs], marker="o", label=label)
+    ax.axhline(TARGET_P99_MS, color="red", linestyle="--", label="p99 target")
+    ax.set_xlabel("concurrent calls")
+    ax.set_ylabel("step latency after caller input, ms")
+    ax.set_title(f"IVR step latency — {kind}")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    save_plot(fig, f"{name}-{kind}")
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()] if args.sizes else (
+        [100] if args.quick else [100, 500, 1000])
+    failed = False
+    for kind in db_kinds(args.db):
+        with DbHost(kind, args.pg_url) as host:
+            work = Path(tempfile.mkdtemp(prefix="reg-bench-calls-", dir=_fast_tmp()))
+            runs = []
+            for n in sizes:
+                template, patients = _prepare_template(host, n)
+                runs.append(_run_size(host, template, patients, n, args, work,
+                                      profile=args.profile and n == max(sizes)))
+                failed |= runs[-1]["double_bookings"] != 0
+            _print(kind, runs)
+            name = _result_name(args)
+            runs = _merge_previous(name, kind, runs)
+            _plot(name, kind, runs)
+            save_json(name, kind, {
+                "quick": args.quick, "runs": runs, "now": BENCH_NOW.isoformat(),
+                "model": {"chars_per_second": CHARS_PER_SECOND, "think_s": THINK_S,
+                          "key_s": KEY_S, "jitter": [0.7, 1.3]},
+                "target": f"p99 < {TARGET_P99_MS:g} ms with {TARGET_CALLS} concurrent calls",
+            })
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def _result_name(args: argparse.Namespace) -> str:
+    """``calls`` for real-time runs; other pacings and profiled runs get their own files."""
+    if args.profile:
+        return "calls-profiled"
+    return "calls" if args.time_scale == 1.0 else f"calls-scale{args.time_scale:g}"
+
+
+def _merge_previous(name: str, kind: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep earlier runs of other sizes (same pacing) from the previous results file, so the
+    sizes can be measured one invocation at a time and still plot as one curve."""
+    path = RESULTS_DIR / f"{name}-{kind}.json"
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
+    except (OSError, ValueError):
+        return runs
+    sizes = {r["concurrent_calls"] for r in runs}
+    scale = runs[0]["time_scale"] if runs else None
+    kept = [dict(r, measured_earlier=True) for r in previous
+            if r.get("concurrent_calls") not in sizes and r.get("time_scale") == scale]
+    return sorted(kept + runs, key=lambda r: r["concurrent_calls"])
+
+
+def _fast_tmp() -> str | None:
+    """/dev/shm when there is one (sounds and logs on tmpfs), else the default temp dir."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None

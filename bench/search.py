@@ -1,0 +1,276 @@
+"""``search``: nearest-free-slot queries in a big clinic (500 doctors, 30 days of slots).
+
+The clinic: the demo polyclinic plus 490 doctors across its seven specialties (150 therapist
+districts), weekly templates like the demo's, 4,000 patients (adults and children), slots
+generated for the 30-day window, and a quarter of the bookable slots already taken (booked
+appointments), so "free" has to skip taken slots as it does in a busy week.
+
+Slot generation is timed with the product's :func:`booking_core.slots.generate_slots` (one
+transaction per doctor, ORM objects).  ``--bulk-slots`` (default with ``--quick``) instead
+inserts the same slots with bulk ``INSERT``s, which is much faster; its time is reported too.
+
+Then ``find_free_slots`` (the use case the IVR and the console call, patient checks included)
+is timed for random patients and specialties: the nearest slots (what the IVR asks first), on a
+given day, after a given time, and excluding a doctor.  ``bookable_specialties`` (the list the
+IVR reads after identification) is timed as well.  Target: p95 < 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlmodel import col, select
+
+from bench.common import (
+    DbHost,
+    Stopwatch,
+    add_doctors,
+    add_patients,
+    clinic_ids,
+    console,
+    db_kinds,
+    fmt,
+    make_container,
+    plotting,
+    prepare_demo,
+    print_table,
+    progress_bar,
+    save_json,
+    save_plot,
+    summary_ms,
+    verdict,
+)
+from booking_core import slots
+from booking_core.commands import FindSlots
+from booking_core.errors import DomainError
+from booking_core.slots import _generate_for_doctor
+from models.tables import Appointment, Channel, Doctor, Slot
+from registratura.bootstrap import Container
+
+DEFAULT_DB = "both"
+TARGET_P95_MS = 5.0
+
+#: 490 doctors on top of the demo's ten: 500 in all.
+DOCTORS = {"therapist": 147, "pediatrician": 98, "gynecologist": 50, "dentist": 60,
+           "ophthalmologist": 50, "surgeon": 55, "neurologist": 30}
+DISTRICTS = 150
+ADULT_SPECS = ("therapist", "gynecologist", "dentist", "ophthalmologist", "surgeon")
+CHILD_SPECS = ("pediatrician", "dentist", "ophthalmologist")
+#: find_free_slots split by how the results are ordered (district doctor first, or not).
+KINDS = ("district-based (therapist, pediatrician)", "other specialties")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--queries", type=int, default=0,
+                        help="queries to time (default 2000, --quick 300)")
+    parser.add_argument("--bulk-slots", action="store_true",
+                        help="insert slots in bulk instead of timing generate_slots")
+    parser.add_argument("--taken", type=float, default=0.25,
+                        help="share of bookable slots already booked")
+
+
+def bulk_generate_slots(container: Container, days: int) -> int:
+    """The same slots as ``generate_slots`` (same template logic), inserted in bulk."""
+    uow = container.uow()
+    now = container.clock.now_local()
+    first, last = now.date(), now.date() + timedelta(days=days - 1)
+    rows: list[dict[str, Any]] = []
+    with uow:
+        doctor_ids = list(uow.session.execute(text("SELECT id FROM doctor WHERE active")).scalars())
+        for doctor_id in doctor_ids:
+            _generate_for_doctor(uow, doctor_id, first, last, now)
+            rows += [{"doctor_id": s.doctor_id, "starts_at": s.starts_at, "ends_at": s.ends_at,
+                      "cabinet": s.cabinet} for s in uow.session.new if isinstance(s, Slot)]
+            uow.session.expunge_all()
+    with container.uow() as uow:
+        for start in range(0, len(rows), 10_000):
+            uow.session.execute(insert(Slot), rows[start:start + 10_000])
+        uow.commit()
+    return len(rows)
+
+
+def _book_share(container: Container, share: float, patient_ids: list[int], seed: int) -> int:
+    """Mark ``share`` of the slots from tomorrow on as booked (bulk appointments)."""
+    rnd = random.Random(seed)
+    now = container.clock.now_local()
+    start = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+    with container.uow().reading() as uow:
+        rows = uow.session.exec(
+            select(Slot.id, Slot.doctor_id, Doctor.specialty_id, Slot.starts_at)
+            .join(Doctor, col(Doctor.id) == Slot.doctor_id)
+            .where(Slot.starts_at >= start)).all()
+    chosen = [r for r in rows if rnd.random() < share]
+    stamp = container.clock.now_utc()
+    appts = [{"slot_id": r[0], "patient_id": rnd.choice(patient_ids), "doctor_id": r[1],
+              "specialty_id": r[2], "starts_at": r[3], "status": "booked", "channel": "console",
+              "confirmation_code": f"{i:06d}", "created_by": "bench", "created_at": stamp,
+              "updated_at": stamp} for i, r in enumerate(chosen)]
+    with container.uow() as uow:
+        for begin in range(0, len(appts), 10_000):
+            uow.session.execute(insert(Appointment), appts[begin:begin + 10_000])
+        uow.commit()
+    return len(appts)
+
+
+def _build(container: Container, args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    with console.status(f"building the 500-doctor clinic on {kind}"):
+        prepare_demo(container)
+        with Stopwatch() as sw:
+            add_doctors(container, DOCTORS, districts=DISTRICTS)
+            adults = add_patients(container, 3000, prefix="71", districts=DISTRICTS)
+            children = add_patients(container, 1000, prefix="72", adult=False,
+                                    districts=DISTRICTS, seed=12)
+        info["doctors_and_patients_s"] = round(sw.seconds, 1)
+    bulk = args.bulk_slots or args.quick
+    with container.engine.connect() as conn:
+        info["doctors"] = conn.execute(text("SELECT COUNT(*) FROM doctor")).scalar_one()
+        info["templates"] = conn.execute(
+            text("SELECT COUNT(*) FROM scheduletemplate")).scalar_one()
+    with Stopwatch() as sw:
+        if bulk:
+            with console.status("inserting slots in bulk"):
+                created = bulk_generate_slots(container, container.settings.slot_window_days)
+        else:
+            with progress_bar(f"generate_slots on {kind}", info["doctors"]) as advance:
+                created = slots.generate_slots(
+                    container.uow(), progress=lambda d, t: advance(completed=d, total=t))
+    info["slot_generation"] = {"method": "bulk insert" if bulk else "generate_slots",
+                               "slots": created, "seconds": round(sw.seconds, 1),
+                               "slots_per_s": round(created / sw.seconds)}
+    with console.status("booking a share of the slots"):
+        info["taken_slots"] = _book_share(container, args.taken,
+                                          [p.id for p in adults + children], seed=3)
+    with container.engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+    info["adults"] = [p.id for p in adults]
+    info["children"] = [p.id for p in children]
+    return info
+
+
+def _time_queries(container: Container, info: dict[str, Any], count: int,
+                  seed: int) -> dict[str, list[float]]:
+    rnd = random.Random(seed)
+    _, specs = clinic_ids(container)
+    with container.engine.connect() as conn:
+        doctors = {spec: [r[0] for r in conn.execute(
+            text("SELECT id FROM doctor WHERE specialty_id = :s"), {"s": sid}).all()]
+            for spec, sid in specs.items()}
+    today = container.clock.today()
+    timings: dict[str, list[float]] = {"nearest": [], "on a day": [], "after a time": [],
+                                       "excluding a doctor": [], "bookable_specialties": []}
+    variants = list(timings)
+    by_kind: dict[str, list[float]] = {k: [] for k in KINDS}
+    weights = [60, 12, 12, 8, 8]
+    uow = container.uow
+
+    def one(variant: str, record: bool) -> None:
+        child = rnd.random() < 0.25
+        pid = rnd.choice(info["children"] if child else info["adults"])
+        spec = rnd.choice(CHILD_SPECS if child else ADULT_SPECS)
+        if variant == "bookable_specialties":
+            t0 = time.perf_counter()
+            slots.bookable_specialties(pid, Channel.IVR, uow())
+            elapsed = time.perf_counter() - t0
+        else:
+            kwargs: dict[str, Any] = {}
+            if variant == "on a day":
+                kwargs["on_date"] = today + timedelta(days=rnd.randint(1, 14))
+            elif variant == "after a time":
+                kwargs["after"] = datetime.combine(today + timedelta(days=rnd.randint(1, 10)),
+                                                   datetime.min.time()) + timedelta(hours=13)
+            elif variant == "excluding a doctor":
+                kwargs["exclude_doctor_ids"] = (rnd.choice(doctors[spec]),)
+            q = FindSlots(pid, specs[spec], Channel.IVR, **kwargs)
+            t0 = time.perf_counter()
+            with contextlib.suppress(DomainError):  # e.g. a closed day: still a timed query
+                slots.find_free_slots(q, uow())
+            elapsed = time.perf_counter() - t0
+        if record:
+            timings[variant].append(elapsed)
+            if variant != "bookable_specialties":
+                kind = next(iter(by_kind)) if spec in ("therapist", "pediatrician") else \
+                    "other specialties"
+                by_kind[kind].append(elapsed)
+
+    for i in range(50):  # warm-up: connections, caches, compiled statements
+        one(variants[i % len(variants)], record=False)
+    with progress_bar("find_free_slots", count) as advance:
+        for _ in range(count):
+            one(rnd.choices(variants, weights)[0], record=True)
+            advance()
+    return {**timings, **by_kind}
+
+
+def run(args: argparse.Namespace) -> int:
+    count = args.queries or (300 if args.quick else 2000)
+    curves: dict[str, list[float]] = {}
+    for kind in db_kinds(args.db):
+        with DbHost(kind, args.pg_url) as host:
+            container = make_container(host.create("bench_search"))
+            try:
+                info = _build(container, args, kind)
+                with container.engine.connect() as conn:
+                    info["slots_total"] = conn.execute(
+                        text("SELECT COUNT(*) FROM slot")).scalar_one()
+                timings = _time_queries(container, info, count, seed=5)
+            finally:
+                container.dispose()
+        searches = [t for k in ("nearest", "on a day", "after a time", "excluding a doctor")
+                    for t in timings[k]]
+        curves[kind] = searches
+        overall = summary_ms(searches)
+        rows = [["all find_free_slots", overall["count"], fmt(overall["p50"], 2),
+                 fmt(overall["p95"], 2), fmt(overall["p99"], 2), fmt(overall["max"], 1),
+                 verdict(overall["p95"] < TARGET_P95_MS)]]
+        per = {k: summary_ms(v) for k, v in timings.items()}
+        for k, s in per.items():
+            label = f"  by kind: {k}" if k in KINDS else k
+            rows.append([label, s["count"], fmt(s["p50"], 2), fmt(s["p95"], 2),
+                         fmt(s["p99"], 2), fmt(s["max"], 1), "" if k == "bookable_specialties"
+                         else verdict(s["p95"] < TARGET_P95_MS)])
+        gen = info["slot_generation"]
+        print_table(f"search — {kind}: {info['doctors']} doctors, {info['slots_total']} slots, "
+                    f"{info['taken_slots']} taken",
+                    ["query", "n", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                     f"p95<{TARGET_P95_MS:g}"], rows,
+                    caption=f"slots: {gen['method']} {gen['slots']} in {gen['seconds']} s "
+                            f"({gen['slots_per_s']}/s)")
+        info.pop("adults")
+        info.pop("children")
+        save_json("search", kind, {"quick": args.quick, "clinic": info, "overall": overall,
+                                   "per_query": per,
+                                   "target": f"find_free_slots p95 < {TARGET_P95_MS:g} ms"})
+    _plot(curves)
+    return 0
+
+
+def _plot(curves: dict[str, list[float]]) -> None:
+    plt = plotting()
+    if plt is None or not curves:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind, values in curves.items():
+        ms = sorted(v * 1000 for v in values)
+        ax.plot(ms, [100 * (i + 1) / len(ms) for i in range(len(ms))], label=kind)
+    ax.axvline(TARGET_P95_MS, color="red", linestyle="--", label="5 ms")
+    ax.axhline(95, color="grey", linestyle=":")
+    ax.set_xscale("log")
+    ticks = [1, 2, 3, 5, 10, 20, 30, 50, 100]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("find_free_slots latency, ms (log)")
+    ax.set_ylabel("% of queries")
+    ax.set_title("Free-slot search, 500 doctors × 30 days")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    save_plot(fig, "search")
+    plt.close(fig)
+
