@@ -175,7 +175,8 @@ def load_texts(locale: str) -> dict[str, str]:
     """The SMS catalogue of ``locale`` (``sms/texts/<locale>.toml``)."""
     if locale not in LOCALES:
         locale = "ru"
-    source = resources.files("sms").joinpath("texts", f"{locale}.toml")
+    # One name per step: a namespace package's MultiplexedPath.joinpath takes only one.
+    source = resources.files("sms") / "texts" / f"{locale}.toml"
     return tomllib.loads(source.read_text(encoding="utf-8"))
 
 
