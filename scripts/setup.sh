@@ -3,11 +3,16 @@
 # a virtualenv in .venv and the Python packages.  Safe to run again; it skips what is there.
 #   scripts/setup.sh            what the product needs to run
 #   scripts/setup.sh --test     plus what the test suite needs (PostgreSQL, ...)
+#   scripts/setup.sh --bench    plus what the benchmarks need (the test tools, matplotlib, py-spy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+want_bench=0
+case "${1:-}" in
+  --test) want_test=1 ;;
+  --bench) want_test=1; want_bench=1 ;;
+esac
 
 # espeak-ng speaks the prompts (pyttsx3 drives libespeak-ng); sox is used by speech tooling.
 debs=(espeak-ng libespeak-ng1 sox)
@@ -38,7 +43,9 @@ fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
 python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-if [ "$want_test" = 1 ]; then
+if [ "$want_bench" = 1 ]; then
+  python -m pip install -q --disable-pip-version-check -e ".[test,bench]"
+elif [ "$want_test" = 1 ]; then
   python -m pip install -q --disable-pip-version-check -e ".[test]"
 else
   python -m pip install -q --disable-pip-version-check -e .
