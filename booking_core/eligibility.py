@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
 
-from sqlalchemy import exists
+from sqlalchemy import and_, exists
 from sqlmodel import col, or_, select
 
 from booking_core.errors import (
@@ -22,6 +23,7 @@ from models.tables import (
     AppointmentStatus,
     BookingMode,
     ChannelRestriction,
+    Doctor,
     NoShowBlock,
     Patient,
     Referral,
@@ -29,6 +31,15 @@ from models.tables import (
 )
 
 ALL_CHANNELS = "*"
+
+
+class _Lookup(Enum):
+    """Marker: the caller has not loaded the no-show block, so look it up."""
+
+    LOOKUP = "lookup"
+
+
+LOOKUP_BLOCK = _Lookup.LOOKUP
 
 
 def get_patient(uow: UnitOfWork, patient_id: int, *, lock: bool = False) -> Patient:
@@ -42,15 +53,40 @@ def get_patient(uow: UnitOfWork, patient_id: int, *, lock: bool = False) -> Pati
     return patient
 
 
+def get_patient_and_block(
+    uow: UnitOfWork, patient_id: int, on: date, *, lock: bool = False
+) -> tuple[Patient, NoShowBlock | None]:
+    """A patient and their no-show block in force on ``on`` (rule 11), in one round trip.
+
+    The use cases that check eligibility need both; one statement instead of two matters on
+    the IVR's hot path.  With ``lock`` the patient row (only) is locked as in :func:`get_patient`.
+    """
+    stmt = (
+        select(Patient, NoShowBlock)
+        .outerjoin(NoShowBlock, and_(NoShowBlock.patient_id == Patient.id, *_block_in_force(on)))
+        .where(Patient.id == patient_id)
+        .limit(1)
+    )
+    if lock and uow.is_postgres:
+        stmt = stmt.with_for_update(of=Patient)  # type: ignore[arg-type]
+    row = uow.session.exec(stmt).first()
+    if row is None:
+        raise NotFound("patient not found")
+    return row[0], row[1]
+
+
+def _block_in_force(on: date) -> tuple:  # type: ignore[type-arg]
+    return (
+        NoShowBlock.blocked_from <= on,
+        NoShowBlock.blocked_until >= on,
+        col(NoShowBlock.lifted_at).is_(None),
+    )
+
+
 def active_block(uow: UnitOfWork, patient_id: int, on: date) -> NoShowBlock | None:
     """The no-show block in force on ``on``, if any (rule 11)."""
     return uow.session.exec(
-        select(NoShowBlock).where(
-            NoShowBlock.patient_id == patient_id,
-            NoShowBlock.blocked_from <= on,
-            NoShowBlock.blocked_until >= on,
-            col(NoShowBlock.lifted_at).is_(None),
-        )
+        select(NoShowBlock).where(NoShowBlock.patient_id == patient_id, *_block_in_force(on))
     ).first()
 
 
@@ -79,6 +115,34 @@ def restrictions(
     )
 
 
+def window_restrictions(
+    uow: UnitOfWork, clinic_id: int, channel: str, first: date, last: date,
+    specialty_ids: tuple[int, ...], *, with_doctors: bool = False,
+) -> list[ChannelRestriction]:
+    """Restrictions of ``channel`` overlapping [first, last] for any of ``specialty_ids`` and,
+    ``with_doctors``, for any doctor of those specialties: one query where the search used to
+    run one per specialty and one more for the doctors (callers filter the rows in Python)."""
+    if not specialty_ids:
+        return []
+    targets = [col(ChannelRestriction.specialty_id).in_(specialty_ids)]
+    if with_doctors:
+        doctors = select(Doctor.id).where(col(Doctor.specialty_id).in_(specialty_ids))
+        targets.append(col(ChannelRestriction.doctor_id).in_(doctors))
+    return list(
+        uow.session.exec(
+            select(ChannelRestriction)
+            .where(
+                ChannelRestriction.clinic_id == clinic_id,
+                col(ChannelRestriction.channel).in_((channel, ALL_CHANNELS)),
+                ChannelRestriction.starts_on <= last,
+                ChannelRestriction.ends_on >= first,
+                or_(*targets),
+            )
+            .order_by(col(ChannelRestriction.id))
+        )
+    )
+
+
 def valid_referral(
     uow: UnitOfWork, patient_id: int, specialty_id: int, on: date, referral_id: int | None
 ) -> Referral | None:
@@ -100,30 +164,42 @@ def valid_referral(
     return uow.session.exec(stmt.order_by(col(Referral.valid_until))).first()
 
 
-def check_patient_may_book(
-    uow: UnitOfWork, patient: Patient, specialty: Specialty, channel: str,
-    referral_id: int | None = None, on: date | None = None,
-) -> Referral | None:
-    """Raise the domain error that forbids this booking, or return the referral it will use.
-
-    ``on`` is the day of the visit: a referral must still be valid then.
-    """
-    today = uow.clock.today()
+def check_static_eligibility(
+    patient: Patient, specialty: Specialty, channel: str, today: date
+) -> None:
+    """The checks of :func:`check_patient_may_book` that need no database, in its order:
+    attached clinic, age group, and referral-only specialties on remote channels."""
     if patient.clinic_id is None:
         raise WrongClinic("patient is not attached to a clinic")
     if not age_allows(specialty.age_group, age_on(patient.birth_date, today)):
         raise AgeMismatch("specialty is not for this age group", age_group=specialty.age_group)
+    if specialty.booking_mode == BookingMode.REFERRAL_ONLY and is_remote(channel):
+        raise ReferralRequired("referral-only specialty: book through a doctor or the registry")
+
+
+def check_patient_may_book(
+    uow: UnitOfWork, patient: Patient, specialty: Specialty, channel: str,
+    referral_id: int | None = None, on: date | None = None,
+    block: NoShowBlock | _Lookup | None = LOOKUP_BLOCK,
+) -> Referral | None:
+    """Raise the domain error that forbids this booking, or return the referral it will use.
+
+    ``on`` is the day of the visit: a referral must still be valid then.  ``block`` is the
+    patient's no-show block in force today when the caller already loaded it
+    (:func:`get_patient_and_block`); by default it is looked up.
+    """
+    today = uow.clock.today()
+    check_static_eligibility(patient, specialty, channel, today)
     referral = None
     if specialty.booking_mode == BookingMode.REFERRAL_ONLY:
-        if is_remote(channel):
-            raise ReferralRequired("referral-only specialty: book through a doctor or the registry")
         assert patient.id is not None and specialty.id is not None
         referral = valid_referral(uow, patient.id, specialty.id, on or today, referral_id)
         if referral is None:
             raise ReferralRequired("no valid referral for this specialty")
     if is_remote(channel):
         assert patient.id is not None
-        block = active_block(uow, patient.id, today)
+        if block is LOOKUP_BLOCK:
+            block = active_block(uow, patient.id, today)
         if block is not None:
             raise BookingBlocked("remote booking blocked after no-shows", until=block.blocked_until)
     return referral

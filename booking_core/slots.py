@@ -6,18 +6,19 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, exists, not_, or_
+from sqlalchemy import and_, exists, not_, or_
 from sqlmodel import col, select
 
 from booking_core.commands import FindSlots
 from booking_core.eligibility import (
     check_patient_may_book,
+    check_static_eligibility,
     get_patient,
-    restrictions,
+    get_patient_and_block,
+    window_restrictions,
 )
 from booking_core.errors import (
     AgeMismatch,
-    BookingBlocked,
     ChannelClosed,
     NotFound,
     ReferralRequired,
@@ -28,8 +29,10 @@ from booking_core.views import SlotOffer, SpecialtyOption, SpecialtyView
 from models.tables import (
     Appointment,
     AppointmentStatus,
+    ChannelRestriction,
     Doctor,
     DoctorAbsence,
+    Patient,
     ScheduleTemplate,
     Slot,
     Specialty,
@@ -75,32 +78,54 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
             )
             .order_by(col(Specialty.ivr_order), col(Specialty.name_ru))
         ).all()
+        today = uow.clock.today()
+        listed = [spec for spec in rows if _listed(patient, spec, channel, today)]
         start, end = booking_window(channel, uow.clock.now_local(), uow.rules)
-        options = []
-        for spec in rows:
-            try:
-                check_patient_may_book(uow, patient, spec, channel)
-            except AgeMismatch:
-                continue
-            except ReferralRequired:
-                if is_remote(channel):
-                    continue  # referral-only specialties are booked by a registrar
-            except BookingBlocked:
-                pass  # still listed: the booking attempt explains the block
-            closed = _closed_for_whole_window(uow, patient.clinic_id, channel, spec, start, end)
-            options.append(SpecialtyOption(SpecialtyView.of(spec), closed))
-        return options
+        found = _remote_restrictions(uow, patient.clinic_id, channel, listed, start, end)
+        return [
+            SpecialtyOption(SpecialtyView.of(s), _closed_for_whole_window(found, s, start, end))
+            for s in listed
+        ]
+
+
+def _listed(patient: Patient, spec: Specialty, channel: str, today: date) -> bool:
+    """Whether the specialty menu shows ``spec`` to this patient.
+
+    Only the checks that need no database decide it: a no-show block still lists the
+    specialty (the booking attempt explains the block) and so does a referral-only one off
+    the remote channels, with or without a valid referral, so neither is looked up here.
+    """
+    try:
+        check_static_eligibility(patient, spec, channel, today)
+    except AgeMismatch:
+        return False
+    except ReferralRequired:
+        return not is_remote(channel)  # referral-only specialties are booked by a registrar
+    return True
+
+
+def _remote_restrictions(
+    uow: UnitOfWork, clinic_id: int, channel: str, specs: list[Specialty], start: datetime,
+    end: datetime, *, with_doctors: bool = False,
+) -> list[ChannelRestriction]:
+    """Channel restrictions over the whole booking window for ``specs`` (none off remote
+    channels, which restrictions do not close), fetched once per use case."""
+    if not is_remote(channel):
+        return []
+    return window_restrictions(
+        uow, clinic_id, channel, start.date(), end.date(),
+        tuple(s.id for s in specs if s.id is not None), with_doctors=with_doctors,
+    )
 
 
 def _closed_for_whole_window(
-    uow: UnitOfWork, clinic_id: int, channel: str, spec: Specialty, start: datetime,
-    end: datetime,
+    found: list[ChannelRestriction], spec: Specialty, start: datetime, end: datetime
 ) -> str | None:
-    if not is_remote(channel):
-        return None
+    """The reason a specialty-wide restriction covering the whole window gives, if any."""
     first, last = start.date(), (end - timedelta(seconds=1)).date()
-    for r in restrictions(uow, clinic_id, channel, first, last, specialty_id=spec.id):
-        if r.doctor_id is None and r.starts_on <= first and r.ends_on >= last:
+    for r in found:
+        if (r.specialty_id == spec.id and r.doctor_id is None
+                and r.starts_on <= first and r.ends_on >= last):
             return r.reason or "closed"
     return None
 
@@ -113,14 +138,17 @@ def find_free_slots(q: FindSlots, uow: UnitOfWork) -> list[SlotOffer]:
     say so before offering anything.
     """
     with uow.reading():
-        patient = get_patient(uow, q.patient_id)
+        patient, block = get_patient_and_block(uow, q.patient_id, uow.clock.today())
         spec = uow.session.get(Specialty, q.specialty_id)
         if spec is None:
             raise NotFound("specialty not found")
-        check_patient_may_book(uow, patient, spec, q.channel)
+        check_patient_may_book(uow, patient, spec, q.channel, block=block)
         assert patient.clinic_id is not None
         start, end = booking_window(q.channel, uow.clock.now_local(), uow.rules)
-        closed = _closed_for_whole_window(uow, patient.clinic_id, q.channel, spec, start, end)
+        # One query serves both the whole-window check and the hidden periods below.
+        found = _remote_restrictions(uow, patient.clinic_id, q.channel, [spec], start, end,
+                                     with_doctors=True)
+        closed = _closed_for_whole_window(found, spec, start, end)
         if closed:
             raise ChannelClosed("channel closed for this specialty", reason=closed)
         if q.on_date is not None:
@@ -130,39 +158,86 @@ def find_free_slots(q: FindSlots, uow: UnitOfWork) -> list[SlotOffer]:
             start = max(start, q.after + timedelta(seconds=1))
         if start >= end:
             return []
-        return _query_free(uow, q, patient.clinic_id, patient.district_id, spec, start, end)
+        return _query_free(uow, q, patient.clinic_id, patient.district_id, spec, start, end,
+                           found)
 
 
 def _query_free(
     uow: UnitOfWork, q: FindSlots, clinic_id: int, district_id: int | None, spec: Specialty,
-    start: datetime, end: datetime,
+    start: datetime, end: datetime, found: list[ChannelRestriction] | None = None,
 ) -> list[SlotOffer]:
-    doctor_filter = [
-        Doctor.clinic_id == clinic_id,
-        Doctor.specialty_id == spec.id,
-        col(Doctor.active).is_(True),
-    ]
-    if q.doctor_id is not None:
-        doctor_filter.append(Doctor.id == q.doctor_id)
-    if q.exclude_doctor_ids:
-        doctor_filter.append(not_(col(Doctor.id).in_(q.exclude_doctor_ids)))
+    """Free slots in [start, end), nearest first, the district doctor's first.
+
+    ``found``: the channel's restrictions already loaded for this specialty and its doctors
+    over a span covering [start, end) (see :func:`find_free_slots`); looked up when omitted.
+    """
+    if found is None:
+        found = _remote_restrictions(uow, clinic_id, q.channel, [spec], start, end,
+                                     with_doctors=True)
+    doctors, absences = _doctors_and_absences(uow, spec, start, end)
+    doctors = {
+        d.id: d for d in doctors
+        if d.clinic_id == clinic_id and d.active is True
+        and (q.doctor_id is None or d.id == q.doctor_id) and d.id not in q.exclude_doctor_ids
+    }
     stmt = (
-        select(Slot, Doctor)
-        .join(Doctor, col(Doctor.id) == Slot.doctor_id)
-        .where(*doctor_filter, Slot.starts_at >= start, Slot.starts_at < end)
+        select(Slot)
+        .where(Slot.starts_at >= start, Slot.starts_at < end)
         .where(not_(slot_is_taken(uow.clock.now_utc())))
     )
-    for cond in _unavailable_periods(uow, q.channel, clinic_id, spec, start, end):
+    for cond in _unavailable_periods(absences, found, start, end):
         stmt = stmt.where(not_(cond))
-    order = [col(Slot.starts_at), col(Slot.doctor_id)]
+    stmt = stmt.order_by(col(Slot.starts_at), col(Slot.doctor_id))
     if spec.district_based and district_id is not None:
-        order.insert(0, case((Doctor.district_id == district_id, 0), else_=1))
-    rows = uow.session.exec(stmt.order_by(*order).limit(q.limit)).all()
-    return [SlotOffer.of(slot, doctor, district_id) for slot, doctor in rows]
+        # District doctor first.  Ordering by "is it the district's doctor" would sort every
+        # free slot of the window; two ordered, LIMITed queries stop early instead, and the
+        # second runs only when the district's doctors fall short.
+        own = [i for i, d in doctors.items() if d.district_id == district_id]
+        rows = _free_of(uow, stmt, own, q.limit)
+        others = [i for i in doctors if i not in own]
+        rows += _free_of(uow, stmt, others, q.limit - len(rows))
+    else:
+        rows = _free_of(uow, stmt, list(doctors), q.limit)
+    return [SlotOffer.of(slot, doctors[slot.doctor_id], district_id) for slot in rows]
+
+
+def _free_of(uow: UnitOfWork, stmt, doctor_ids: list[int | None], limit: int) -> list[Slot]:  # type: ignore[no-untyped-def]
+    """The first ``limit`` rows of ``stmt`` among these doctors' slots.
+
+    No query at all for no doctors: PostgreSQL would otherwise walk the whole window's slots
+    in time order looking for a doctor who isn't there (a district without a pediatrician).
+    """
+    if not doctor_ids or limit <= 0:
+        return []
+    return list(uow.session.exec(
+        stmt.where(col(Slot.doctor_id).in_(doctor_ids)).limit(limit)).all())
+
+
+def _doctors_and_absences(
+    uow: UnitOfWork, spec: Specialty, start: datetime, end: datetime
+) -> tuple[list[Doctor], list[DoctorAbsence]]:
+    """The specialty's doctors and their absences overlapping [start, end), in one query.
+
+    The search picks its doctors from these rows instead of joining the doctor table in the
+    slot query, which lets the database walk one doctor's slots by index when few qualify.
+    """
+    first, last = start.date(), end.date()
+    rows = uow.session.exec(
+        select(Doctor, DoctorAbsence)
+        .outerjoin(DoctorAbsence, and_(
+            DoctorAbsence.doctor_id == Doctor.id,
+            DoctorAbsence.starts_on <= last,
+            DoctorAbsence.ends_on >= first,
+        ))
+        .where(Doctor.specialty_id == spec.id)
+        .order_by(col(Doctor.id))
+    ).all()
+    doctors = list({d.id: d for d, _ in rows}.values())
+    return doctors, [a for _, a in rows if a is not None]
 
 
 def _unavailable_periods(
-    uow: UnitOfWork, channel: str, clinic_id: int, spec: Specialty, start: datetime,
+    absences: list[DoctorAbsence], found: list[ChannelRestriction], start: datetime,
     end: datetime,
 ) -> list:  # type: ignore[type-arg]
     """Conditions for slots hidden by doctor absences and channel restrictions in the window.
@@ -172,26 +247,15 @@ def _unavailable_periods(
     """
     first, last = start.date(), end.date()
     conds = []
-    absences = uow.session.exec(
-        select(DoctorAbsence)
-        .join(Doctor, col(Doctor.id) == DoctorAbsence.doctor_id)
-        .where(
-            Doctor.specialty_id == spec.id,
-            DoctorAbsence.starts_on <= last,
-            DoctorAbsence.ends_on >= first,
-        )
-    ).all()
     for a in absences:
         lo, hi = _day_span(a.starts_on, a.ends_on)
         conds.append(and_(Slot.doctor_id == a.doctor_id, Slot.starts_at >= lo, Slot.starts_at < hi))
-    if is_remote(channel):
-        doctor_ids = tuple(
-            uow.session.exec(select(Doctor.id).where(Doctor.specialty_id == spec.id)).all()
-        )
-        for r in restrictions(uow, clinic_id, channel, first, last, spec.id, doctor_ids):  # type: ignore[arg-type]
-            lo, hi = _day_span(r.starts_on, r.ends_on)
-            span = and_(Slot.starts_at >= lo, Slot.starts_at < hi)
-            conds.append(and_(Slot.doctor_id == r.doctor_id, span) if r.doctor_id else span)
+    for r in found:
+        if r.starts_on > last or r.ends_on < first:
+            continue  # outside [start, end): it could hide nothing here
+        lo, hi = _day_span(r.starts_on, r.ends_on)
+        span = and_(Slot.starts_at >= lo, Slot.starts_at < hi)
+        conds.append(and_(Slot.doctor_id == r.doctor_id, span) if r.doctor_id else span)
     return conds
 
 
