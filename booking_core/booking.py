@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import case, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -21,6 +21,7 @@ from booking_core.eligibility import (
     check_channel_open,
     check_patient_may_book,
     get_patient,
+    get_patient_and_block,
 )
 from booking_core.errors import (
     HoldExpired,
@@ -38,6 +39,7 @@ from booking_core.views import AppointmentView
 from models.tables import (
     Appointment,
     AppointmentStatus,
+    Clinic,
     Doctor,
     DoctorAbsence,
     Patient,
@@ -210,20 +212,15 @@ def _book_in_tx(
     uow: UnitOfWork, patient_id: int, slot_id: int, actor: Actor, referral_id: int | None,
     hold: bool, rescheduled_from: int | None = None,
 ) -> AppointmentView:
-    patient = get_patient(uow, patient_id, lock=True)
-    slot = uow.session.get(Slot, slot_id)
-    if slot is None:
-        raise NotFound("slot not found")
-    doctor = uow.session.get(Doctor, slot.doctor_id)
-    assert doctor is not None
-    spec = uow.session.get(Specialty, doctor.specialty_id)
-    assert spec is not None
+    patient, block = get_patient_and_block(uow, patient_id, uow.clock.today(), lock=True)
+    slot, doctor, spec = _load_slot(uow, slot_id)
+    uow.keep(patient)  # the SMS facts read the patient again before the commit
     if not doctor.active:
         raise SlotUnavailable("doctor no longer receives patients")
     if is_remote(actor.channel) and doctor.clinic_id != patient.clinic_id:
         raise WrongClinic("remote booking is only to the attached clinic")
     referral = check_patient_may_book(uow, patient, spec, actor.channel, referral_id,
-                                      on=slot.starts_at.date())
+                                      on=slot.starts_at.date(), block=block)
     _check_slot_bookable(uow, slot, actor.channel)
     check_channel_open(uow, doctor.clinic_id, actor.channel, spec.id, doctor.id,  # type: ignore[arg-type]
                        slot.starts_at.date())
@@ -253,6 +250,26 @@ def _book_in_tx(
     return AppointmentView.of(appt, doctor, spec, slot.cabinet)
 
 
+def _load_slot(uow: UnitOfWork, slot_id: int) -> tuple[Slot, Doctor, Specialty]:
+    """A slot with its doctor and specialty in one query.
+
+    The doctor's clinic comes along and, like the rest, is kept for the unit of work: the
+    booking SMS names it, so its facts need no further query.
+    """
+    row = uow.session.exec(
+        select(Slot, Doctor, Specialty, Clinic)
+        .join(Doctor, col(Doctor.id) == Slot.doctor_id)
+        .join(Specialty, col(Specialty.id) == Doctor.specialty_id)
+        .join(Clinic, col(Clinic.id) == Doctor.clinic_id)
+        .where(Slot.id == slot_id)
+    ).first()
+    if row is None:
+        raise NotFound("slot not found")
+    slot, doctor, spec, clinic = row
+    uow.keep(slot, doctor, spec, clinic)
+    return slot, doctor, spec
+
+
 def _check_slot_bookable(uow: UnitOfWork, slot: Slot, channel: str) -> None:
     now = uow.clock.now_local()
     if slot.starts_at <= now:
@@ -274,32 +291,33 @@ def _check_slot_bookable(uow: UnitOfWork, slot: Slot, channel: str) -> None:
 
 def _check_limits(uow: UnitOfWork, patient: Patient, spec: Specialty, slot: Slot) -> None:
     """Rule 9: one future appointment per specialty, at most N a day."""
-    live = (
-        select(func.count())
-        .select_from(Appointment)
-        .where(Appointment.patient_id == patient.id, col(Appointment.status).in_(LIVE_FUTURE))
-    )
     now_utc = uow.clock.now_utc()
     not_expired = (Appointment.status != AppointmentStatus.PENDING) | (
         col(Appointment.hold_expires_at) >= now_utc
     )
-    same_specialty = uow.session.exec(
-        live.where(Appointment.specialty_id == spec.id,
-                   Appointment.starts_at > uow.clock.now_local(), not_expired)
-    ).one()
-    if same_specialty:
-        raise LimitReached("patient already holds a future appointment with this specialty",
-                           limit="per_specialty")
+    same_specialty = (
+        col(Appointment.status).in_(LIVE_FUTURE)
+        & (Appointment.specialty_id == spec.id)
+        & (Appointment.starts_at > uow.clock.now_local())
+    )
     day_start = datetime.combine(slot.starts_at.date(), time.min)
     # Every visit that day counts, also ones already completed or walked in.
-    same_day = uow.session.exec(
-        select(func.count()).select_from(Appointment).where(
-            Appointment.patient_id == patient.id,
-            Appointment.status != AppointmentStatus.CANCELLED,
-            Appointment.starts_at >= day_start,
-            Appointment.starts_at < day_start + timedelta(days=1), not_expired)
+    same_day = (
+        (Appointment.status != AppointmentStatus.CANCELLED)
+        & (Appointment.starts_at >= day_start)
+        & (Appointment.starts_at < day_start + timedelta(days=1))
+    )
+    # Both counts in one statement: the patient's rows are few and this is the booking's
+    # hot path.  count(CASE ...) counts the rows where the condition holds.
+    same_specialty_count, same_day_count = uow.session.exec(
+        select(func.count(case((same_specialty, 1))), func.count(case((same_day, 1))))
+        .select_from(Appointment)
+        .where(Appointment.patient_id == patient.id, not_expired, or_(same_specialty, same_day))
     ).one()
-    if same_day >= uow.rules.max_appointments_per_day:
+    if same_specialty_count:
+        raise LimitReached("patient already holds a future appointment with this specialty",
+                           limit="per_specialty")
+    if same_day_count >= uow.rules.max_appointments_per_day:
         raise LimitReached("daily appointment limit reached", limit="per_day")
 
 

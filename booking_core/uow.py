@@ -32,6 +32,7 @@ class UnitOfWork:
         self.rules = rules
         self._session: Session | None = None
         self._sqlite = engine.dialect.name == "sqlite"
+        self._kept: list[object] = []
 
     @property
     def session(self) -> Session:
@@ -51,7 +52,17 @@ class UnitOfWork:
             mode = "IMMEDIATE" if write else "DEFERRED"
             self._session.connection(execution_options={"sqlite_begin": mode})
 
+    def keep(self, *rows: object) -> None:
+        """Hold rows loaded in this unit of work until it closes.
+
+        The session's identity map holds rows weakly: once a helper returns, an unmodified row
+        it loaded is dropped, and the next ``session.get`` of it (say, the SMS facts after a
+        booking) costs another query.  Kept rows are found in the map instead.
+        """
+        self._kept.extend(rows)
+
     def _close(self) -> None:
+        self._kept.clear()
         session, self._session = self._session, None
         if session is not None:
             # close() rolls back anything uncommitted without expiring loaded objects, so
