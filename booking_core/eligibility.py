@@ -7,6 +7,7 @@ from enum import Enum
 
 from sqlalchemy import and_, exists
 from sqlmodel import col, or_, select
+from sqlmodel.sql.expression import Select
 
 from booking_core.errors import (
     AgeMismatch,
@@ -61,18 +62,19 @@ def get_patient_and_block(
     The use cases that check eligibility need both; one statement instead of two matters on
     the IVR's hot path.  With ``lock`` the patient row (only) is locked as in :func:`get_patient`.
     """
-    stmt = (
-        select(Patient, NoShowBlock)
-        .outerjoin(NoShowBlock, and_(NoShowBlock.patient_id == Patient.id, *_block_in_force(on)))
-        .where(Patient.id == patient_id)
-        .limit(1)
-    )
+    stmt = with_block(select(Patient, NoShowBlock), on).where(Patient.id == patient_id).limit(1)
     if lock and uow.is_postgres:
         stmt = stmt.with_for_update(of=Patient)  # type: ignore[arg-type]
     row = uow.session.exec(stmt).first()
     if row is None:
         raise NotFound("patient not found")
     return row[0], row[1]
+
+
+def with_block(stmt: Select, on: date) -> Select:  # type: ignore[type-arg]
+    """``stmt`` (selecting from patient) outer-joined to the no-show block in force on ``on``."""
+    return stmt.outerjoin(
+        NoShowBlock, and_(NoShowBlock.patient_id == Patient.id, *_block_in_force(on)))
 
 
 def _block_in_force(on: date) -> tuple:  # type: ignore[type-arg]

@@ -14,8 +14,8 @@ from booking_core.eligibility import (
     check_patient_may_book,
     check_static_eligibility,
     get_patient,
-    get_patient_and_block,
     window_restrictions,
+    with_block,
 )
 from booking_core.errors import (
     AgeMismatch,
@@ -32,6 +32,7 @@ from models.tables import (
     ChannelRestriction,
     Doctor,
     DoctorAbsence,
+    NoShowBlock,
     Patient,
     ScheduleTemplate,
     Slot,
@@ -138,10 +139,7 @@ def find_free_slots(q: FindSlots, uow: UnitOfWork) -> list[SlotOffer]:
     say so before offering anything.
     """
     with uow.reading():
-        patient, block = get_patient_and_block(uow, q.patient_id, uow.clock.today())
-        spec = uow.session.get(Specialty, q.specialty_id)
-        if spec is None:
-            raise NotFound("specialty not found")
+        patient, block, spec = _patient_block_and_specialty(uow, q)
         check_patient_may_book(uow, patient, spec, q.channel, block=block)
         assert patient.clinic_id is not None
         start, end = booking_window(q.channel, uow.clock.now_local(), uow.rules)
@@ -162,6 +160,25 @@ def find_free_slots(q: FindSlots, uow: UnitOfWork) -> list[SlotOffer]:
                            found)
 
 
+def _patient_block_and_specialty(
+    uow: UnitOfWork, q: FindSlots
+) -> tuple[Patient, NoShowBlock | None, Specialty]:
+    """The patient, their no-show block in force today and the specialty: one round trip."""
+    stmt = (
+        with_block(select(Patient, NoShowBlock, Specialty), uow.clock.today())
+        .outerjoin(Specialty, Specialty.id == q.specialty_id)
+        .where(Patient.id == q.patient_id)
+        .limit(1)
+    )
+    row = uow.session.exec(stmt).first()
+    if row is None:
+        raise NotFound("patient not found")
+    patient, block, spec = row
+    if spec is None:
+        raise NotFound("specialty not found")
+    return patient, block, spec
+
+
 def _query_free(
     uow: UnitOfWork, q: FindSlots, clinic_id: int, district_id: int | None, spec: Specialty,
     start: datetime, end: datetime, found: list[ChannelRestriction] | None = None,
@@ -174,14 +191,14 @@ def _query_free(
     if found is None:
         found = _remote_restrictions(uow, clinic_id, q.channel, [spec], start, end,
                                      with_doctors=True)
-    doctors, absences = _doctors_and_absences(uow, spec, start, end)
+    doctors, absences = _doctors_and_absences(uow, clinic_id, spec, start, end)
     doctors = {
-        d.id: d for d in doctors
-        if d.clinic_id == clinic_id and d.active is True
-        and (q.doctor_id is None or d.id == q.doctor_id) and d.id not in q.exclude_doctor_ids
+        i: d for i, d in doctors.items()
+        if (q.doctor_id is None or i == q.doctor_id) and i not in q.exclude_doctor_ids
     }
     stmt = (
-        select(Slot)
+        select(Slot, Doctor)
+        .join(Doctor, col(Doctor.id) == Slot.doctor_id)
         .where(Slot.starts_at >= start, Slot.starts_at < end)
         .where(not_(slot_is_taken(uow.clock.now_utc())))
     )
@@ -192,16 +209,18 @@ def _query_free(
         # District doctor first.  Ordering by "is it the district's doctor" would sort every
         # free slot of the window; two ordered, LIMITed queries stop early instead, and the
         # second runs only when the district's doctors fall short.
-        own = [i for i, d in doctors.items() if d.district_id == district_id]
+        own = [i for i, district in doctors.items() if district == district_id]
         rows = _free_of(uow, stmt, own, q.limit)
         others = [i for i in doctors if i not in own]
         rows += _free_of(uow, stmt, others, q.limit - len(rows))
     else:
         rows = _free_of(uow, stmt, list(doctors), q.limit)
-    return [SlotOffer.of(slot, doctors[slot.doctor_id], district_id) for slot in rows]
+    return [SlotOffer.of(slot, doctor, district_id) for slot, doctor in rows]
 
 
-def _free_of(uow: UnitOfWork, stmt, doctor_ids: list[int | None], limit: int) -> list[Slot]:  # type: ignore[no-untyped-def]
+def _free_of(  # type: ignore[no-untyped-def]
+    uow: UnitOfWork, stmt, doctor_ids: list[int], limit: int
+) -> list[tuple[Slot, Doctor]]:
     """The first ``limit`` rows of ``stmt`` among these doctors' slots.
 
     No query at all for no doctors: PostgreSQL would otherwise walk the whole window's slots
@@ -214,30 +233,33 @@ def _free_of(uow: UnitOfWork, stmt, doctor_ids: list[int | None], limit: int) ->
 
 
 def _doctors_and_absences(
-    uow: UnitOfWork, spec: Specialty, start: datetime, end: datetime
-) -> tuple[list[Doctor], list[DoctorAbsence]]:
-    """The specialty's doctors and their absences overlapping [start, end), in one query.
+    uow: UnitOfWork, clinic_id: int, spec: Specialty, start: datetime, end: datetime
+) -> tuple[dict[int, int | None], list[tuple[int, date, date]]]:
+    """The clinic's active doctors of the specialty (id -> district) and their absences
+    overlapping [start, end) as (doctor, first day, last day), in one query of plain columns.
 
-    The search picks its doctors from these rows instead of joining the doctor table in the
-    slot query, which lets the database walk one doctor's slots by index when few qualify.
+    The search picks its doctors from these rows and names them in the slot query, which
+    lets the database walk a few doctors' slots by index instead of the whole window's.
     """
     first, last = start.date(), end.date()
     rows = uow.session.exec(
-        select(Doctor, DoctorAbsence)
+        select(Doctor.id, Doctor.district_id, DoctorAbsence.starts_on, DoctorAbsence.ends_on)
         .outerjoin(DoctorAbsence, and_(
             DoctorAbsence.doctor_id == Doctor.id,
             DoctorAbsence.starts_on <= last,
             DoctorAbsence.ends_on >= first,
         ))
-        .where(Doctor.specialty_id == spec.id)
+        .where(Doctor.clinic_id == clinic_id, Doctor.specialty_id == spec.id,
+               col(Doctor.active).is_(True))
         .order_by(col(Doctor.id))
     ).all()
-    doctors = list({d.id: d for d, _ in rows}.values())
-    return doctors, [a for _, a in rows if a is not None]
+    doctors = {doctor_id: district for doctor_id, district, _, _ in rows}
+    absences = [(doctor_id, lo, hi) for doctor_id, _, lo, hi in rows if lo is not None]
+    return doctors, absences  # type: ignore[return-value]
 
 
 def _unavailable_periods(
-    absences: list[DoctorAbsence], found: list[ChannelRestriction], start: datetime,
+    absences: list[tuple[int, date, date]], found: list[ChannelRestriction], start: datetime,
     end: datetime,
 ) -> list:  # type: ignore[type-arg]
     """Conditions for slots hidden by doctor absences and channel restrictions in the window.
@@ -247,9 +269,9 @@ def _unavailable_periods(
     """
     first, last = start.date(), end.date()
     conds = []
-    for a in absences:
-        lo, hi = _day_span(a.starts_on, a.ends_on)
-        conds.append(and_(Slot.doctor_id == a.doctor_id, Slot.starts_at >= lo, Slot.starts_at < hi))
+    for doctor_id, absent_from, absent_to in absences:
+        lo, hi = _day_span(absent_from, absent_to)
+        conds.append(and_(Slot.doctor_id == doctor_id, Slot.starts_at >= lo, Slot.starts_at < hi))
     for r in found:
         if r.starts_on > last or r.ends_on < first:
             continue  # outside [start, end): it could hide nothing here
