@@ -128,7 +128,8 @@ def test_silence_is_trimmed_to_about_80_ms(engine: tts.Pyttsx3Engine, tmp_path: 
 
 def test_rate_changes_speed(engine: tts.Pyttsx3Engine, tmp_path: Path) -> None:
     fast = tts.Pyttsx3Engine(rate=260)
-    slow_s = tts.render_to_asterisk_wav(engine, RU_TEXT, "ru", tmp_path / "slow.wav")
+    slow = tts.Pyttsx3Engine(rate=150)
+    slow_s = tts.render_to_asterisk_wav(slow, RU_TEXT, "ru", tmp_path / "slow.wav")
     fast_s = tts.render_to_asterisk_wav(fast, RU_TEXT, "ru", tmp_path / "fast.wav")
     assert fast_s < slow_s * 0.8
 
@@ -139,10 +140,11 @@ def test_alternating_rates_never_lose_settings_or_audio(
     # Regression: pyttsx3's stop() used to cancel the next utterance (empty file) and restore
     # the previous rate when jobs followed each other quickly.
     fast = tts.Pyttsx3Engine(rate=300)
+    slow = tts.Pyttsx3Engine(rate=150)
     lengths: dict[int, set[float]] = {150: set(), 300: set()}
     with caplog.at_level(logging.WARNING, logger="speech.tts"):
         for n in range(30):
-            current = engine if n % 2 else fast
+            current = slow if n % 2 else fast
             out = tmp_path / f"{n}.wav"
             lengths[current.rate].add(
                 tts.render_to_asterisk_wav(current, "Нажмите один.", "ru", out)
