@@ -84,13 +84,14 @@ class Call:
         self.state = CallState(locale=locale)
         self.record = recorder
         self.listening = True  # speech answers allowed (the transport decides if it can)
+        self.spoken = False  # the last menu answer came by voice (may be misheard), not a key
         self.speech_misses = 0
         self.set_locale(locale)
 
     def set_locale(self, locale: str) -> None:
         self.state.locale = locale
         self.say_: Catalogue = load_catalogue(locale)
-        self.phrase = Phraser(self.say_)
+        self.phrase = Phraser(self.say_, today=lambda: self.deps.now_local().date())
         self.record.locale = locale
 
     # --- speaking -------------------------------------------------------------------------
@@ -126,6 +127,7 @@ class Call:
                 repeats += 1
                 continue
             if choice is not None and choice in options:
+                self.spoken = isinstance(event, Speech)
                 return choice
             if isinstance(event, Speech) and self._speech_missed():
                 grammar = None

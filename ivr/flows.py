@@ -39,6 +39,9 @@ OFFER_WORDS = {"другой врач": "4", "другой день": "3", "др
                "да": "1", "запиш": "1"}
 OFFERS_PER_FETCH = 5
 PRESELECTABLE = "123"
+DONE = ("booked", "rescheduled", "cancelled")
+POLICY_GROUP = 4  # a policy is read back in fours: 8100 0000 0000 0002
+CODE_GROUP = 3  # a confirmation code in threes: 162 999
 
 
 def registry_call(call: Call) -> None:
@@ -50,7 +53,9 @@ def registry_call(call: Call) -> None:
                 choice = call.menu(call.p("main_menu"), PRESELECTABLE, words=MAIN_WORDS)
             {"1": book_flow, "2": my_appointments_flow, "3": home_visit_flow}[choice](call)
             choice = None
-            if not _anything_else(call):
+            # Done (booked, moved or cancelled, the code read twice): goodbye, as DESIGN "The
+            # call" 6 has it.  Only a caller who got nothing done is asked if they need more.
+            if call.record.data.outcome in DONE or not _anything_else(call):
                 break
         call.play("goodbye")
         finish(call, "completed")
@@ -103,8 +108,7 @@ def ensure_identified(call: Call) -> PatientView:
         return call.state.patient
     rounds = call.deps.identify_tries
     for attempt in range(1, rounds + 1):
-        policy = _ask_policy(call)
-        birth = _ask_birth_date(call)
+        policy, birth = _ask_identity(call)
         try:
             patient = identification.identify(
                 Identify(policy, birth, Channel.IVR, call.record.data.caller_number),
@@ -127,7 +131,36 @@ def ensure_identified(call: Call) -> PatientView:
     raise Escalate("not_identified")
 
 
+def _ask_identity(call: Call) -> tuple[str, date]:
+    """Policy, then date of birth, then both read back and confirmed in one question.
+
+    One "верно — 1" confirms both (the policy read in fours, the date as words); "нет" asks
+    which one to correct and reads both back again.  Each entry has its own tries
+    (``identify_tries``), and so has the read-back.
+    """
+    policy = _ask_policy(call)
+    birth = _ask_birth_date(call)
+    fixing = "policy"
+    for _ in range(call.deps.identify_tries):
+        readback = call.say_.join(
+            "identity_readback",
+            call.p("policy_readback", digits=call.phrase.digits(policy, POLICY_GROUP)),
+            call.p("birth_date_readback", day_month=[call.phrase.day_month(birth)],
+                   year=[call.phrase.year(birth)]))
+        confirmed = call.yes_no(readback, step="policy_readback")
+        # The console shows both confirmations; one answer gave them.
+        call.record.step("birth_date_readback", "1" if confirmed else "2")
+        if confirmed:
+            return policy, birth
+        if call.menu(call.p("identity_fix"), "12", step="identity_fix") == "1":
+            fixing, policy = "policy", _ask_policy(call)
+        else:
+            fixing, birth = "birth_date", _ask_birth_date(call)
+    raise Escalate(f"{fixing}_entry_failed")
+
+
 def _ask_policy(call: Call) -> str:
+    """16 digits that pass the check digit (read back by :func:`_ask_identity`)."""
     for _ in range(call.deps.identify_tries):
         digits = call.number(call.p("ask_policy"), 16, "policy", ru_numbers.parse_digits)
         if not digits:
@@ -139,13 +172,12 @@ def _ask_policy(call: Call) -> str:
         if not policy_valid(digits):
             call.play("policy_bad_check")
             continue
-        if call.yes_no(call.p("policy_readback", digits=call.phrase.digits(digits)),
-                       step="policy_readback"):
-            return digits
+        return digits
     raise Escalate("policy_entry_failed")
 
 
 def _ask_birth_date(call: Call) -> date:
+    """A real date of birth, typed as DDMMYYYY or said (read back by :func:`_ask_identity`)."""
     today = call.deps.now_local().date()
 
     def spoken(text: str) -> str | None:
@@ -161,9 +193,7 @@ def _ask_birth_date(call: Call) -> date:
         if birth is None:
             call.play("birth_date_bad")
             continue
-        if call.yes_no(call.p("birth_date_readback", day_month=[call.phrase.day_month(birth)],
-                              year=[call.phrase.year(birth)]), step="birth_date_readback"):
-            return birth
+        return birth
     raise Escalate("birth_date_entry_failed")
 
 
@@ -171,7 +201,7 @@ def _ask_birth_date(call: Call) -> date:
 
 
 def book_flow(call: Call) -> None:
-    """Choose a specialty, hear offers, book; the code is read twice."""
+    """Choose a specialty, hear offers, book by pressing 1 on one; the code is read twice."""
     call.state.intent = "book"
     call.record.data.intent = "book"
     patient = ensure_identified(call)
@@ -258,7 +288,7 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
             choice = call.menu(call.say_.join("offer", intro, call.p("offer_menu")), "1234",
                                words=OFFER_WORDS, step="offer")
             if choice == "1":
-                appt = _confirm_and_take(call, patient, offers.current, moving)
+                appt = _take(call, patient, offers.current, moving)
                 if appt is not None:
                     return appt
                 if not offers.reset():
@@ -293,11 +323,16 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
         raise Escalate("referral_required") from None
 
 
-def _confirm_and_take(call: Call, patient: PatientView, offer: SlotOffer,
-                      moving: AppointmentView | None) -> AppointmentView | None:
-    """Read the slot back, then book (or move) it; None if it was taken meanwhile."""
-    if not call.yes_no(call.p("confirm_booking", slot=call.phrase.slot(offer)),
-                       step="confirm_booking"):
+def _take(call: Call, patient: PatientView, offer: SlotOffer,
+          moving: AppointmentView | None) -> AppointmentView | None:
+    """Book (or move to) the slot just offered; None if it was taken meanwhile (or declined).
+
+    A key press on the offer is the caller's confirmation: the offer has just read the slot,
+    so it is not read again.  A spoken "да" may be misheard (DESIGN "Known pitfalls"), so a
+    slot taken by voice is read back and confirmed first.
+    """
+    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=call.phrase.slot(offer)),
+                                       step="confirm_booking"):
         return None
     actor = Actor.patient(patient.id, Channel.IVR, call.record.data.caller_number)
     try:
@@ -365,7 +400,8 @@ def _other_doctor(call: Call, offers: _Offers) -> None:
 def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
     call.record.data.appointment_id = appt.id
     call.record.data.outcome = "booked" if key == "booked" else "rescheduled"
-    call.play(key, code=call.phrase.digits(appt.confirmation_code))
+    call.play(key, cabinet=call.phrase.cabinet(appt.cabinet),
+              code=call.phrase.digits(appt.confirmation_code, CODE_GROUP))
 
 
 # --- my appointments --------------------------------------------------------------------------
@@ -403,8 +439,7 @@ def my_appointments_flow(call: Call) -> None:
 
 
 def _cancel(call: Call, patient: PatientView, appt: AppointmentView) -> None:
-    if not call.yes_no(call.p("confirm_cancel", slot=call.phrase.slot(appt)),
-                       step="confirm_cancel"):
+    if not call.yes_no(call.p("confirm_cancel"), step="confirm_cancel"):
         return
     actor = Actor.patient(patient.id, Channel.IVR, call.record.data.caller_number)
     try:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 
-from booking_core.views import SlotOffer
+from booking_core.views import AppointmentView, SlotOffer
 from ivr.catalogue import Catalogue
 from speech import en_words, ru_dates, ru_numbers
 
@@ -12,15 +13,20 @@ from speech import en_words, ru_dates, ru_numbers
 class Phraser:
     """Turns domain values into the words a registrar would say in ``catalogue.locale``."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, today: Callable[[], date] | None = None) -> None:
         self.catalogue = catalogue
         self.ru = catalogue.locale == "ru"
+        self.today = today
 
-    def digits(self, digits: str) -> list[str]:
-        """One word per digit: the parts of a read-back."""
-        if self.ru:
-            return [ru_numbers.digits_to_words(d) for d in digits]
-        return [en_words.digits_to_words(d) for d in digits]
+    def digits(self, digits: str, group: int = 1) -> list[str]:
+        """The parts of a read-back, digit by digit: one part per ``group`` digits.
+
+        ``group=4`` reads a policy as people read it, in fours ("восемь один ноль ноль",
+        "ноль ноль ...") with a short pause between the parts, and faster than a file per digit;
+        a part never holds more than ``group`` digits of a personal number.
+        """
+        say = ru_numbers.digits_to_words if self.ru else en_words.digits_to_words
+        return [say(digits[i:i + group]) for i in range(0, len(digits), group)]
 
     def number(self, n: int) -> str:
         return ru_numbers.number_to_words(n) if self.ru else en_words.number_to_words(n)
@@ -47,15 +53,28 @@ class Phraser:
             return ru_dates.say_date(d, with_weekday=False, case="gen")
         return en_words.say_date(d, with_weekday=False)
 
-    def slot(self, offer: SlotOffer) -> str:
-        """"вторник, шестое сентября, в семнадцать тридцать, врач ..., кабинет пятнадцать"."""
+    def slot(self, offer: SlotOffer | AppointmentView, *, full: bool = False) -> str:
+        """An offered slot as a registrar says it: "завтра, в восемь ноль-ноль, врач Кашинцева",
+        "вторник, восьмое сентября, в семнадцать тридцать, врач Орлов".
+
+        Only what the caller needs to choose: the day (``tomorrow`` for tomorrow), the time and
+        the doctor's surname.  ``full``: the doctor's full name and the cabinet too (an
+        appointment already made, e.g. a reminder call).
+        """
+        day = offer.starts_at.date()
+        tomorrow = self.today is not None and day == self.today() + timedelta(days=1)
         if self.ru:
-            when = ru_dates.say_datetime_slot(offer.starts_at)
+            at = ru_dates.say_time(offer.starts_at.time())
+            when = (f"{self.catalogue.text('tomorrow')}, в {at}" if tomorrow
+                    else ru_dates.say_datetime_slot(offer.starts_at))
         else:
-            when = (f"{en_words.say_date(offer.starts_at.date())}, "
-                    f"at {en_words.say_time(offer.starts_at.time())}")
-        return self.catalogue.text("slot_phrase", when=when, doctor=offer.doctor.full_name,
-                                   cabinet=self.cabinet(offer.cabinet))
+            said_day = self.catalogue.text("tomorrow") if tomorrow else en_words.say_date(day)
+            when = f"{said_day}, at {en_words.say_time(offer.starts_at.time())}"
+        if full:
+            return self.catalogue.text("slot_phrase_full", when=when,
+                                       doctor=offer.doctor.full_name,
+                                       cabinet=self.cabinet(offer.cabinet))
+        return self.catalogue.text("slot_phrase", when=when, doctor=offer.doctor.last_name)
 
     def appointments(self, n: int) -> str:
         """"одна запись", "две записи", "five appointments"."""

@@ -65,7 +65,7 @@ def console_url(sqlite_container: Container) -> Iterator[str]:
 
 def escalate_blocked_patient(container: Container) -> str:
     """The blocked patient tries to book a therapist by phone; the IVR hands them over."""
-    io = ScriptedCallIO([None, "1", BLOCKED.policy_number, "1",
+    io = ScriptedCallIO([None, "1", BLOCKED.policy_number,
                          BLOCKED.birth_date.strftime("%d%m%Y"), "1", "1"])
     io.info.caller_number = "+79857778899"
     run_registry_call(io, IvrDeps(uow=container.uow, clinic_name="Городская поликлиника № 3",

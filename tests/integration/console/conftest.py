@@ -115,7 +115,7 @@ def password() -> str:
 
 def _identify_keys(role: str = "adult") -> list[str]:
     p = demo(role)
-    return [p.policy_number, "1", p.birth_date.strftime("%d%m%Y"), "1"]
+    return [p.policy_number, p.birth_date.strftime("%d%m%Y"), "1"]
 
 
 @pytest.fixture

@@ -145,7 +145,7 @@ def test_audit_filters_and_pages(admin, agent, observer):
 
 
 def test_dashboard_numbers(agent, observer, ivr_call, identify_keys):
-    ivr_call([None, "1", *identify_keys("adult"), "1", "1", "1", None])  # books by itself
+    ivr_call([None, "1", *identify_keys("adult"), "1", "1"])  # books by itself
     ivr_call([None, "1", *identify_keys("3 no-shows"), "1"])  # escalated: blocked
     ivr_call([None, "0"])  # escalated: asked for an agent
     ivr_call([None, "0", "1"], agents_online=False)  # callback request

@@ -46,7 +46,7 @@ def test_grid_queue_reports_and_audit(container):
     assert again.free == grid.free - 1 and sum(d.taken for d in again.days[0].doctors) == 1
 
     blocked = demo("3 no-shows")
-    io = call(container, [None, "1", blocked.policy_number, "1",
+    io = call(container, [None, "1", blocked.policy_number,
                           blocked.birth_date.strftime("%d%m%Y"), "1", "1"])
     call_id = io.transcript.variables["REG_CALL_ID"]
     (waiting,) = call_queue.waiting_calls(uow())

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import col, func, select
 
 from ivr.asterisk_sim import AsteriskCall, CallerAction, ScriptedCaller, Transcript
+from ivr.catalogue import load_catalogue
 from models.tables import Appointment, AppointmentStatus, AuditLog
 from registratura.bootstrap import Container
 from support.world import demo
@@ -24,11 +25,15 @@ from support.world import demo
 ROOT = Path(__file__).resolve().parents[3]
 ADULT = demo("adult")
 DOB = ADULT.birth_date.strftime("%d%m%Y")
-#: Greeting (silence), book, policy, confirm, date of birth, confirm, therapist, take the
-#: first offer, confirm the booking, then silence at "anything else?".
-BOOK_NEAREST: list[str | None] = [None, "1", ADULT.policy_number, "1", DOB, "1", "1", "1",
-                                  "1", None]
-CONFIRM_PREFIX = "Записываю вас"
+#: Greeting (silence), book, policy, date of birth, confirm both, therapist, 1 = take (and
+#: book) the first offer; the call ends after the code.
+BOOK_NEAREST: list[str | None] = [None, "1", ADULT.policy_number, DOB, "1", "1", "1"]
+#: The question whose answer books the slot: the offer (a key press on it books, no
+#: separate confirmation); its last part is the offer menu.
+BOOKING_QUESTION = load_catalogue("ru").templates["offer_menu"]
+#: The last part of the identity read-back: "Верно — 1, нет — 2."
+READBACK_QUESTION = load_catalogue("ru")("birth_date_readback", day_month=["x"],
+                                         year=["y"]).parts[-1]
 
 
 class QuietEngine:
@@ -49,7 +54,7 @@ class QuietEngine:
 
 
 class ConfirmHook(ScriptedCaller):
-    """A scripted caller that runs ``hook()`` when asked to confirm the booking, just before
+    """A scripted caller that runs ``hook()`` when asked to take the offered slot, just before
     answering (the IVR books right after the answer arrives)."""
 
     def __init__(self, keys: Sequence[str | None], hook: Callable[[], None], **kw: Any) -> None:
@@ -60,30 +65,25 @@ class ConfirmHook(ScriptedCaller):
     def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
                     timeout_ms: int) -> CallerAction:
         action = super().on_get_data(files, texts, max_digits, timeout_ms)
-        if not self.fired and texts and texts[-1].startswith(CONFIRM_PREFIX):
+        if not self.fired and texts and texts[-1].startswith(BOOKING_QUESTION):
             self.fired = True
             self.hook()
         return action
 
 
 class BeforeIdentifyHook(ScriptedCaller):
-    """Runs ``hook()`` when the caller confirms the date of birth read back to them
+    """Runs ``hook()`` when the caller confirms the policy and date of birth read back to them
     (identification follows), just before answering."""
 
     def __init__(self, keys: Sequence[str | None], hook: Callable[[], None], **kw: Any) -> None:
         super().__init__(keys, **kw)
         self.hook = hook
-        self.armed = self.fired = False
-
-    def on_play(self, files: Sequence[str], texts: Sequence[str]) -> CallerAction:
-        if any(t.startswith("Дата рождения") for t in texts):
-            self.armed = True  # the read-back's first part; its question follows
-        return super().on_play(files, texts)
+        self.fired = False
 
     def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
                     timeout_ms: int) -> CallerAction:
         action = super().on_get_data(files, texts, max_digits, timeout_ms)
-        if self.armed and not self.fired:
+        if texts and texts[-1] == READBACK_QUESTION and not self.fired:
             self.fired = True
             self.hook()
         return action

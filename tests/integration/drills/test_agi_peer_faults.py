@@ -24,7 +24,7 @@ from support.world import patient_id
 
 from .helpers import (
     BOOK_NEAREST,
-    CONFIRM_PREFIX,
+    BOOKING_QUESTION,
     assert_complete_or_absent,
     booked,
     dial,
@@ -139,13 +139,13 @@ def _run_peer(host: str, port: int, n: int, behaviour: Callable[[Peer], None]) -
 
 
 class HangUpWhileBooking(ScriptedCaller):
-    """Confirms the booking, then hangs up while the IVR is busy booking."""
+    """Takes the offered slot, then hangs up while the IVR is busy booking."""
 
     confirmed = False
 
     def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
                     timeout_ms: int) -> CallerAction:
-        if texts and texts[-1].startswith(CONFIRM_PREFIX):
+        if texts and texts[-1].startswith(BOOKING_QUESTION):
             self.confirmed = True
         return super().on_get_data(files, texts, max_digits, timeout_ms)
 

@@ -17,7 +17,7 @@ ADULT = demo("adult")
 
 def ident(role: str = "adult") -> list:
     p = demo(role)
-    return [p.policy_number, "1", p.birth_date.strftime("%d%m%Y"), "1"]
+    return [p.policy_number, p.birth_date.strftime("%d%m%Y"), "1"]
 
 
 def assert_escalated(io, reason: str) -> None:
@@ -61,7 +61,7 @@ def test_unknown_patient_hears_registry_desk_and_is_escalated(container, dial):
 
 
 def test_wrong_birth_date_sounds_exactly_like_unknown_policy(container, dial):
-    wrong_dob = [ADULT.policy_number, "1", "06031985", "1"]
+    wrong_dob = [ADULT.policy_number, "06031985", "1"]
     io_a, _ = dial(container, [None, "1", *wrong_dob, "hangup"])
     io_b, _ = dial(container, [None, "1", *ident("unknown policy"), "hangup"], caller="+7901")
     said_a = [t for _, k, t in io_a.transcript.events if k.startswith("not_identified")]

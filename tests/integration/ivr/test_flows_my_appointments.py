@@ -8,7 +8,7 @@ from models.tables import Channel
 from support.world import IVR, demo, patient_id, specialty_id
 
 ADULT = demo("adult")
-IDENT = [ADULT.policy_number, "1", ADULT.birth_date.strftime("%d%m%Y"), "1"]
+IDENT = [ADULT.policy_number, ADULT.birth_date.strftime("%d%m%Y"), "1"]
 
 
 def _book_one(container):
@@ -21,12 +21,16 @@ def _book_one(container):
 def test_no_appointments(container, dial):
     io, _ = dial(container, [None, "2", *IDENT, None])
     assert "no_appointments" in io.transcript.keys
+    # Nothing got done, so the caller is asked whether they need anything else.
+    assert io.transcript.keys[-2:] == ["anything_else", "goodbye"]
 
 
 def test_cancel_by_phone(container, dial):
     pid, appt = _book_one(container)
-    io, call = dial(container, [None, "2", *IDENT, "1", "1", None])
-    assert "cancelled" in io.transcript.keys
+    io, call = dial(container, [None, "2", *IDENT, "1", "1"])
+    assert io.transcript.keys[-2:] == ["cancelled", "goodbye"]
+    confirm = next(t for _, k, t in io.transcript.events if k == "confirm_cancel")
+    assert confirm == "Отменить эту запись? Да — 1, нет — 2."  # the slot was just read
     assert booking.get_appointment(appt.id, container.uow()).status == "cancelled"
     item = next(t for _, k, t in io.transcript.events if k == "appointment")
     assert item.startswith("Терапевт:")
@@ -42,8 +46,9 @@ def test_cancel_declined_keeps_the_appointment(container, dial):
 
 def test_reschedule_by_phone(container, dial):
     pid, appt = _book_one(container)
-    io, _ = dial(container, [None, "2", *IDENT, "2", "1", "1", None])
+    io, _ = dial(container, [None, "2", *IDENT, "2", "1"])
     assert "rescheduled" in io.transcript.keys, io.transcript.keys
+    assert "confirm_booking" not in io.transcript.keys  # 1 on the offer moves it
     assert booking.get_appointment(appt.id, container.uow()).status == "cancelled"
     live = booking.patient_appointments(pid, container.uow())
     assert len(live) == 1 and live[0].id != appt.id
@@ -51,5 +56,6 @@ def test_reschedule_by_phone(container, dial):
 
 def test_book_twice_same_specialty_is_refused_politely(container, dial):
     _book_one(container)
-    io, _ = dial(container, [None, "1", *IDENT, "1", "1", "1", None])
+    io, _ = dial(container, [None, "1", *IDENT, "1", "1", None])
     assert "limit_specialty" in io.transcript.keys
+    assert io.transcript.keys[-2:] == ["anything_else", "goodbye"]

@@ -23,11 +23,10 @@ from ivr.runtime import IvrRuntime
 from support.world import demo, patient_id
 
 ADULT = demo("adult")
-# Silence at the language question, 1 = book, policy, confirm, date of birth, confirm,
-# therapist, take the nearest slot, confirm, silence at "anything else?".
+# Silence at the language question, 1 = book, policy, date of birth, confirm both, therapist,
+# 1 = take (and book) the nearest slot; the call ends after the code.
 BOOK_NEAREST: list[str | None] = [
-    None, "1", ADULT.policy_number, "1", ADULT.birth_date.strftime("%d%m%Y"), "1", "1", "1", "1",
-    None,
+    None, "1", ADULT.policy_number, ADULT.birth_date.strftime("%d%m%Y"), "1", "1", "1",
 ]
 
 

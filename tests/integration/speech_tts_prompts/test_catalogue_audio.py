@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import wave
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -31,7 +31,10 @@ def _samples(locale: str) -> list[str]:
     dynamic = [
         cat("offer_first", slot=phrase.slot(offer)),
         cat("confirm_booking", slot=phrase.slot(offer)),
-        cat("booked", code=phrase.digits("482913")),
+        cat("reminder_intro", clinic="Городская поликлиника № 3",
+            slot=phrase.slot(offer, full=True)),
+        cat("policy_readback", digits=phrase.digits("7700000000000123", 4)),
+        cat("booked", cabinet=phrase.cabinet("15"), code=phrase.digits("482913", 3)),
         cat("appointments_count", count=phrase.appointments(2)),
         cat("greeting", clinic="Городская поликлиника № 3"),
     ]
@@ -54,8 +57,39 @@ def test_every_prompt_renders_to_asterisk_audio(cache, locale, tmp_path):
 
 
 def test_slot_sentence_is_said_as_people_say_it():
-    phrase = Phraser(load_catalogue("ru"))
+    """An offer says what the caller needs to choose: day, time, the doctor's surname;
+    "завтра" for tomorrow.  A booked appointment (reminder) adds the full name and cabinet."""
     offer = SlotOffer(1, datetime(2026, 9, 8, 17, 30), datetime(2026, 9, 8, 17, 45), "15",
                       DoctorView(1, "Кашинцева", "Галина", "Вячеславовна", "15", 1, 1))
-    assert phrase.slot(offer) == ("вторник, восьмое сентября, в семнадцать тридцать, "
-                                  "врач Кашинцева Галина Вячеславовна, кабинет пятнадцать")
+    phrase = Phraser(load_catalogue("ru"))
+    assert phrase.slot(offer) == "вторник, восьмое сентября, в семнадцать тридцать, врач Кашинцева"
+    assert phrase.slot(offer, full=True) == (
+        "вторник, восьмое сентября, в семнадцать тридцать, "
+        "врач Кашинцева Галина Вячеславовна, кабинет пятнадцать")
+    tomorrow = Phraser(load_catalogue("ru"), today=lambda: date(2026, 9, 7))
+    assert tomorrow.slot(offer) == "завтра, в семнадцать тридцать, врач Кашинцева"
+    later = Phraser(load_catalogue("ru"), today=lambda: date(2026, 9, 6))
+    assert later.slot(offer).startswith("вторник, восьмое сентября")
+    english = Phraser(load_catalogue("en"), today=lambda: date(2026, 9, 7))
+    assert english.slot(offer).startswith("tomorrow, at ")
+
+
+def test_personal_numbers_are_read_in_groups():
+    """A policy in fours, a code in threes: one part per group, none holding a whole number."""
+    phrase = Phraser(load_catalogue("ru"))
+    assert phrase.digits("7700000000000123", 4) == [
+        "семь семь ноль ноль", "ноль ноль ноль ноль", "ноль ноль ноль ноль", "ноль один два три"]
+    assert phrase.digits("482913", 3) == ["четыре восемь два", "девять один три"]
+    assert phrase.digits("42") == ["четыре", "два"]
+
+
+def test_both_catalogues_have_the_same_keys_and_placeholders():
+    import string
+
+    ru, en = load_catalogue("ru").templates, load_catalogue("en").templates
+    assert ru.keys() == en.keys()
+    def fields(template: str) -> set[str]:
+        return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+    for key in ru:
+        assert fields(ru[key]) == fields(en[key]), key
