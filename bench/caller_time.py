@@ -24,10 +24,9 @@ that cost the most.  Target: a DTMF booking of the nearest slot in under 75 s.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -55,7 +54,6 @@ from booking_core import booking, slots
 from booking_core.actors import Actor
 from booking_core.commands import BookSlot, FindSlots
 from ivr.call import IvrDeps
-from ivr.catalogue import load_catalogue
 from ivr.io import BufferedCallIO, CallerHangup, CallerInput, CallInfo, Digits, Grammar, Prompt
 from ivr.io import Timeout as TimeoutInput
 from ivr.service import run_registry_call
@@ -80,9 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default="auto", help="TTS engine: auto, pyttsx3, "
                         "espeak-ng-cli")
     parser.add_argument("--no-what-if", action="store_true",
-                        help="skip the pass with shorter prompts (PROPOSED_RU)")
-    parser.add_argument("--what-if-rate", type=int, default=175,
-                        help="speaking rate (wpm) of the last what-if pass")
+                        help="skip the pass at another speaking rate")
+    parser.add_argument("--what-if-rate", type=int, default=150,
+                        help="speaking rate (wpm) of the what-if pass (the listener replayed "
+                             "with the same prompts spoken at this rate)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,41 +244,40 @@ class Scenario:
 
 
 def _id(p: BenchPatient) -> list[Step]:
-    return [listen(p.policy + "#"), listen("1"), listen(p.dob_keys), listen("1")]
+    """Policy, date of birth, then "1" to the read-back of both."""
+    return [listen(p.policy + "#"), listen(p.dob_keys), listen("1")]
 
 
 def _id_early(p: BenchPatient) -> list[Step]:
-    return [early(p.policy + "#"), early("1"), early(p.dob_keys), early("1")]
+    return [early(p.policy + "#"), early(p.dob_keys), early("1")]
 
 
+# Pressing 1 on an offer books it (the offer has just read the slot): no separate confirmation.
 SCENARIOS = [
     Scenario(
         "book nearest slot",
-        lambda p, x: [listen(None), listen("1"), *_id(p), listen("1"), listen("1"),
-                      listen("1"), listen(None)],
+        lambda p, x: [listen(None), listen("1"), *_id(p), listen("1"), listen("1")],
         lambda p, x: [early("1"), *_id_early(p), early("1"), early("1", "offer", 1),
-                      early("1"), early("hangup", "booked", first_code_reading)]),
+                      early("hangup", "booked", first_code_reading)]),
     Scenario(
         "book another day",
         lambda p, x: [listen(None), listen("1"), *_id(p), listen("1"), listen("3"),
-                      listen(x["day"]), listen("1"), listen("1"), listen(None)],
+                      listen(x["day"]), listen("1")],
         lambda p, x: [early("1"), *_id_early(p), early("1"), early("3", "offer"),
-                      early(x["day"], "ask_day"), early("1", "offer", 1), early("1"),
+                      early(x["day"], "ask_day"), early("1", "offer", 1),
                       early("hangup", "booked", first_code_reading)]),
     Scenario(
         "cancel",
-        lambda p, x: [listen(None), listen("2"), *_id(p), listen("1"), listen("1"),
-                      listen(None)],
+        lambda p, x: [listen(None), listen("2"), *_id(p), listen("1"), listen("1")],
         # "2" during the greeting would choose English, so the expert waits for the menu.
         lambda p, x: [listen(None), early("2"), *_id_early(p), early("1", "appointment", 1),
                       early("1", "confirm_cancel"), early("hangup", "cancelled")],
         needs_appointment=True, expect="cancelled"),
     Scenario(
         "reschedule",
-        lambda p, x: [listen(None), listen("2"), *_id(p), listen("2"), listen("1"),
-                      listen("1"), listen(None)],
+        lambda p, x: [listen(None), listen("2"), *_id(p), listen("2"), listen("1")],
         lambda p, x: [listen(None), early("2"), *_id_early(p), early("2", "appointment", 1),
-                      early("1", "offer", 1), early("1"),
+                      early("1", "offer", 1),
                       early("hangup", "rescheduled", first_code_reading)],
         needs_appointment=True, expect="rescheduled"),
     Scenario(
@@ -310,41 +308,8 @@ def _normalize(text: str, locale: str) -> str:
     return normalize_for_speech(text) if locale == "ru" else text
 
 
-#: Shorter Russian prompts, same placeholders: the "what if" pass renders and plays these
-#: instead of the catalogue's (in this process only; the catalogue files are not touched).
-PROPOSED_RU = {
-    "greeting": "Регистратура: {clinic}. Срочная помощь — по номеру сто три или сто двенадцать.",
-    "main_menu": "Записаться к врачу — 1. Мои записи: отменить или перенести — 2. "
-                 "Врач на дом — 3. Оператор — 0.",
-    "ask_policy": "Введите шестнадцать цифр полиса ОМС и решётку.",
-    "policy_readback": "Полис {digits}. Верно — 1, нет — 2.",
-    "ask_birth_date": "Дата рождения: восемь цифр — день, месяц, год.",
-    "birth_date_readback": "Дата рождения {day_month} {year}. Верно — 1, нет — 2.",
-    "identified": "Карта найдена.",
-    "choose_specialty": "Выберите врача: {options}",
-    "offer_first": "Ближайшее время: {slot}.",
-    "offer_menu": "Записаться — 1. Другое время — 2. Другой день — 3. Другой врач — 4.",
-    "confirm_booking": "Записать вас на это время? Да — 1, нет — 2.",
-    "booked": "Вы записаны. Номер талона: {code}. Повторяю: {code}. Подтверждение придёт по SMS.",
-    "anything_else": "Что-то ещё — 1. Или до свидания!",
-    "appointment_menu": "Отменить — 1. Перенести — 2. Следующая запись — 3.",
-    "confirm_cancel": "Отменить эту запись? Да — 1, нет — 2.",
-}
-READBACKS = ("policy_readback", "birth_date_readback")
+READBACKS = ("identity_readback",)
 VARIANTS = ("listens to everything", "expert presses early")
-
-
-@contextlib.contextmanager
-def proposed_prompts() -> Iterator[None]:
-    """Swap the Russian catalogue's templates for :data:`PROPOSED_RU` while inside."""
-    cat = load_catalogue("ru")
-    saved = dict(cat.templates)
-    cat.templates.update(PROPOSED_RU)
-    try:
-        yield
-    finally:
-        cat.templates.clear()
-        cat.templates.update(saved)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -352,14 +317,11 @@ def run(args: argparse.Namespace) -> int:
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     engine = create_engine(args.engine)
     cache = PromptCache(CACHE_DIR, engine, normalize=_normalize)
-    passes: list[tuple[str, tuple[str, ...], PromptCache, bool]] = [("", VARIANTS, cache, False)]
-    if not args.no_what_if:
-        faster = create_engine(args.engine, rate=args.what_if_rate)
-        passes += [
-            (" · shorter prompts", VARIANTS[:1], cache, True),
-            (f" · shorter prompts, {args.what_if_rate} wpm", VARIANTS[:1],
-             PromptCache(CACHE_DIR, faster, normalize=_normalize), True),
-        ]
+    passes: list[tuple[str, tuple[str, ...], PromptCache]] = [("", VARIANTS, cache)]
+    if not args.no_what_if and args.what_if_rate != getattr(engine, "rate", None):
+        other = create_engine(args.engine, rate=args.what_if_rate)
+        passes.append((f" · {args.what_if_rate} wpm", VARIANTS[:1],
+                       PromptCache(CACHE_DIR, other, normalize=_normalize)))
     failed = False
     for kind in db_kinds(args.db):
         with DbHost(kind, args.pg_url) as host:
@@ -370,12 +332,12 @@ def run(args: argparse.Namespace) -> int:
                 result = _run_all(container, passes, runs)
             finally:
                 container.dispose()
-        failed |= _report(kind, result, engine.name, runs)
+        failed |= _report(kind, result, engine.name, runs, getattr(engine, "rate", None))
     return 1 if failed else 0
 
 
 def _run_all(container: Container,
-             passes: list[tuple[str, tuple[str, ...], PromptCache, bool]],
+             passes: list[tuple[str, tuple[str, ...], PromptCache]],
              runs: int) -> dict[str, Any]:
     from sqlmodel import select
 
@@ -384,7 +346,7 @@ def _run_all(container: Container,
     with container.uow().reading() as uow:
         therapist = uow.session.exec(select(Specialty.id).where(Specialty.code == "therapist")
                                      ).one()
-    total_runs = sum(len(variants) for _, variants, _, _ in passes) * len(SCENARIOS) * runs
+    total_runs = sum(len(variants) for _, variants, _ in passes) * len(SCENARIOS) * runs
     patients = iter(add_patients(container, total_runs, prefix="81"))
     deps = _deps(container)
     day = container.clock.today() + timedelta(days=8)
@@ -393,30 +355,29 @@ def _run_all(container: Container,
     renders = 0
     render_seconds = 0.0
     with Stopwatch() as sw, progress_bar("scripted calls (real TTS)", total_runs) as advance:
-        for suffix, variants, cache, shorter in passes:
+        for suffix, variants, cache in passes:
             before = cache.stats()
-            with proposed_prompts() if shorter else contextlib.nullcontext():
-                for scenario in SCENARIOS:
-                    for variant in variants:
-                        ledgers: list[Ledger] = []
-                        for n in range(runs):
-                            p = next(patients)
-                            if scenario.unknown:
-                                p = BenchPatient(0, make_policy("89", p.id), p.birth_date,
-                                                 p.phone)
-                            elif scenario.needs_appointment:
-                                _book_for(container, p, therapist)
-                            build = scenario.listener if variant == VARIANTS[0] else \
-                                scenario.expert
-                            io = TimedCallIO(cache, build(p, extra), p.phone)
-                            run_registry_call(io, deps)
-                            if scenario.expect not in io.keys_heard:
-                                raise RuntimeError(f"{scenario.name} ({variant}{suffix}) did "
-                                                   f"not reach {scenario.expect}: "
-                                                   f"{io.keys_heard} (run {n})")
-                            ledgers.append(io.ledger)
-                            advance()
-                        out[f"{scenario.name}|{variant}{suffix}"] = ledgers
+            for scenario in SCENARIOS:
+                for variant in variants:
+                    ledgers: list[Ledger] = []
+                    for n in range(runs):
+                        p = next(patients)
+                        if scenario.unknown:
+                            p = BenchPatient(0, make_policy("89", p.id), p.birth_date,
+                                             p.phone)
+                        elif scenario.needs_appointment:
+                            _book_for(container, p, therapist)
+                        build = scenario.listener if variant == VARIANTS[0] else \
+                            scenario.expert
+                        io = TimedCallIO(cache, build(p, extra), p.phone)
+                        run_registry_call(io, deps)
+                        if scenario.expect not in io.keys_heard:
+                            raise RuntimeError(f"{scenario.name} ({variant}{suffix}) did "
+                                               f"not reach {scenario.expect}: "
+                                               f"{io.keys_heard} (run {n})")
+                        ledgers.append(io.ledger)
+                        advance()
+                    out[f"{scenario.name}|{variant}{suffix}"] = ledgers
             stats = cache.stats()
             renders += stats.misses - before.misses
             render_seconds += stats.render_seconds - before.render_seconds
@@ -424,7 +385,8 @@ def _run_all(container: Container,
             "wall_s": round(sw.seconds, 1)}
 
 
-def _report(kind: str, result: dict[str, Any], engine: str, runs: int) -> bool:
+def _report(kind: str, result: dict[str, Any], engine: str, runs: int,
+            engine_rate: int | None = None) -> bool:
     payload: dict[str, Any] = {}
     rows, what_if = [], []
     for label, ledgers in result["ledgers"].items():
@@ -444,7 +406,8 @@ def _report(kind: str, result: dict[str, Any], engine: str, runs: int) -> bool:
         if variant in VARIANTS:
             rows.append(row)
         if variant.startswith(VARIANTS[0]):
-            what_if.append([scenario, variant.replace(VARIANTS[0], "listener"),
+            what_if.append([scenario, variant.replace(VARIANTS[0], "").lstrip(" ·")
+                            or f"{engine_rate} wpm (product)",
                             fmt(statistics.median(totals)),
                             fmt(statistics.median(no_readback)),
                             verdict(ok) if is_target else "",
@@ -479,9 +442,8 @@ def _report(kind: str, result: dict[str, Any], engine: str, runs: int) -> bool:
                      for s in nearest["steps"][:12]])
     if len(what_if) > len(SCENARIOS):
         what_if.sort(key=lambda r: [sc.name for sc in SCENARIOS].index(r[0]))
-        print_table("what if — the listener with shorter prompts (bench.caller_time.PROPOSED_RU, "
-                    "not applied to the product)",
-                    ["scenario", "prompts", "median s", "without keypad read-backs s",
+        print_table("what if — the listener with the same prompts at another speaking rate",
+                    ["scenario", "rate", "median s", "without keypad read-back s",
                      f"<{TARGET_S:g} s", "<75 s w/o read-backs"], what_if)
     console.print(f"renders this run: {result['renders']} ({result['render_seconds']} s); "
                   f"cache: {CACHE_DIR}")
@@ -489,7 +451,6 @@ def _report(kind: str, result: dict[str, Any], engine: str, runs: int) -> bool:
         "engine": engine, "runs": runs, "scenarios": payload,
         "model": {"think_s": THINK_S, "key_s": KEY_S, "reaction_s": REACTION_S,
                   "silence": "the question's timeout (1.5 s language offer, 6 s otherwise)"},
-        "proposed_prompts_ru": PROPOSED_RU,
         "renders": result["renders"], "wall_s": result["wall_s"],
         "target": f"DTMF booking of the nearest slot < {TARGET_S:g} s",
     })
