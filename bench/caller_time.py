@@ -117,11 +117,16 @@ def early(keys: str, at: str | None = None,
 DIGIT_WORDS = frozenset(ru_numbers.digits_to_words(d) for d in "0123456789")
 
 
+def _is_digits(part: str) -> bool:
+    """A read-back part: digit words only ("восемь", or a group "восемь один семь")."""
+    return bool(part.split()) and all(word in DIGIT_WORDS for word in part.split())
+
+
 def first_code_reading(prompt: Prompt) -> int:
-    """Parts of "Вы записаны. Номер талона: <digits> Повторяю ...": up to the first reading's
-    last digit (the caller has the code then)."""
+    """Parts of "Вы записаны, кабинет N. Талон: <digit groups> Повторяю ...": up to the
+    first reading's last group (the caller has the code then)."""
     count = 1
-    while count < len(prompt.parts) and prompt.parts[count] in DIGIT_WORDS:
+    while count < len(prompt.parts) and _is_digits(prompt.parts[count]):
         count += 1
     return count
 
