@@ -141,6 +141,8 @@ def question_texts() -> dict[str, str]:
 
 
 CONFIRM_PREFIX = load_catalogue("ru").templates["confirm_booking"].split("{", 1)[0].strip()
+#: The specialty question ends with its last option, so it is known by its first part.
+SPECIALTY_PREFIX = load_catalogue("ru").templates["choose_specialty"].split("{", 1)[0].strip()
 
 
 def audio_seconds(texts: Sequence[str]) -> float:
@@ -163,6 +165,7 @@ class BookingCaller(BaseCaller):
         self.scale = scale
         self.rnd = rnd
         self.unexpected: list[str] = []
+        self.heard: list[str] = []  # parts played since the last question
 
     def _wait(self, seconds: float) -> None:
         if self.scale > 0 and seconds > 0:
@@ -170,6 +173,7 @@ class BookingCaller(BaseCaller):
 
     def on_play(self, files: Sequence[str], texts: Sequence[str]) -> CallerAction:
         self._wait(audio_seconds(texts))
+        self.heard += texts
         return CallerAction.listen()
 
     def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
@@ -178,6 +182,9 @@ class BookingCaller(BaseCaller):
         question = self.QUESTIONS.get(last)
         if question is None and last.startswith(CONFIRM_PREFIX):
             question = "confirm"
+        if question is None and any(t.startswith(SPECIALTY_PREFIX) for t in self.heard):
+            question = "specialty"
+        self.heard = []
         if question is None:
             self.unexpected.append(last[:60])
             return CallerAction.hang_up()
