@@ -15,10 +15,11 @@ the race; calls then loop for many minutes — see bench/README.md.)
 Pacing: a real caller listens to the prompts and presses keys at human speed, so the load of N
 concurrent calls is N times one call's command rate, not N clients replying instantly.  Each
 simulated caller waits, before answering, the audio length of what was played (text length at
-14 characters a second, as espeak-ng's Russian voice at 150 wpm measures) plus 1 s to think and
-0.3 s per key, or the question's timeout when silent; every wait is multiplied by a random
-0.7-1.3 (so calls do not march in step) and by ``--time-scale`` (1 = real time; 0 = flat out,
-a saturation test).  Calls start spread over ``--ramp`` seconds.
+16 characters a second: `bench tts` measures 15.5 for the static prompts and 13.6 for slot
+phrases at the product's 175 wpm, so these callers are a little faster than real ones) plus
+1 s to think and 0.3 s per key, or the question's timeout when silent; every wait is
+multiplied by a random 0.7-1.3 (so calls do not march in step) and by ``--time-scale``
+(1 = real time; 0 = flat out, a saturation test).  Calls start spread over ``--ramp`` seconds.
 
 Measured inside the server (see :mod:`bench.ivr_server`): the gap from a reply line received to
 the next command written, for every reply ("any reply") and for the replies carrying caller
@@ -86,7 +87,8 @@ DEFAULT_DB = "both"
 TARGET_P99_MS = 20.0
 TARGET_CALLS = 500
 
-CHARS_PER_SECOND = 14.0
+#: `bench tts` at 175 wpm: 15.5 (static prompts) / 13.6 (slot phrases); a bit fast on purpose.
+CHARS_PER_SECOND = 16.0
 THINK_S = 1.0
 KEY_S = 0.3
 
