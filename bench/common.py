@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -60,14 +61,12 @@ logger = logging.getLogger("bench")
 # --------------------------------------------------------------------------------------------
 
 
-def _pg_support() -> Any:
-    """``tests/support/postgres.py`` (TempPostgres, wait_ready), shared with the test suite."""
+def support_module(name: str) -> Any:
+    """``tests/support/<name>.py``, shared with the test suite (TempPostgres, fakes, ...)."""
     tests_dir = str(ROOT / "tests")
     if tests_dir not in sys.path:
         sys.path.insert(0, tests_dir)
-    from support import postgres
-
-    return postgres
+    return importlib.import_module(f"support.{name}")
 
 
 def _pg_dsn(url: str) -> str:
@@ -93,7 +92,7 @@ class DbHost:
 
     def __enter__(self) -> DbHost:
         if self.kind == "postgres":
-            support = _pg_support()
+            support = support_module("postgres")
             if not self.admin_url:
                 self._server = support.TempPostgres()
                 self.admin_url = self._server.start()

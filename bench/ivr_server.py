@@ -31,11 +31,11 @@ import signal
 import sys
 import threading
 import time
-import wave
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common import support_module
 from booking_core.clock import FixedClock
 from ivr import agi_server
 from ivr.agi_server import SocketAGI
@@ -122,23 +122,6 @@ class TimedSocketAGI(SocketAGI):
             SAMPLES.append((now, now - mark[0], render, mark[1], command, sql_n, sql_s))
 
 
-class FastEngine:
-    """A TTS engine that costs nothing: 0.2 s of silence per text (trimmed by the cache)."""
-
-    name = "bench-fast"
-    rate = 0
-
-    def voice_for(self, locale: str) -> str:
-        return locale
-
-    def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
-        with wave.open(str(out_wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes(b"\x00\x00" * 1600)
-
-
 def _proc_status() -> dict[str, int]:
     """VmHWM / VmRSS (kB) of this process from /proc (Linux)."""
     out: dict[str, int] = {}
@@ -217,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                         db_pool_size=args.pool_size,
                         db_statement_timeout_ms=args.statement_timeout_ms)
     container = bootstrap(settings, clock=FixedClock(datetime.fromisoformat(args.now)))
-    runtime = IvrRuntime(container, engine=FastEngine(), host=args.host, port=args.port)
+    engine = support_module("fakes").QuietEngine()  # prompts cost nothing: the IVR is measured
+    runtime = IvrRuntime(container, engine=engine, host=args.host, port=args.port)
     runtime.prerender()
     _time_sql(container.engine)
     render = runtime.cache._render

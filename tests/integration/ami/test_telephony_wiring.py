@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import logging
-import wave
-from pathlib import Path
 
 from pydantic import SecretStr
 
 from ivr.runtime import IvrRuntime
 from registratura.telephony import start_telephony
-
-
-class SilentEngine:
-    """A TTS engine that renders 0.1 s of silence instantly."""
-
-    name = "silent"
-    rate = 0
-
-    def voice_for(self, locale: str) -> str:
-        return locale
-
-    def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
-        with wave.open(str(out_wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes(b"\x00\x00" * 800)
+from support.fakes import QuietEngine
 
 
 def test_without_ami_host_the_console_runs_alone(sqlite_container, caplog):
@@ -61,7 +43,7 @@ def test_with_ami_host_presence_reaches_the_ivr(sqlite_container, sim, credentia
         assert telephony.agent_interface("registrar1") == "PJSIP/agent101"
         assert telephony.ami.wait_connected(5)
         # The IVR built after start_telephony asks the board whether agents are there.
-        runtime = IvrRuntime(sqlite_container, engine=SilentEngine(), host="127.0.0.1", port=0)
+        runtime = IvrRuntime(sqlite_container, engine=QuietEngine(), host="127.0.0.1", port=0)
         try:
             assert runtime.deps.agents_available() is False  # the only agent is paused
             telephony.ami.queue_pause("PJSIP/agent101", False)

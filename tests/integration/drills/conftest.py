@@ -13,9 +13,10 @@ import pytest
 
 from ivr.runtime import IvrRuntime
 from registratura.bootstrap import Container
+from support.fakes import QuietEngine
 from support.world import patient_id
 
-from .helpers import IvrChild, QuietEngine
+from .helpers import IvrChild
 
 
 @pytest.fixture

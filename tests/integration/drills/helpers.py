@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import wave
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,23 +33,6 @@ BOOKING_QUESTION = load_catalogue("ru").templates["offer_menu"]
 #: The last part of the identity read-back: "Верно — 1, нет — 2."
 READBACK_QUESTION = load_catalogue("ru")("birth_date_readback", day_month=["x"],
                                          year=["y"]).parts[-1]
-
-
-class QuietEngine:
-    """A TTS engine that costs nothing: 0.2 s of silence per prompt."""
-
-    name = "quiet"
-    rate = 0
-
-    def voice_for(self, locale: str) -> str:
-        return locale
-
-    def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
-        with wave.open(str(out_wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes(b"\x00\x00" * 1600)
 
 
 class ConfirmHook(ScriptedCaller):

@@ -6,7 +6,6 @@ import threading
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete
@@ -18,6 +17,7 @@ from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
 from ivr.runtime import IvrRuntime
 from models.tables import Appointment, AppointmentStatus, Channel, Doctor, Slot
 from registratura.bootstrap import bootstrap
+from support.fakes import QuietEngine
 from support.world import add_patients, demo, patient_id, specialty_id
 
 TEST_NOW = datetime(2026, 9, 7, 10, 0)
@@ -27,23 +27,6 @@ ADULT = demo("adult")
 # 1 = take (and book) the nearest slot; the call ends after the code.
 BOOK_NEAREST = [None, "1", ADULT.policy_number, ADULT.birth_date.strftime("%d%m%Y"), "1",
                 "1", "1"]
-
-
-class QuietEngine:
-    """A TTS engine for load tests: the same port, 0.2 s of silence per prompt, instantly."""
-
-    name = "quiet"
-    rate = 0
-
-    def voice_for(self, locale: str) -> str:
-        return locale
-
-    def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
-        with wave.open(str(out_wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes(b"\x00\x00" * 1600)
 
 
 @pytest.fixture

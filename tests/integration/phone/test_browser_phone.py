@@ -8,7 +8,6 @@ import os
 import time
 import wave
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ from agent_console import phone
 from booking_core import booking
 from booking_core.calls import get_call
 from ivr.runtime import IvrRuntime
+from support.fakes import QuietEngine
 from support.world import demo, patient_id
 
 ADULT = demo("adult")
@@ -30,28 +30,13 @@ BOOK_NEAREST: list[str | None] = [
 ]
 
 
-class QuietEngine:
-    """A TTS engine that renders 0.2 s of silence instantly (as in the AGI end-to-end tests)."""
-
-    name = "quiet"
-    rate = 0
-
-    def voice_for(self, locale: str) -> str:
-        return locale
-
-    def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
-        with wave.open(str(out_wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(16000)  # the cache converts to Asterisk's 8 kHz
-            w.writeframes(b"\x00\x00" * 3200)
-
-
 @pytest.fixture
 def runtime(sqlite_container, tmp_path) -> Iterator[IvrRuntime]:
     sqlite_container.settings.sounds_dir = tmp_path / "sounds"
     sqlite_container.settings.record_dir = tmp_path / "recordings"
-    rt = IvrRuntime(sqlite_container, engine=QuietEngine(), host="127.0.0.1", port=0)
+    # 16 kHz: the prompt cache converts it to Asterisk's 8 kHz on the way.
+    engine = QuietEngine(sample_rate=16000)
+    rt = IvrRuntime(sqlite_container, engine=engine, host="127.0.0.1", port=0)
     sqlite_container.extras["ivr_runtime"] = rt
     yield rt
     rt.shutdown()
