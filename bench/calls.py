@@ -111,6 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the IVR process's log level (INFO as in production)")
     parser.add_argument("--profile", action="store_true",
                         help="sample the IVR process with py-spy during the largest run")
+    parser.add_argument("--pool-size", type=int, default=None,
+                        help="the IVR's database pool size (default: the product's setting)")
     parser.add_argument("--seed", type=int, default=1)
 
 
@@ -488,7 +490,8 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
     url = template_url
     sounds = work / "sounds"
     log_file = work / f"ivr-{host.kind}-{n}.log"
-    ivr = IvrProcess(url, sounds, log_file, args.server_log_level)
+    pool = ["--pool-size", str(args.pool_size)] if args.pool_size else []
+    ivr = IvrProcess(url, sounds, log_file, args.server_log_level, pool)
     try:
         before = ivr.stats()
         rnd = random.Random(args.seed + n)
