@@ -35,40 +35,40 @@ READBACK_QUESTION = load_catalogue("ru")("birth_date_readback", day_month=["x"],
                                          year=["y"]).parts[-1]
 
 
-class ConfirmHook(ScriptedCaller):
-    """A scripted caller that runs ``hook()`` when asked to take the offered slot, just before
-    answering (the IVR books right after the answer arrives)."""
+class QuestionHook(ScriptedCaller):
+    """A scripted caller that runs ``hook()`` once, when asked the question ``asks`` picks,
+    just before answering it (the IVR acts on that answer)."""
 
     def __init__(self, keys: Sequence[str | None], hook: Callable[[], None], **kw: Any) -> None:
         super().__init__(keys, **kw)
         self.hook = hook
         self.fired = False
 
+    def asks(self, last_part: str) -> bool:
+        raise NotImplementedError
+
     def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
                     timeout_ms: int) -> CallerAction:
         action = super().on_get_data(files, texts, max_digits, timeout_ms)
-        if not self.fired and texts and texts[-1].startswith(BOOKING_QUESTION):
+        if not self.fired and texts and self.asks(texts[-1]):
             self.fired = True
             self.hook()
         return action
 
 
-class BeforeIdentifyHook(ScriptedCaller):
-    """Runs ``hook()`` when the caller confirms the policy and date of birth read back to them
-    (identification follows), just before answering."""
+class ConfirmHook(QuestionHook):
+    """Fires when the caller is asked to take the offered slot (the IVR books on the answer)."""
 
-    def __init__(self, keys: Sequence[str | None], hook: Callable[[], None], **kw: Any) -> None:
-        super().__init__(keys, **kw)
-        self.hook = hook
-        self.fired = False
+    def asks(self, last_part: str) -> bool:
+        return last_part.startswith(BOOKING_QUESTION)
 
-    def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
-                    timeout_ms: int) -> CallerAction:
-        action = super().on_get_data(files, texts, max_digits, timeout_ms)
-        if texts and texts[-1] == READBACK_QUESTION and not self.fired:
-            self.fired = True
-            self.hook()
-        return action
+
+class BeforeIdentifyHook(QuestionHook):
+    """Fires when the caller confirms the policy and date of birth read back to them
+    (identification follows)."""
+
+    def asks(self, last_part: str) -> bool:
+        return last_part == READBACK_QUESTION
 
 
 def dial(host: str, port: int, sounds: Path, caller: Any, **kw: Any) -> Transcript:
