@@ -339,6 +339,60 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.lower().replace("-", " "))
 
 
+class _Builder:
+    """Greedy accumulation of English number words into compound numbers (the shape of the
+    Russian scanner's builder; the grammar differs: "hundred" is its own kind)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = 0
+        self.small = 0
+        self.allowed = 2  # the largest slot the next small word may fill
+        self.hundred_used = False
+        self.last_mult = 10**12
+        self.empty = True
+        self.closed = False  # "oh"/"zero" or an ordinal word ends the number
+        self.ordinal = False
+
+    def accepts(self, word: _Word) -> bool:
+        if self.empty:
+            return True
+        if self.closed or word.kind == "zero":
+            return False
+        if word.kind == "small":
+            return (2 if 10 <= word.value < 100 else 1) <= self.allowed
+        if word.kind == "hundred":
+            return not self.hundred_used and 0 < self.small < 100
+        return word.value < self.last_mult and (self.small or self.total) > 0
+
+    def add(self, word: _Word) -> None:
+        self.empty = False
+        if word.kind == "zero":
+            self.closed = True
+        elif word.kind == "small":
+            self.small += word.value
+            self.allowed = 0 if word.value < 20 else 1
+        elif word.kind == "hundred":
+            self.small = (self.small or 1) * 100
+            self.hundred_used = True
+            self.allowed = 2
+        else:
+            self.total += (self.small or 1) * word.value
+            self.small = 0
+            self.allowed = 2
+            self.hundred_used = False
+            self.last_mult = word.value
+        if word.ordinal:
+            self.ordinal = self.closed = True
+
+    def flush(self) -> _Group | None:
+        group = None if self.empty else _Group(self.total + self.small, self.ordinal)
+        self.reset()
+        return group
+
+
 def _scan(tokens: list[str], skip: frozenset[str]) -> list[_Group | _Other]:
     """Greedy grouping of number words, like the Russian scanner.
 
@@ -347,28 +401,15 @@ def _scan(tokens: list[str], skip: frozenset[str]) -> list[_Group | _Other]:
     "double"/"triple" repeat the next group ("double five" -> 5, 5).
     """
     items: list[_Group | _Other] = []
-    total = small = 0
-    allowed = 2
-    hundred_used = False
-    last_mult = 10**12
-    empty = True
-    closed = False
-    ordinal = False
+    builder = _Builder()
     repeat = 1
 
     def flush() -> None:
-        nonlocal total, small, allowed, hundred_used, last_mult, empty, closed, ordinal, repeat
-        if not empty:
-            for _ in range(repeat):
-                items.append(_Group(total + small, ordinal))
+        nonlocal repeat
+        group = builder.flush()
+        if group is not None:
+            items.extend([group] * repeat)
             repeat = 1
-        total = small = 0
-        allowed = 2
-        hundred_used = False
-        last_mult = 10**12
-        empty = True
-        closed = False
-        ordinal = False
 
     for token in tokens:
         if token[0].isdigit():
@@ -388,35 +429,9 @@ def _scan(tokens: list[str], skip: frozenset[str]) -> list[_Group | _Other]:
             repeat = 1
             items.append(_Other(token))
             continue
-        slot = 2 if 10 <= word.value < 100 else 1
-        if word.kind == "zero":
-            fits = empty
-        elif word.kind == "small":
-            fits = empty or (not closed and slot <= allowed)
-        elif word.kind == "hundred":
-            fits = empty or (not closed and not hundred_used and 0 < small < 100)
-        else:
-            fits = empty or (not closed and word.value < last_mult and (small or total) > 0)
-        if not fits:
+        if not builder.accepts(word):
             flush()
-        empty = False
-        if word.kind == "zero":
-            closed = True
-        elif word.kind == "small":
-            small += word.value
-            allowed = 0 if word.value < 20 else 1
-        elif word.kind == "hundred":
-            small = (small or 1) * 100
-            hundred_used = True
-            allowed = 2
-        else:
-            total += (small or 1) * word.value
-            small = 0
-            allowed = 2
-            hundred_used = False
-            last_mult = word.value
-        if word.ordinal:
-            ordinal = closed = True
+        builder.add(word)
         if word.kind == "zero" or (repeat > 1 and word.kind == "small" and word.value < 10):
             flush()
     flush()
