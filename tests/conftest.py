@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,6 +22,10 @@ from booking_core.clock import FixedClock
 from registratura.bootstrap import Container, bootstrap
 from registratura.settings import Settings
 from support.postgres import PostgresUnavailable, TempPostgres, wait_ready
+
+if TYPE_CHECKING:
+    from ivr.runtime import IvrRuntime
+    from speech.tts import TtsEngine
 
 TEST_NOW = datetime(2026, 9, 7, 10, 0)  # a Monday
 
@@ -114,3 +119,25 @@ def sqlite_container(
     c = bootstrap(make_settings(f"sqlite:///{path}"), clock=clock)
     yield c
     c.dispose()
+
+
+@pytest.fixture
+def runtime_factory(tmp_path: Path) -> Iterator[Callable[..., IvrRuntime]]:
+    """Factory: ``runtime_factory(container, engine=None)`` -> an in-process IVR, FastAGI on a
+    free loopback port, prompts and recordings under ``tmp_path``; shut down after the test.
+    ``engine=None`` is the real TTS engine; pass ``support.fakes.QuietEngine()`` to skip it."""
+    from ivr.runtime import IvrRuntime  # only the tiers that run an IVR pay for the import
+
+    started: list[IvrRuntime] = []
+
+    def make(container: Container, engine: TtsEngine | None = None) -> IvrRuntime:
+        container.settings.sounds_dir = tmp_path / "sounds"
+        container.settings.record_dir = tmp_path / "recordings"
+        rt = IvrRuntime(container, engine=engine, host="127.0.0.1", port=0)
+        rt.start()
+        started.append(rt)
+        return rt
+
+    yield make
+    for rt in started:
+        rt.shutdown()

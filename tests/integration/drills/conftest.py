@@ -20,21 +20,9 @@ from .helpers import IvrChild
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Callable[..., IvrRuntime]]:
-    """Factory: an in-process IVR (FastAGI on a free port) over a container."""
-    started: list[IvrRuntime] = []
-
-    def make(container: Container) -> IvrRuntime:
-        container.settings.sounds_dir = tmp_path / "sounds"
-        container.settings.record_dir = tmp_path / "recordings"
-        rt = IvrRuntime(container, engine=QuietEngine(), host="127.0.0.1", port=0)
-        rt.start()
-        started.append(rt)
-        return rt
-
-    yield make
-    for rt in started:
-        rt.shutdown()
+def runtime(runtime_factory: Callable[..., IvrRuntime]) -> Callable[[Container], IvrRuntime]:
+    """Factory: an in-process IVR (FastAGI on a free port) over a container, silent prompts."""
+    return lambda container: runtime_factory(container, QuietEngine())
 
 
 @pytest.fixture

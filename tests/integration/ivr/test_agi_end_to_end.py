@@ -7,7 +7,6 @@ import wave
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-import pytest
 from sqlalchemy import delete
 from sqlmodel import col, func, select
 
@@ -27,23 +26,6 @@ ADULT = demo("adult")
 # 1 = take (and book) the nearest slot; the call ends after the code.
 BOOK_NEAREST = [None, "1", ADULT.policy_number, ADULT.birth_date.strftime("%d%m%Y"), "1",
                 "1", "1"]
-
-
-@pytest.fixture
-def runtime_factory(tmp_path):
-    started: list[IvrRuntime] = []
-
-    def make(container, engine=None) -> IvrRuntime:
-        container.settings.sounds_dir = tmp_path / "sounds"
-        container.settings.record_dir = tmp_path / "recordings"
-        rt = IvrRuntime(container, engine=engine, host="127.0.0.1", port=0)
-        rt.start()
-        started.append(rt)
-        return rt
-
-    yield make
-    for rt in started:
-        rt.shutdown()
 
 
 def _call(rt: IvrRuntime, script, caller="+79161234567"):
