@@ -42,6 +42,13 @@ class AppointmentStatus(StrEnum):
     OUT_OF_SCHEDULE = "out_of_schedule"
 
 
+class AppointmentFlag(StrEnum):
+    """Why a booked visit must be rearranged with the patient (the agents' worklist)."""
+
+    DOCTOR_LEFT = "doctor_left"
+    SCHEDULE_CHANGED = "schedule_changed"
+
+
 class Channel(StrEnum):
     IVR = "ivr"
     INTERNET = "internet"
@@ -81,6 +88,17 @@ class District(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
 
 
+class DistrictAddress(SQLModel, table=True):
+    """A street (and which houses of it) that a district serves: how attachment is decided."""
+
+    __table_args__ = (UniqueConstraint("district_id", "street", name="uq_districtaddress_street"),)
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id", index=True)
+    street: str = Field(max_length=200)
+    # As the MIS writes it: "1-15", "2-40 чёт.", "7к2"; empty means the whole street.
+    houses: str = Field(default="", max_length=400)
+
+
 class Specialty(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(index=True, unique=True, max_length=40)
@@ -96,7 +114,10 @@ class Specialty(SQLModel, table=True):
 
 
 class Doctor(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("clinic_id", "external_id", name="uq_doctor_external"),)
     id: int | None = Field(default=None, primary_key=True)
+    # The MIS's id of this doctor: the stable key of imports (None for doctors added by hand).
+    external_id: str | None = Field(default=None, max_length=64)
     clinic_id: int = Field(foreign_key="clinic.id", index=True)
     specialty_id: int = Field(foreign_key="specialty.id", index=True)
     district_id: int | None = Field(default=None, foreign_key="district.id")
@@ -105,6 +126,8 @@ class Doctor(SQLModel, table=True):
     middle_name: str = Field(default="", max_length=80)
     cabinet: str = Field(default="", max_length=20)
     active: bool = True
+    # The doctor's last working day; from the next day on nothing is generated or booked.
+    left_on: date | None = None
 
     @property
     def full_name(self) -> str:
@@ -116,8 +139,21 @@ class Doctor(SQLModel, table=True):
         return f"{self.last_name} {initials}".strip()
 
 
+class DateParity(StrEnum):
+    """Which dates of the month a template row applies to (по чётным / нечётным числам)."""
+
+    ANY = "any"
+    EVEN = "even"
+    ODD = "odd"
+
+
 class ScheduleTemplate(SQLModel, table=True):
-    """A doctor's weekly working hours: one row per weekday and shift."""
+    """A doctor's working hours: one row per weekday and shift (a period of the day).
+
+    A row applies on its weekday, within ``valid_from``..``valid_to``, on dates of the given
+    ``date_parity`` and in weeks of the given ``week_parity`` (ISO week number, for doctors who
+    alternate weeks).  ``break_start``..``break_end`` inside the shift yields no slots.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     doctor_id: int = Field(foreign_key="doctor.id", index=True)
@@ -128,6 +164,34 @@ class ScheduleTemplate(SQLModel, table=True):
     cabinet: str = Field(default="", max_length=20)
     valid_from: date | None = None
     valid_to: date | None = None
+    date_parity: str = Field(default=DateParity.ANY, max_length=4)
+    week_parity: str = Field(default=DateParity.ANY, max_length=4)
+    break_start: time | None = None
+    break_end: time | None = None
+
+
+class DayOverrideKind(StrEnum):
+    OFF = "off"  # a day off: no slots from the templates
+    WORK = "work"  # the day's hours replace the templates' (an extra or a shortened day)
+
+
+class ScheduleOverride(SQLModel, table=True):
+    """A one-off change of one doctor's day: a day off, an extra working day, a shortened day."""
+
+    __table_args__ = (
+        UniqueConstraint("doctor_id", "day", "start_time", name="uq_scheduleoverride_day"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    doctor_id: int = Field(foreign_key="doctor.id", index=True)
+    day: date = Field(index=True)
+    kind: str = Field(default=DayOverrideKind.OFF, max_length=4)
+    start_time: time | None = None
+    end_time: time | None = None
+    slot_minutes: int | None = Field(default=None, ge=5, le=240)
+    cabinet: str = Field(default="", max_length=20)
+    reason: str = Field(default="", max_length=200)
+    created_by: str = Field(default="", max_length=80)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Slot(SQLModel, table=True):
@@ -151,9 +215,13 @@ class Patient(SQLModel, table=True):
     birth_date: date
     snils: str | None = Field(default=None, max_length=11)
     phone: str = Field(default="", max_length=20, index=True)
+    # False when the phone on file is not a Russian mobile: kept for calls, never texted.
+    sms_reachable: bool = True
     clinic_id: int | None = Field(default=None, foreign_key="clinic.id", index=True)
     district_id: int | None = Field(default=None, foreign_key="district.id")
     attached_on: date | None = None
+    # The MIS's id of this patient, when it sends one (the policy number stays the key).
+    external_id: str | None = Field(default=None, max_length=64, index=True)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
     @property
@@ -201,6 +269,10 @@ class Appointment(SQLModel, table=True):
     arrived_at: NaiveDatetime | None = None
     # Set when the doctor became absent: the agent worklist and the SMS notice use it.
     absence_id: int | None = Field(default=None, foreign_key="doctorabsence.id", index=True)
+    # Why the visit cannot happen as booked, when not an absence: "doctor_left" or
+    # "schedule_changed" (set by an import or an admin change; see AppointmentFlag).
+    flag: str | None = Field(default=None, max_length=20, index=True)
+    flagged_at: NaiveDatetime | None = None
 
 
 class ChannelRestriction(SQLModel, table=True):
