@@ -104,8 +104,11 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
     app.state.login_throttle = LoginThrottle()
     app.state.sse_max_seconds = sse_max_seconds
 
-    app.add_middleware(SessionMiddleware, secret_key=container.settings.secret_key
-                       .get_secret_value(), session_cookie=SESSION_COOKIE,
+    secret = container.settings.secret_key
+    if secret is None:  # bootstrap() always resolves it; a hand-built container must too
+        raise RuntimeError("settings carry no secret key: build the container with bootstrap()")
+    app.add_middleware(SessionMiddleware, secret_key=secret.get_secret_value(),
+                       session_cookie=SESSION_COOKIE,
                        max_age=SESSION_MAX_AGE, same_site="lax", https_only=False)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

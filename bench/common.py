@@ -160,7 +160,7 @@ def checkpoint_sqlite(url: str) -> None:
 
 def bench_settings(url: str, **overrides: Any) -> Settings:
     """Settings for a benchmark database (secret key fixed, everything else default)."""
-    return Settings(database_url=url, secret_key="bench-secret", **overrides)  # type: ignore[arg-type]
+    return Settings(database_url=url, secret_key="bench-secret-key-0123456789", **overrides)  # type: ignore[arg-type]
 
 
 def make_container(url: str, *, now: datetime = BENCH_NOW, **overrides: Any) -> Container:

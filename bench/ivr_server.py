@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ivr.runtime import IvrRuntime
 
-    settings = Settings(database_url=args.db_url, secret_key="bench-secret",  # type: ignore[arg-type]
+    settings = Settings(database_url=args.db_url, secret_key="bench-secret-key-0123456789",  # type: ignore[arg-type]
                         sounds_dir=args.sounds, record_dir=args.sounds / "recordings",
                         db_pool_size=args.pool_size,
                         db_statement_timeout_ms=args.statement_timeout_ms)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from booking_core.clock import Clock, SystemClock
 from booking_core.rules import BookingRules
 from booking_core.uow import UnitOfWorkFactory
 from models.db import make_engine
+from registratura.secret_key import resolve_secret_key
 from registratura.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -61,14 +63,22 @@ def rules_from(settings: Settings) -> BookingRules:
         id_failures_per_caller=settings.id_failures_per_caller,
         id_failures_per_policy=settings.id_failures_per_policy,
         id_failure_window_minutes=settings.id_failure_window_minutes,
-        pepper=settings.secret_key.get_secret_value(),
+        pepper=secret_key(settings),
     )
+
+
+def secret_key(settings: Settings) -> str:
+    """The install's secret key (raises ``InsecureSecretKey`` rather than run on a weak one)."""
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return resolve_secret_key(configured, settings.secret_key_file)
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
               engine: Engine | None = None) -> Container:
     """Build the container; tests pass their own clock or engine."""
     settings = settings or load_settings()
+    # Resolved once, here: every component then reads settings.secret_key, which is always set.
+    settings = settings.model_copy(update={"secret_key": SecretStr(secret_key(settings))})
     engine = engine or make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,

@@ -13,6 +13,7 @@ from rich.table import Table
 from registratura.bootstrap import Container, bootstrap
 from registratura.cli_sms import sms_app
 from registratura.logging_setup import configure_logging
+from registratura.secret_key import InsecureSecretKey
 from registratura.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,11 @@ app.add_typer(agent_app, name="agent")
 def _container() -> Container:
     settings = load_settings()
     configure_logging(settings.log_level)
-    return bootstrap(settings)
+    try:
+        return bootstrap(settings)
+    except InsecureSecretKey as exc:
+        console.print(f"[red]Not started:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 def _progress() -> Progress:

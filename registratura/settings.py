@@ -65,8 +65,11 @@ class Settings(BaseSettings):
     tts_engine: str = "auto"  # "pyttsx3", "espeak-ng-cli" or "auto"
     default_locale: str = "ru"
 
-    # Secrets
-    secret_key: SecretStr = SecretStr("dev-only-change-me")
+    # Secrets.  The secret key signs console sessions and keys the hashes of the identification
+    # attempt log; there is no default: unset, the first start generates one into the key file
+    # (mode 0600).  See registratura/secret_key.py.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path("var/secret_key")
 
     # SMS (rules 17, 18): provider, Twilio account, webhooks, reminders
     sms_provider: Literal["local", "twilio"] = "local"  # "local" only records (embedded default)

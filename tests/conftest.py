@@ -31,7 +31,7 @@ TEST_NOW = datetime(2026, 9, 7, 10, 0)  # a Monday
 
 
 def make_settings(url: str, **overrides: object) -> Settings:
-    return Settings(database_url=url, secret_key="test-secret", **overrides)  # type: ignore[arg-type]
+    return Settings(database_url=url, secret_key="test-secret-key-0123456789", **overrides)  # type: ignore[arg-type]
 
 
 def _prepare_template(url: str) -> None:

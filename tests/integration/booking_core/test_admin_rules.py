@@ -375,7 +375,7 @@ def test_district_change_in_the_same_clinic_is_not_a_reattachment(container):
 
 
 def test_attachment_period_is_a_setting(db_url, clock):
-    settings = Settings(database_url=db_url, secret_key="test-secret",  # type: ignore[arg-type]
+    settings = Settings(database_url=db_url, secret_key="test-secret-key-0123456789",  # type: ignore[arg-type]
                         attachment_change_period_days=182)
     c = bootstrap(settings, clock=clock)
     try:

@@ -250,7 +250,7 @@ def test_default_two_appointments_a_day(container):
 
 
 def test_appointments_per_day_is_a_setting(db_url, clock):
-    settings = Settings(database_url=db_url, secret_key="test-secret",  # type: ignore[arg-type]
+    settings = Settings(database_url=db_url, secret_key="test-secret-key-0123456789",  # type: ignore[arg-type]
                         max_appointments_per_day=1)
     c = bootstrap(settings, clock=clock)
     try:

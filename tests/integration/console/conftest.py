@@ -28,7 +28,7 @@ USERS = {"admin1": "admin", "agent1": "agent", "agent2": "agent", "observer1": "
 
 
 def _make_settings(url: str) -> Settings:
-    return Settings(database_url=url, secret_key="test-secret")  # type: ignore[arg-type]
+    return Settings(database_url=url, secret_key="test-secret-key-0123456789")  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,7 @@ def _dsn(url: str) -> str:
 
 
 def _settings(url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=url, secret_key="test-secret", **overrides)  # type: ignore[arg-type]
+    return Settings(database_url=url, secret_key="test-secret-key-0123456789", **overrides)  # type: ignore[arg-type]
 
 
 def _escalated_for_system_error(t: Transcript) -> bool:
