@@ -234,3 +234,17 @@ def test_inactive_doctor_and_doctor_without_templates_get_nothing(container, clo
     clock.advance(days=14)
     slots.generate_slots(container.uow())
     assert day_slots(container, doc, date(2026, 10, 19)) == []
+
+
+def test_patient_without_a_mobile_is_flagged_but_not_texted(container):
+    from models.tables import Patient
+
+    doc = kashintseva(container)
+    hit = book_at(container, "elderly", doc, datetime(2026, 9, 21, 9, 0))
+    with container.uow() as uow:
+        uow.session.get(Patient, patient_id(container, "elderly")).sms_reachable = False
+        assert schedules.doctor_leaves(uow, doc, date(2026, 9, 18), ADMIN) == 1
+        uow.commit()
+    assert appointment(container, hit.id).flag == "doctor_left"
+    assert outbox_kinds(container, hit.id) == ["booked"]
+    assert [c.phone for c in worklists.absence_calls(container.uow())] == ["+79031112233"]
