@@ -80,6 +80,8 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
                     Doctor.specialty_id == Specialty.id,
                     Doctor.clinic_id == patient.clinic_id,
                     col(Doctor.active).is_(True),
+                    # a doctor past their last day no longer makes the specialty bookable
+                    or_(col(Doctor.left_on).is_(None), col(Doctor.left_on) >= uow.clock.today()),
                 )
             )
             .order_by(col(Specialty.ivr_order), col(Specialty.name_ru))

@@ -248,3 +248,20 @@ def test_patient_without_a_mobile_is_flagged_but_not_texted(container):
     assert appointment(container, hit.id).flag == "doctor_left"
     assert outbox_kinds(container, hit.id) == ["booked"]
     assert [c.phone for c in worklists.absence_calls(container.uow())] == ["+79031112233"]
+
+
+def test_a_specialty_whose_doctors_all_left_is_not_offered(container, clock):
+    therapist_ids = doctor_ids(container, "therapist")
+    adult = patient_id(container, "adult")
+
+    def offered() -> bool:
+        return "therapist" in {o.specialty.code for o in slots.bookable_specialties(
+            adult, Channel.IVR, container.uow())}
+
+    with container.uow() as uow:
+        for doc in therapist_ids:
+            schedules.doctor_leaves(uow, doc, date(2026, 9, 8), ADMIN)
+        uow.commit()
+    assert offered()  # they still work today and tomorrow
+    clock.set(datetime(2026, 9, 9, 8, 0))
+    assert not offered()
