@@ -102,6 +102,30 @@ class TemplateRow:
                 and _parity_ok(self.week_parity, day.isocalendar().week))
 
 
+def overlapping_rows(rows: Sequence[TemplateRow]) -> list[tuple[int, int]]:
+    """Pairs of row indexes (0-based) whose hours overlap on some day both apply to.
+
+    Two periods on the same weekday only clash when their validity dates meet and their
+    parities can hold at once: mornings on even dates and afternoons on odd ones never do.
+    """
+    out = []
+    for i, a in enumerate(rows):
+        for j in range(i + 1, len(rows)):
+            b = rows[j]
+            if (a.weekday == b.weekday and a.start_time < b.end_time
+                    and b.start_time < a.end_time
+                    and _parities_meet(a.date_parity, b.date_parity)
+                    and _parities_meet(a.week_parity, b.week_parity)
+                    and (a.valid_from or date.min) <= (b.valid_to or date.max)
+                    and (b.valid_from or date.min) <= (a.valid_to or date.max)):
+                out.append((i, j))
+    return out
+
+
+def _parities_meet(a: str, b: str) -> bool:
+    return a == DateParity.ANY or b == DateParity.ANY or a == b
+
+
 def _parity_ok(parity: str, number: int) -> bool:
     if parity == DateParity.EVEN:
         return number % 2 == 0
@@ -288,11 +312,15 @@ def replace_templates(uow: UnitOfWork, doctor_id: int, rows: Sequence[TemplateRo
     A no-op when they equal the stored ones.  Otherwise audited with before/after; future free
     slots the new schedule does not produce are deleted, the window's new slots are created,
     and future bookings it no longer covers are flagged "schedule_changed" (worklist + SMS).
-    Raises :class:`InvalidInput` naming the first invalid row.
+    Raises :class:`InvalidInput` naming the first invalid row, or two rows that overlap.
     """
     for i, row in enumerate(rows):
         if row.problems():
             raise InvalidInput(f"template row {i + 1}: {', '.join(row.problems())}")
+    clash = overlapping_rows(rows)
+    if clash:
+        i, j = clash[0]
+        raise InvalidInput(f"template rows {i + 1} and {j + 1} overlap")
     doctor = _doctor(uow, doctor_id)
     before = stored_rows(uow, doctor_id)
     after = sorted(set(rows), key=_row_key)
@@ -329,6 +357,14 @@ def doctor_leaves(uow: UnitOfWork, doctor_id: int, last_day: date, actor: Actor)
     flagged = _flag(uow, doctor, [a for a in _live_after(uow, doctor_id, since)
                                   if a.flag != AppointmentFlag.DOCTOR_LEFT],
                     AppointmentFlag.DOCTOR_LEFT)
+    if before["left_on"] and last_day.isoformat() > before["left_on"] and doctor.active:
+        # the last day moved later: the days in between get their slots back
+        from booking_core.slots import generate_for_doctor
+
+        now = uow.clock.now_local()
+        window_last = now.date() + timedelta(days=uow.rules.slot_window_days - 1)
+        generate_for_doctor(uow, doctor, stored_rows(uow, doctor_id), now.date(), window_last,
+                            now)
     audit.record(uow, actor, "doctor_leaves", "doctor", doctor_id, before,
                  audit.snapshot(doctor, ("left_on",)) | {"flagged": flagged,
                                                          "removed_free_slots": removed})

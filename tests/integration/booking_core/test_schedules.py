@@ -265,3 +265,28 @@ def test_a_specialty_whose_doctors_all_left_is_not_offered(container, clock):
     assert offered()  # they still work today and tomorrow
     clock.set(datetime(2026, 9, 9, 8, 0))
     assert not offered()
+
+
+def test_invalid_or_overlapping_rows_change_nothing(container):
+    import pytest
+
+    from booking_core.errors import InvalidInput
+
+    doc = kashintseva(container)
+    before = len(day_slots(container, doc, date(2026, 9, 8)))
+    for rows, message in (([row(0, "14:00", "08:00")], "template row 1: ends_before_start"),
+                          ([row(0, "08:00", "12:00"), row(0, "11:00", "13:00")],
+                           "template rows 1 and 2 overlap")):
+        with container.uow() as uow, pytest.raises(InvalidInput, match=message):
+            schedules.replace_templates(uow, doc, rows, ADMIN)
+    assert len(day_slots(container, doc, date(2026, 9, 8))) == before
+
+
+def test_a_later_last_day_gives_the_days_in_between_their_slots_back(container):
+    doc = kashintseva(container)
+    for last_day in (date(2026, 9, 14), date(2026, 9, 18)):
+        with container.uow() as uow:
+            schedules.doctor_leaves(uow, doc, last_day, ADMIN)
+            uow.commit()
+    assert len(day_slots(container, doc, date(2026, 9, 17))) == 24
+    assert day_slots(container, doc, date(2026, 9, 21)) == []

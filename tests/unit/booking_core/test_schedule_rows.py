@@ -122,3 +122,17 @@ def test_preview_week_lists_every_day():
 ])
 def test_invalid_rows_name_their_problem(bad, problem):
     assert problem in bad.problems()
+
+
+def test_overlapping_rows_are_found_unless_their_parities_keep_them_apart():
+    from booking_core.schedules import overlapping_rows
+
+    assert overlapping_rows([row(0, "08:00", "14:00"), row(0, "13:00", "16:00")]) == [(0, 1)]
+    assert overlapping_rows([row(0, "08:00", "14:00"), row(0, "14:00", "16:00")]) == []
+    assert overlapping_rows([row(0, "08:00", "14:00"), row(1, "08:00", "14:00")]) == []
+    assert overlapping_rows([row(0, "08:00", "14:00", date_parity="even"),
+                             row(0, "08:00", "14:00", date_parity="odd")]) == []
+    assert overlapping_rows([row(0, "08:00", "14:00", week_parity="even"),
+                             row(0, "10:00", "12:00")]) == [(0, 1)]
+    assert overlapping_rows([row(0, "08:00", "14:00", valid_to=date(2026, 9, 30)),
+                             row(0, "08:00", "14:00", valid_from=date(2026, 10, 1))]) == []
