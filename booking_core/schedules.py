@@ -49,6 +49,33 @@ PARITIES = (DateParity.ANY, DateParity.EVEN, DateParity.ODD)
 DEFAULT_SLOT_MINUTES = 15
 
 
+#: What each problem id of :meth:`TemplateRow.problems` / :meth:`DayOverride.problems` means,
+#: in Russian and English, for a form or an import report.
+PROBLEM_TEXTS: dict[str, tuple[str, str]] = {
+    "weekday_out_of_range": ("День недели должен быть от понедельника до воскресенья",
+                             "The weekday must be Monday to Sunday"),
+    "ends_before_start": ("Время окончания должно быть позже начала",
+                          "The end time must be after the start time"),
+    "slot_minutes_out_of_range": ("Длительность приёма — от 5 до 240 минут",
+                                  "The slot length must be 5 to 240 minutes"),
+    "valid_to_before_valid_from": ("Дата окончания действия раньше даты начала",
+                                   "Valid-to is before valid-from"),
+    "unknown_parity": ("Чётность: любые, чётные или нечётные", "Parity: any, even or odd"),
+    "break_needs_start_and_end": ("У перерыва должны быть и начало, и конец",
+                                  "A break needs both a start and an end"),
+    "break_outside_hours": ("Перерыв должен быть внутри часов приёма",
+                            "The break must lie within the working hours"),
+    "rows_overlap": ("Часы приёма пересекаются с другой строкой того же дня",
+                     "The hours overlap another row of the same day"),
+    "unknown_override_kind": ("Вид изменения дня: выходной или рабочий",
+                              "The day change is either off or work"),
+    "hours_need_start_and_end": ("Нужны и начало, и конец часов",
+                                 "Both a start and an end time are needed"),
+    "working_day_needs_hours": ("Для рабочего дня укажите часы приёма",
+                                "A working day needs its hours"),
+}
+
+
 @dataclass(frozen=True)
 class TemplateRow:
     """One period of a doctor's week, as an import file or a form gives it."""
@@ -444,6 +471,8 @@ def _reconcile(uow: UnitOfWork, doctor: Doctor, rows: Sequence[TemplateRow], fir
 
     def wanted(slot: Slot) -> bool:
         d = slot.starts_at.date()
+        if doctor.left_on is not None and d > doctor.left_on:
+            return False
         if d not in days:
             days[d] = {(s.starts_at, s.ends_at): s.cabinet
                        for s in slots_for_day(rows, overrides, d, doctor.cabinet)}
