@@ -18,11 +18,12 @@ absence (rule 14), and the patient gets an SMS with the nearest free slot of a c
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from booking_core import audit
@@ -380,7 +381,7 @@ def doctor_leaves(uow: UnitOfWork, doctor_id: int, last_day: date, actor: Actor)
     uow.session.add(doctor)
     after_day = datetime.combine(last_day + timedelta(days=1), time.min)
     since = max(after_day, uow.clock.now_local())
-    removed = _delete_free_slots(uow, doctor_id, since, lambda slot: False)
+    removed = _delete_free_slots(uow, doctor_id, since, lambda starts_at, ends_at: None)
     flagged = _flag(uow, doctor, [a for a in _live_after(uow, doctor_id, since)
                                   if a.flag != AppointmentFlag.DOCTOR_LEFT],
                     AppointmentFlag.DOCTOR_LEFT)
@@ -469,18 +470,14 @@ def _reconcile(uow: UnitOfWork, doctor: Doctor, rows: Sequence[TemplateRow], fir
     overrides = overrides_of(uow, doctor.id, first, last)
     days: dict[date, dict[tuple[datetime, datetime], str]] = {}
 
-    def wanted(slot: Slot) -> bool:
-        d = slot.starts_at.date()
+    def wanted(starts_at: datetime, ends_at: datetime) -> str | None:
+        d = starts_at.date()
         if doctor.left_on is not None and d > doctor.left_on:
-            return False
+            return None
         if d not in days:
             days[d] = {(s.starts_at, s.ends_at): s.cabinet
                        for s in slots_for_day(rows, overrides, d, doctor.cabinet)}
-        cabinet = days[d].get((slot.starts_at, slot.ends_at))
-        if cabinet is not None and cabinet != slot.cabinet:
-            slot.cabinet = cabinet
-            uow.session.add(slot)
-        return cabinet is not None
+        return days[d].get((starts_at, ends_at))
 
     until = datetime.combine(last + timedelta(days=1), time.min) if last else None
     removed = _delete_free_slots(uow, doctor.id, since, wanted, until)
@@ -506,33 +503,58 @@ def _reconcile(uow: UnitOfWork, doctor: Doctor, rows: Sequence[TemplateRow], fir
     return ScheduleChange(True, flagged, removed, created)
 
 
-def _delete_free_slots(uow: UnitOfWork, doctor_id: int, since: datetime, keep: Any,
+#: Ids per statement in the bulk updates and deletes (well under SQLite's variable limit).
+_CHUNK = 500
+
+
+def _delete_free_slots(uow: UnitOfWork, doctor_id: int, since: datetime,
+                       wanted: Callable[[datetime, datetime], str | None],
                        until: datetime | None = None) -> int:
-    """Delete the doctor's slots from ``since`` holding no live appointment, unless
-    ``keep(slot)``.  Cancelled appointments on them let go of the slot (``slot_id`` -> None);
-    they keep their doctor and time."""
-    stmt = select(Slot).where(Slot.doctor_id == doctor_id, Slot.starts_at >= since)
+    """Delete the doctor's slots from ``since`` (to ``until``) that hold no live appointment
+    and that ``wanted(starts_at, ends_at)`` does not want (None); a wanted one gets the cabinet
+    it returns.  Cancelled appointments on a deleted slot let go of it (``slot_id`` -> None):
+    they keep their doctor and time.  Plain column reads and bulk statements: a nightly import
+    may change hundreds of doctors' schedules in one transaction.
+    """
+    span = [Slot.doctor_id == doctor_id, Slot.starts_at >= since]
     if until is not None:
-        stmt = stmt.where(Slot.starts_at < until)
-    slots = uow.session.exec(stmt).all()
-    if not slots:
+        span.append(Slot.starts_at < until)
+    found = uow.session.exec(select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.cabinet)
+                             .where(*span)).all()
+    if not found:
         return 0
-    held: dict[int, list[Appointment]] = {}
-    for appt in uow.session.exec(select(Appointment).where(
-            col(Appointment.slot_id).in_([s.id for s in slots]))).all():
-        held.setdefault(appt.slot_id, []).append(appt)  # type: ignore[arg-type]
-    removed = 0
-    for slot in slots:
-        appts = held.get(slot.id, [])  # type: ignore[arg-type]
-        if any(a.status != AppointmentStatus.CANCELLED for a in appts) or keep(slot):
-            continue
-        for appt in appts:
-            appt.slot_id = None
-            uow.session.add(appt)
-        uow.session.delete(slot)
-        removed += 1
-    uow.flush()
-    return removed
+    occupied = set(uow.session.exec(
+        select(Appointment.slot_id).join(Slot, col(Slot.id) == Appointment.slot_id)
+        .where(*span, Appointment.status != AppointmentStatus.CANCELLED)).all())
+    doomed: list[int] = []
+    moved: dict[str, list[int]] = {}
+    for slot_id, starts_at, ends_at, cabinet in found:
+        if slot_id in occupied:
+            continue  # a booked slot is never touched
+        want = wanted(starts_at, ends_at)
+        if want is None:
+            doomed.append(slot_id)  # type: ignore[arg-type]
+        elif want != cabinet:
+            moved.setdefault(want, []).append(slot_id)  # type: ignore[arg-type]
+    for cabinet, ids in moved.items():
+        for chunk in _chunks(ids):
+            uow.session.execute(update(Slot).where(col(Slot.id).in_(chunk))
+                                .values(cabinet=cabinet), execution_options=_BULK)
+    for chunk in _chunks(doomed):
+        uow.session.execute(update(Appointment).where(col(Appointment.slot_id).in_(chunk))
+                            .values(slot_id=None), execution_options=_BULK)
+        uow.session.execute(delete(Slot).where(col(Slot.id).in_(chunk)),
+                            execution_options=_BULK)
+    return len(doomed)
+
+
+#: Bulk statements on rows this unit of work has not loaded: no session bookkeeping.
+_BULK = {"synchronize_session": False}
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start:start + _CHUNK]
 
 
 def _live_after(uow: UnitOfWork, doctor_id: int, since: datetime) -> list[Appointment]:

@@ -290,3 +290,17 @@ def test_a_later_last_day_gives_the_days_in_between_their_slots_back(container):
             uow.commit()
     assert len(day_slots(container, doc, date(2026, 9, 17))) == 24
     assert day_slots(container, doc, date(2026, 9, 21)) == []
+
+
+def test_a_cancelled_visit_on_a_removed_slot_keeps_its_record(container):
+    from booking_core.commands import Cancel
+
+    doc = kashintseva(container)
+    gone = book_at(container, "adult", doc, datetime(2026, 9, 9, 13, 0))
+    booking.cancel(Cancel(gone.id, ADMIN), container.uow())
+    change = replace(container, doc, weekdays("08:00", "12:00"))
+    assert change.flagged == 0
+    kept = appointment(container, gone.id)
+    assert (kept.status, kept.slot_id, kept.starts_at) == ("cancelled", None,
+                                                           datetime(2026, 9, 9, 13, 0))
+    assert hhmm(day_slots(container, doc, date(2026, 9, 9)))[-1] == "11:45"
