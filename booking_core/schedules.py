@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -320,9 +320,14 @@ def _row_key(r: TemplateRow) -> tuple[Any, ...]:
             r.break_start or time.min, r.break_end or time.min)
 
 
+def _fields(r: TemplateRow) -> dict[str, Any]:
+    """The row's fields (``dataclasses.asdict`` deep-copies every value: slow on an import)."""
+    return {f.name: getattr(r, f.name) for f in fields(r)}
+
+
 def _row_audit(rows: Iterable[TemplateRow]) -> list[dict[str, Any]]:
     return [{k: (v.isoformat() if isinstance(v, date | time) else v)
-             for k, v in asdict(r).items()} for r in rows]
+             for k, v in _fields(r).items()} for r in rows]
 
 
 def _doctor(uow: UnitOfWork, doctor_id: int) -> Doctor:
@@ -357,7 +362,7 @@ def replace_templates(uow: UnitOfWork, doctor_id: int, rows: Sequence[TemplateRo
     for t in uow.session.exec(
             select(ScheduleTemplate).where(ScheduleTemplate.doctor_id == doctor_id)).all():
         uow.session.delete(t)
-    uow.session.add_all(ScheduleTemplate(doctor_id=doctor_id, **asdict(r)) for r in after)
+    uow.session.add_all(ScheduleTemplate(doctor_id=doctor_id, **_fields(r)) for r in after)
     uow.flush()
     audit.record(uow, actor, "schedule", "doctor", doctor_id, {"templates": _row_audit(before)},
                  {"templates": _row_audit(after)})
