@@ -39,9 +39,15 @@ CANCELLED = "cancelled"
 RESCHEDULED = "rescheduled"
 REMINDER = "reminder"
 ABSENCE = "absence"
+#: A booked visit the doctor's new schedule no longer covers, or after the doctor's last day
+#: (the values of ``AppointmentFlag``).
+SCHEDULE_CHANGED = "schedule_changed"
+DOCTOR_LEFT = "doctor_left"
 #: Kinds whose text tells the patient to reply "2" (and "1" for a reminder): a reply from the
 #: number such an SMS went to is matched to its appointment.
-REPLYABLE_KINDS = (BOOKED, RESCHEDULED, REMINDER, ABSENCE)
+REPLYABLE_KINDS = (BOOKED, RESCHEDULED, REMINDER, ABSENCE, SCHEDULE_CHANGED, DOCTOR_LEFT)
+#: Kinds that offer another doctor's slot, with a variant for when there is none.
+SUBSTITUTE_KINDS = (ABSENCE, SCHEDULE_CHANGED, DOCTOR_LEFT)
 
 LOCALES = ("ru", "en")
 RU_WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
@@ -102,7 +108,8 @@ def appointment_facts(uow: UnitOfWork, view: AppointmentView) -> tuple[dict[str,
 def _enqueue(uow: UnitOfWork, key: str, kind: str, view: AppointmentView,
              extra: dict[str, Any] | None = None) -> bool:
     facts, patient = appointment_facts(uow, view)
-    to_phone = normalize_phone(patient.phone)
+    # A number the registry marked as not a mobile (an import's landline) is called, not texted.
+    to_phone = normalize_phone(patient.phone) if patient.sms_reachable else ""
     if not to_phone:
         logger.info("appointment %s: no SMS (%s), the patient has no mobile number", view.id,
                     kind)
@@ -147,6 +154,17 @@ def absence_notices(uow: UnitOfWork, absence_id: int, starts_on: date, ends_on: 
                                  "substitute": _substitute_facts(item.substitute)}
         if _enqueue(uow, f"absence:{absence_id}:{item.appointment.id}", ABSENCE,
                     item.appointment, extra):
+            queued += 1
+    return queued
+
+
+def flag_notices(uow: UnitOfWork, flag: str, affected: Iterable[AffectedAppointment]) -> int:
+    """Tell each patient whose visit was flagged (``flag`` is the SMS kind: "schedule_changed"
+    or "doctor_left") that it will not happen, with a colleague's nearest free slot."""
+    queued = 0
+    for item in affected:
+        extra = {"substitute": _substitute_facts(item.substitute)}
+        if _enqueue(uow, f"{flag}:{item.appointment.id}", flag, item.appointment, extra):
             queued += 1
     return queued
 
@@ -234,6 +252,6 @@ def render(kind: str, facts: dict[str, Any], locale: str = "ru",
            sender_name: str = "") -> Rendered:
     """The SMS text for an outbox row of ``kind`` with ``facts`` (its payload)."""
     key = kind
-    if kind == ABSENCE and not facts.get("substitute"):
-        key = "absence_no_substitute"
+    if kind in SUBSTITUTE_KINDS and not facts.get("substitute"):
+        key = f"{kind}_no_substitute"
     return render_template(key, facts, locale, sender_name)
