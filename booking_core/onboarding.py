@@ -167,6 +167,15 @@ class EntityCounts:
         return self.created + self.updated
 
 
+# Which column a template rule points at (the rules live in booking_core.schedules).
+_TEMPLATE_COLUMNS = {
+    "weekday_out_of_range": "weekday", "ends_before_start": "end_time",
+    "slot_minutes_out_of_range": "slot_minutes", "valid_to_before_valid_from": "valid_to",
+    "unknown_parity": "date_parity", "break_needs_start_and_end": "break_start",
+    "break_outside_hours": "break_start",
+}
+
+
 # --- the use case ---------------------------------------------------------------------------
 
 
@@ -189,7 +198,7 @@ class Onboarding:
         self._specialties: dict[str, int] | None = None
         self._doctors: dict[str, list[tuple[int, int]]] | None = None
         self._templates: dict[int, list[TemplateRow]] = defaultdict(list)
-        self._template_refs: dict[int, list[Hashable]] = defaultdict(list)
+        self.slots_created = 0  # by schedule changes, in the booking window
 
     # -- look-ups (loaded once per phase: a batch never costs a query per row) --
 
@@ -438,16 +447,12 @@ class Onboarding:
             key = (doctor_id, t.weekday, t.start_time, t.date_parity, t.week_parity, t.valid_from)
             if not self._first_time("templates", key, item.ref, "weekday", issues):
                 continue
-            if t.end_time <= t.start_time:
-                issues.append(Issue(item.ref, "end_time", "end_before_start"))
-                continue
-            if t.break_start is not None and not (
-                    t.break_end is not None and t.start_time <= t.break_start < t.break_end
-                    <= t.end_time):
-                issues.append(Issue(item.ref, "break_start", "break_outside_hours"))
+            problems = t.problems()  # the schedule's own rules, kept in one place
+            if problems:
+                issues += [Issue(item.ref, _TEMPLATE_COLUMNS.get(p, "start_time"), p)
+                           for p in problems]
                 continue
             self._templates[doctor_id].append(t)
-            self._template_refs[doctor_id].append(item.ref)
         return issues
 
     def _replace_templates(self) -> None:
@@ -463,6 +468,7 @@ class Onboarding:
             else:
                 counts.created += len(rows)
             counts.flagged += change.flagged
+            self.slots_created += change.created_slots
         self._templates.clear()
 
     # -- patients --

@@ -95,9 +95,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "duplicate_key": ("повтор: то же, что в {first}", "duplicate of {first}"),
     "patient_two_clinics": ("пациент прикреплён к двум поликлиникам: см. также {first}",
                             "the patient is attached to two clinics: see also {first}"),
-    "end_before_start": ("окончание приёма не позже начала", "the end is not after the start"),
-    "break_outside_hours": ("перерыв вне часов приёма или без конца",
-                            "the break is outside the working hours or has no end"),
+    "ends_before_start": ("окончание приёма не позже начала", "the end is not after the start"),
+    "break_outside_hours": ("перерыв вне часов приёма", "the break is outside the working hours"),
+    "break_needs_start_and_end": ("у перерыва нужны начало и конец",
+                                  "a break needs both a start and an end"),
+    "weekday_out_of_range": ("день недели вне 1…7", "the weekday is outside 1..7"),
+    "slot_minutes_out_of_range": ("длительность приёма вне 5…240 минут",
+                                  "the slot length is outside 5..240 minutes"),
+    "valid_to_before_valid_from": ("«действует по» раньше «действует с»",
+                                   "'valid to' is before 'valid from'"),
+    "unknown_parity": ("чётность: «чёт.», «нечёт.» или пусто", "parity: even, odd or empty"),
 }
 
 

@@ -119,7 +119,7 @@ def _csv_source(path: Path, size: int) -> Source:
         number = 0
         try:
             with path.open(encoding=encoding, newline="") as f:
-                for number, row in enumerate(csv.reader(f, delimiter=delimiter), 1):  # noqa: B007
+                for number, row in enumerate(csv.reader(f, delimiter=delimiter), 1):
                     yield number, row  # type: ignore[misc]
         except UnicodeDecodeError as exc:
             raise FileError("bad_encoding_at", row=number + 1, encoding=encoding) from exc

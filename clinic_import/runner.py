@@ -23,7 +23,14 @@ from booking_core.slots import generate_slots
 from booking_core.uow import UnitOfWorkFactory
 from clinic_import import headers as hdr
 from clinic_import.messages import render
-from clinic_import.readers import FileError, Row, Source, column_letter, is_merged_marker, open_sources
+from clinic_import.readers import (
+    FileError,
+    Row,
+    Source,
+    column_letter,
+    is_merged_marker,
+    open_sources,
+)
 from clinic_import.rows import BUILDERS, Cells, RowErrors
 
 logger = logging.getLogger(__name__)
@@ -136,6 +143,7 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
         if not any(p.code in _FILE_FATAL for p in report.errors):
             onboarding.finish(sorted({s.source.path.name for s in sheets}))
         report.entities = onboarding.counts
+        report.slots_created = onboarding.slots_created
         for entity, count in _rejected_counts(rejected).items():
             report.entities[entity].rejected = count
         fatal = any(p.code in _FILE_FATAL for p in report.errors)
@@ -146,7 +154,7 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
     if rejected and error_file is not None:
         write_error_file(error_file, rejected)
     if report.applied and generate and report.changes:
-        report.slots_created = generate_slots(uow_factory())
+        report.slots_created += generate_slots(uow_factory())
     logger.info("import %s: %d changes, %d rejected rows, %d problems",
                 "applied" if report.applied else "not applied", report.changes,
                 report.rejected, len(report.problems))
