@@ -105,6 +105,9 @@ class DoctorRecord:
     cabinet: str = ""
     active: bool = True
     left_on: date | None = None
+    # The optional fields the file has columns for; None: all.  A field without a column is
+    # left as stored, so a partial export (no cabinets, say) does not blank it.
+    columns: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class PatientRecord:
     district: int | None = None
     attached_on: date | None = None
     external_id: str = ""
+    columns: frozenset[str] | None = None  # as for DoctorRecord
 
 
 R = TypeVar("R")
@@ -165,6 +169,22 @@ class EntityCounts:
     @property
     def changed(self) -> int:
         return self.created + self.updated
+
+
+# Stored fields -> the record field whose column decides them, where the names differ.
+_PATIENT_COLUMNS = {"snils": "snils", "phone": "phone", "sms_reachable": "phone",
+                    "clinic_id": "clinic", "district_id": "district"}
+_OPTIONAL = frozenset({"middle_name", "snils", "phone", "clinic", "district", "attached_on",
+                       "external_id", "cabinet", "active", "left_on"})
+
+
+def _present(values: dict[str, Any], columns: frozenset[str] | None,
+             renamed: dict[str, str]) -> dict[str, Any]:
+    """``values`` without the optional fields the file has no column for."""
+    if columns is None:
+        return values
+    return {k: v for k, v in values.items()
+            if renamed.get(k, k) not in _OPTIONAL or renamed.get(k, k) in columns}
 
 
 # Which column a template rule points at (the rules live in booking_core.schedules).
@@ -404,12 +424,16 @@ class Onboarding:
         }
         # Leaving: a last working day in the file, or "active: no" (then today is the last).
         last_day = r.left_on or (None if r.active else self.today)
+        if doctor is not None:
+            values = _present(values, r.columns, {"district_id": "district"})
+            if r.columns is not None and not r.columns & {"active", "left_on"}:
+                last_day = doctor.left_on  # the file says nothing about leaving
         if doctor is None:
             values.update(left_on=last_day, active=True)
             self._upsert(None, Doctor, values, self.DOCTOR_FIELDS, "doctor", counts)
             return
-        leaving = last_day is not None and (
-            doctor.left_on is None or (r.left_on is not None and r.left_on != doctor.left_on))
+        leaving = last_day is not None and last_day != doctor.left_on and (
+            doctor.left_on is None or r.left_on is not None)
         if last_day is None:
             values.update(left_on=None, active=True)  # (re)hired, or still working
         unchanged_before = counts.unchanged
@@ -482,11 +506,11 @@ class Onboarding:
         if self._templates:
             self._replace_templates()
         issues: list[Issue] = []
-        good: dict[str, dict[str, Any]] = {}
+        good: dict[str, tuple[dict[str, Any], frozenset[str] | None]] = {}
         for item in items:
             values = self._patient_values(item, issues)
             if values is not None:
-                good[values["policy_number"]] = values
+                good[values["policy_number"]] = (values, item.record.columns)
         if good:
             self._write_patients(good)
         return issues
@@ -536,7 +560,8 @@ class Onboarding:
         code = "patient_two_clinics" if first_clinic != clinic_id else "duplicate_key"
         issues.append(Issue(ref, "policy_number", code, {"first": first_ref}))
 
-    def _write_patients(self, good: dict[str, dict[str, Any]]) -> None:
+    def _write_patients(self, good: dict[str, tuple[dict[str, Any], frozenset[str] | None]]
+                        ) -> None:
         counts = self.counts["patients"]
         table = Patient.__table__  # type: ignore[attr-defined]
         cols = [table.c[name] for name in ("id", "policy_number", *self.PATIENT_FIELDS)]
@@ -544,15 +569,18 @@ class Onboarding:
             select(*cols).where(table.c.policy_number.in_(list(good)))).all()}
         inserts, updates = [], []
         now = self.uow.clock.now_utc()
-        for policy, values in good.items():
+        for policy, (values, columns) in good.items():
             row = stored.get(policy)
             if row is None:
                 inserts.append({**values, "created_at": now})
                 continue
+            values = _present(values, columns, _PATIENT_COLUMNS)
+            values.setdefault("clinic_id", row.clinic_id)
+            values.setdefault("attached_on", row.attached_on)
             if values["attached_on"] is None:
                 values["attached_on"] = (row.attached_on if row.clinic_id == values["clinic_id"]
                                          else self.today)
-            if all(getattr(row, name) == values[name] for name in self.PATIENT_FIELDS):
+            if all(getattr(row, name) == values[name] for name in values):
                 counts.unchanged += 1
             else:
                 updates.append({"id": row.id, **values})

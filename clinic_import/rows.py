@@ -114,6 +114,7 @@ def doctor(c: Cells) -> DoctorRecord:
         cabinet=c.text("cabinet"),
         active=c.parse("active", lambda x: v.parse_bool(x, True), True),
         left_on=c.parse("left_on", v.parse_date),
+        columns=frozenset(c.cells),
     )
     c.done()
     return record
@@ -156,6 +157,7 @@ def patient(c: Cells) -> PatientRecord:
         district=c.parse("district", lambda x: v.parse_int(x, 0, 99999)),
         attached_on=c.parse("attached_on", v.parse_date),
         external_id=c.text("external_id"),
+        columns=frozenset(c.cells),
     )
     c.done()
     return record
