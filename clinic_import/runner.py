@@ -152,6 +152,8 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
             uow.commit()
             report.applied = True
     if rejected and error_file is not None:
+        order = {id(sheet): i for i, sheet in enumerate(sheets)}
+        rejected.sort(key=lambda r: (order[id(r[0])], r[1]))  # as in the files
         write_error_file(error_file, rejected)
     if report.applied and generate and report.changes:
         report.slots_created += generate_slots(uow_factory())
