@@ -155,7 +155,8 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
         order = {id(sheet): i for i, sheet in enumerate(sheets)}
         rejected.sort(key=lambda r: (order[id(r[0])], r[1]))  # as in the files
         write_error_file(error_file, rejected)
-    if report.applied and generate and report.changes:
+    if report.applied and generate and report.entities["doctors"].updated:
+        # New schedules made their slots already; a doctor back at work needs the window.
         report.slots_created += generate_slots(uow_factory())
     logger.info("import %s: %d changes, %d rejected rows, %d problems",
                 "applied" if report.applied else "not applied", report.changes,
