@@ -241,8 +241,11 @@ class Onboarding:
 
     def _specialty_map(self) -> dict[str, int]:
         if self._specialties is None:
-            rows = self.uow.session.exec(select(Specialty.code, Specialty.id)).all()
-            self._specialties = {code: sid for code, sid in rows if sid is not None}
+            rows = self.uow.session.exec(
+                select(Specialty.code, Specialty.name_ru, Specialty.id)).all()
+            # A file may name the specialty by its code or by its Russian name («Терапевт»).
+            self._specialties = {name.casefold(): sid for _, name, sid in rows if sid is not None}
+            self._specialties.update({code: sid for code, _, sid in rows if sid is not None})
         return self._specialties
 
     def _doctor_map(self) -> dict[str, list[tuple[int, int]]]:
@@ -424,7 +427,8 @@ class Onboarding:
             r = item.record
             before = len(issues)
             clinic_id = self._clinic_id(r.clinic, item.ref, issues)
-            specialty_id = self._specialty_map().get(r.specialty)
+            specialties = self._specialty_map()
+            specialty_id = specialties.get(r.specialty, specialties.get(r.specialty.casefold()))
             if specialty_id is None:
                 issues.append(Issue(item.ref, "specialty", "unknown_specialty",
                                     {"value": r.specialty}))

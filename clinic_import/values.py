@@ -41,6 +41,7 @@ def digits_text(value: object) -> str:
     return text(value)
 
 
+_RU_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 _DATE_FORMATS = ("%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%y", "%Y.%m.%d")
 
 
@@ -55,6 +56,12 @@ def parse_date(value: object) -> date:
             return EXCEL_EPOCH + timedelta(days=int(value))
         raise BadValue("bad_date")
     s = text(value)
+    m = _RU_DATE.fullmatch(s)
+    if m:  # the usual DD.MM.YYYY, without strptime's cost (it runs once per patient)
+        try:
+            return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        except ValueError:
+            raise BadValue("impossible_date") from None
     if " " in s:
         s = s.split(" ", 1)[0]  # "05.03.1985 0:00:00" as some exports write it
     if "T" in s:
