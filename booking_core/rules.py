@@ -88,6 +88,23 @@ def snils_valid(snils: str) -> bool:
     return snils_checksum(digits[:9]) == digits[9:]
 
 
+def is_russian_mobile(e164: str) -> bool:
+    """A Russian mobile number in E.164 (+7 9XX XXX-XX-XX): the only kind an SMS reaches."""
+    return re.fullmatch(r"\+79\d{9}", e164 or "") is not None
+
+
+EARLIEST_BIRTH_YEAR = 1900
+
+
+def birth_date_problem(birth_date: date, today: date) -> str | None:
+    """Why a date of birth cannot be true ("future", "impossible"), or None if it can."""
+    if birth_date > today:
+        return "future"
+    if birth_date.year < EARLIEST_BIRTH_YEAR:
+        return "impossible"
+    return None
+
+
 def age_on(birth_date: date, on: date) -> int:
     """Full years of a person born on ``birth_date`` at ``on``."""
     years = on.year - birth_date.year
