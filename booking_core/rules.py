@@ -88,6 +88,16 @@ def snils_valid(snils: str) -> bool:
     return snils_checksum(digits[:9]) == digits[9:]
 
 
+def is_russian_mobile(e164: str) -> bool:
+    """A Russian mobile number in E.164 (+79XXXXXXXXX): the only kind an SMS reaches."""
+    return len(e164) == 12 and e164.startswith("+79") and e164[1:].isdigit()
+
+
+def birth_date_plausible(birth: date, today: date, max_age: int = 130) -> bool:
+    """Not in the future and not older than anyone alive."""
+    return birth <= today and today.year - birth.year <= max_age
+
+
 def age_on(birth_date: date, on: date) -> int:
     """Full years of a person born on ``birth_date`` at ``on``."""
     years = on.year - birth_date.year
