@@ -24,11 +24,17 @@ from agent_console.routers import (
     audit,
     auth,
     callbacks,
+    clinics,
     dashboard,
+    doctor_schedules,
+    doctors,
+    exports,
     patients,
     queue,
+    registry,
     restrictions,
     schedule,
+    specialties,
     users,
 )
 from agent_console.security import SESSION_COOKIE, SESSION_MAX_AGE, LoginThrottle
@@ -129,7 +135,9 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             swagger_favicon_url="/static/favicon.svg")
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users):
+                   restrictions, audit, dashboard, users,
+                   # administration of the clinic (admin role)
+                   clinics, specialties, doctors, doctor_schedules, registry, exports):
         app.include_router(module.router)
         app.include_router(module.api)
 
