@@ -363,6 +363,7 @@ class AbsenceCallOut(Out):
     phone: str
     absence_reason: str
     substitute_name: str | None
+    flag: str | None = None  # "doctor_left" / "schedule_changed"; None for an absence
 
 
 class AuditEntryOut(Out):

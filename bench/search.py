@@ -49,7 +49,6 @@ from bench.common import (
 from booking_core import slots
 from booking_core.commands import FindSlots
 from booking_core.errors import DomainError
-from booking_core.slots import _generate_for_doctor
 from models.tables import Appointment, Channel, Doctor, Slot
 from registratura.bootstrap import Container
 
@@ -76,23 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def bulk_generate_slots(container: Container, days: int) -> int:
-    """The same slots as ``generate_slots`` (same template logic), inserted in bulk."""
-    uow = container.uow()
-    now = container.clock.now_local()
-    first, last = now.date(), now.date() + timedelta(days=days - 1)
-    rows: list[dict[str, Any]] = []
-    with uow:
-        doctor_ids = list(uow.session.execute(text("SELECT id FROM doctor WHERE active")).scalars())
-        for doctor_id in doctor_ids:
-            _generate_for_doctor(uow, doctor_id, first, last, now)
-            rows += [{"doctor_id": s.doctor_id, "starts_at": s.starts_at, "ends_at": s.ends_at,
-                      "cabinet": s.cabinet} for s in uow.session.new if isinstance(s, Slot)]
-            uow.session.expunge_all()
-    with container.uow() as uow:
-        for start in range(0, len(rows), 10_000):
-            uow.session.execute(insert(Slot), rows[start:start + 10_000])
-        uow.commit()
-    return len(rows)
+    """The window's slots in one go, untimed per doctor.
+
+    ``generate_slots`` itself now inserts each doctor's slots in one bulk statement, so this
+    just runs it (the flag stays for the scripts that pass it).
+    """
+    return slots.generate_slots(container.uow(), days=days)
 
 
 def _book_share(container: Container, share: float, patient_ids: list[int], seed: int) -> int:

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from booking_core import audit, notifications
@@ -141,13 +142,14 @@ def _substitute_slot(
 
 
 def absence_worklist(uow: UnitOfWork) -> list[AppointmentView]:
-    """Live appointments flagged by a doctor absence: the agents' list of patients to call."""
+    """Live appointments flagged by a doctor absence, the doctor leaving or a schedule change:
+    the agents' list of patients to call."""
     from booking_core.booking import LIVE_FUTURE, _view
 
     with uow.reading():
         rows = uow.session.exec(
             select(Appointment).where(
-                col(Appointment.absence_id).is_not(None),
+                or_(col(Appointment.absence_id).is_not(None), col(Appointment.flag).is_not(None)),
                 col(Appointment.status).in_(LIVE_FUTURE),
                 Appointment.starts_at > uow.clock.now_local(),
             ).order_by(col(Appointment.starts_at))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from booking_core.actors import Actor
@@ -15,7 +15,7 @@ def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in fields:
         value = getattr(obj, name)
-        out[name] = value.isoformat() if isinstance(value, date | datetime) else value
+        out[name] = value.isoformat() if isinstance(value, date | datetime | time) else value
     return out
 
 

@@ -39,9 +39,15 @@ CANCELLED = "cancelled"
 RESCHEDULED = "rescheduled"
 REMINDER = "reminder"
 ABSENCE = "absence"
+#: A booked visit the doctor's new schedule no longer covers, or after the doctor's last day
+#: (the values of ``AppointmentFlag``).
+SCHEDULE_CHANGED = "schedule_changed"
+DOCTOR_LEFT = "doctor_left"
 #: Kinds whose text tells the patient to reply "2" (and "1" for a reminder): a reply from the
 #: number such an SMS went to is matched to its appointment.
-REPLYABLE_KINDS = (BOOKED, RESCHEDULED, REMINDER, ABSENCE)
+REPLYABLE_KINDS = (BOOKED, RESCHEDULED, REMINDER, ABSENCE, SCHEDULE_CHANGED, DOCTOR_LEFT)
+#: Kinds that offer another doctor's slot, with a variant for when there is none.
+SUBSTITUTE_KINDS = (ABSENCE, SCHEDULE_CHANGED, DOCTOR_LEFT)
 
 LOCALES = ("ru", "en")
 RU_WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
@@ -151,6 +157,17 @@ def absence_notices(uow: UnitOfWork, absence_id: int, starts_on: date, ends_on: 
     return queued
 
 
+def flag_notices(uow: UnitOfWork, flag: str, affected: Iterable[AffectedAppointment]) -> int:
+    """Tell each patient whose visit was flagged (``flag`` is the SMS kind: "schedule_changed"
+    or "doctor_left") that it will not happen, with a colleague's nearest free slot."""
+    queued = 0
+    for item in affected:
+        extra = {"substitute": _substitute_facts(item.substitute)}
+        if _enqueue(uow, f"{flag}:{item.appointment.id}", flag, item.appointment, extra):
+            queued += 1
+    return queued
+
+
 def _substitute_facts(offer: SlotOffer | None) -> dict[str, Any] | None:
     if offer is None:
         return None
@@ -234,6 +251,6 @@ def render(kind: str, facts: dict[str, Any], locale: str = "ru",
            sender_name: str = "") -> Rendered:
     """The SMS text for an outbox row of ``kind`` with ``facts`` (its payload)."""
     key = kind
-    if kind == ABSENCE and not facts.get("substitute"):
-        key = "absence_no_substitute"
+    if kind in SUBSTITUTE_KINDS and not facts.get("substitute"):
+        key = f"{kind}_no_substitute"
     return render_template(key, facts, locale, sender_name)

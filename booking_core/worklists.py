@@ -1,5 +1,6 @@
 """Registrars' worklists and the administrator's lists: callbacks to make, patients to warn
-about a doctor's absence, channel restrictions and absences in force (read models only)."""
+about a doctor's absence or a schedule change, channel restrictions and absences in force
+(read models only)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from booking_core.booking import LIVE_FUTURE, _view
@@ -15,6 +17,7 @@ from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView
 from models.tables import (
     Appointment,
+    AppointmentFlag,
     CallbackRequest,
     ChannelRestriction,
     Doctor,
@@ -44,13 +47,30 @@ class CallbackItem:
 
 @dataclass(frozen=True)
 class AbsenceCall:
-    """A patient whose appointment falls into a doctor's absence: call them."""
+    """A patient whose visit cannot happen as booked (a doctor's absence, the doctor left, the
+    schedule changed): call them."""
 
     appointment: AppointmentView
     patient_name: str
     phone: str
-    absence_reason: str
+    absence_reason: str  # the reason shown to the agent, in Russian
     substitute_name: str | None
+    flag: str | None = None  # "doctor_left" / "schedule_changed"; None for an absence
+
+
+#: What the agents read for a flagged visit (the console is in Russian).
+FLAG_REASONS_RU = {
+    AppointmentFlag.DOCTOR_LEFT: "Врач больше не работает в поликлинике",
+    AppointmentFlag.SCHEDULE_CHANGED: "Изменилось расписание врача: приём в это время не ведётся",
+}
+
+
+def flag_reason_ru(flag: str, left_on: date | None = None) -> str:
+    """The Russian reason of an appointment flag (with the doctor's last day, if known)."""
+    reason = FLAG_REASONS_RU.get(flag, flag)  # type: ignore[call-overload]
+    if flag == AppointmentFlag.DOCTOR_LEFT and left_on is not None:
+        reason += f" (последний рабочий день — {left_on:%d.%m.%Y})"
+    return reason
 
 
 @dataclass(frozen=True)
@@ -102,22 +122,32 @@ def callbacks(uow: UnitOfWork, status: str | None = "open", limit: int = 200) ->
 
 
 def absence_calls(uow: UnitOfWork) -> list[AbsenceCall]:
-    """Live future appointments flagged by a doctor absence, nearest first, with phones."""
+    """Live future appointments to rearrange with the patient, nearest first, with phones:
+    those in a doctor's absence (rule 14) and those flagged because the doctor left or the
+    schedule changed."""
     with uow.reading():
         rows = uow.session.exec(
             select(Appointment, Patient, DoctorAbsence)
             .join(Patient, col(Patient.id) == Appointment.patient_id)
-            .join(DoctorAbsence, col(DoctorAbsence.id) == Appointment.absence_id)
-            .where(col(Appointment.status).in_(LIVE_FUTURE),
+            .outerjoin(DoctorAbsence, col(DoctorAbsence.id) == Appointment.absence_id)
+            .where(or_(col(Appointment.absence_id).is_not(None),
+                       col(Appointment.flag).is_not(None)),
+                   col(Appointment.status).in_(LIVE_FUTURE),
                    Appointment.starts_at > uow.clock.now_local())
             .order_by(col(Appointment.starts_at))
         ).all()
         out = []
         for appt, patient, absence in rows:
-            sub = (uow.session.get(Doctor, absence.substitute_doctor_id)
-                   if absence.substitute_doctor_id else None)
+            if absence is not None:
+                reason = absence.reason or "Врач отсутствует"
+                sub = (uow.session.get(Doctor, absence.substitute_doctor_id)
+                       if absence.substitute_doctor_id else None)
+            else:
+                doctor = uow.session.get(Doctor, appt.doctor_id)
+                reason = flag_reason_ru(appt.flag, doctor.left_on if doctor else None)  # type: ignore[arg-type]
+                sub = None
             out.append(AbsenceCall(_view(uow, appt), patient.full_name, patient.phone,
-                                   absence.reason, sub.full_name if sub else None))
+                                   reason, sub.full_name if sub else None, appt.flag))
         return out
 
 
