@@ -150,6 +150,27 @@ class PreviewDayOut(BaseModel):
     slots: list[PreviewSlotOut]
 
 
+class DayOverrideIn(BaseModel):
+    day: date
+    kind: str = Field("off", description="off (no work, or no work in these hours) or work")
+    start_time: time | None = None
+    end_time: time | None = None
+    slot_minutes: int | None = Field(None, ge=5, le=240)
+    cabinet: str = Field("", max_length=20)
+    reason: str = Field("", max_length=200)
+
+
+class DayOverrideOut(Out):
+    id: int
+    day: date
+    kind: str
+    start_time: time | None
+    end_time: time | None
+    slot_minutes: int | None
+    cabinet: str
+    reason: str
+
+
 class ScheduleChangeOut(Out):
     changed: bool
     flagged: int

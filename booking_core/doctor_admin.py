@@ -12,13 +12,24 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
 from booking_core import audit
 from booking_core.actors import Actor
 from booking_core.errors import Duplicate, InvalidInput, NotFound
+from booking_core.schedules import (
+    DayOverride,
+    ScheduleChange,
+    TemplateRow,
+    doctor_leaves,
+    overrides_of,
+    preview_week,
+    remove_day_override,
+    replace_templates,
+    set_day_override,
+    stored_rows,
+)
 from booking_core.uow import UnitOfWork
 from models.tables import (
     Clinic,
@@ -28,9 +39,6 @@ from models.tables import (
     ScheduleTemplate,
     Specialty,
 )
-
-if TYPE_CHECKING:
-    from booking_core.schedules import ScheduleChange, TemplateRow
 
 logger = logging.getLogger(__name__)
 
@@ -136,25 +144,42 @@ def move_cabinet(doctor_id: int, cabinet: str, actor: Actor, uow: UnitOfWork) ->
 
 def templates_of(doctor_id: int, uow: UnitOfWork) -> list[TemplateRow]:
     """The doctor's stored weekly template as rows the editor and the preview understand."""
-    from booking_core.schedules import TemplateRow
-
     with uow.reading():
-        rows = uow.session.exec(select(ScheduleTemplate).where(
-            ScheduleTemplate.doctor_id == doctor_id).order_by(
-            col(ScheduleTemplate.weekday), col(ScheduleTemplate.start_time))).all()
-    return [TemplateRow(weekday=t.weekday, start_time=t.start_time, end_time=t.end_time,
-                        slot_minutes=t.slot_minutes, cabinet=t.cabinet,
-                        valid_from=t.valid_from, valid_to=t.valid_to,
-                        date_parity=t.date_parity, week_parity=t.week_parity,
-                        break_start=t.break_start, break_end=t.break_end) for t in rows]
+        _doctor(uow, doctor_id)
+        return stored_rows(uow, doctor_id)
+
+
+def overrides_ahead(doctor_id: int, uow: UnitOfWork) -> list[ScheduleOverride]:
+    """The doctor's one-off day changes from today on."""
+    with uow.reading():
+        return overrides_of(uow, doctor_id, uow.clock.today())
+
+
+def set_override(doctor_id: int, override: DayOverride, actor: Actor,
+                 uow: UnitOfWork) -> ScheduleChange:
+    """Add a day off, an extra or a shortened working day; that day's slots follow at once."""
+    with uow:
+        change = set_day_override(uow, doctor_id, override, actor)
+        uow.commit()
+    return change
+
+
+def remove_override(doctor_id: int, override_id: int, actor: Actor,
+                    uow: UnitOfWork) -> ScheduleChange:
+    """Drop a day change of this doctor; the weekly template rules that day again."""
+    with uow:
+        row = uow.session.get(ScheduleOverride, override_id)
+        if row is None or row.doctor_id != doctor_id:
+            raise NotFound("day override not found")
+        change = remove_day_override(uow, override_id, actor)
+        uow.commit()
+    return change
 
 
 def change_schedule(doctor_id: int, rows: Sequence[TemplateRow], actor: Actor,
                     uow: UnitOfWork) -> ScheduleChange:
     """Replace the doctor's weekly template in one transaction (audited by ``schedules``);
     booked visits the new template no longer covers are flagged, never deleted."""
-    from booking_core.schedules import replace_templates
-
     with uow:
         _doctor(uow, doctor_id)
         change = replace_templates(uow, doctor_id, rows, actor)
@@ -166,8 +191,6 @@ def change_schedule(doctor_id: int, rows: Sequence[TemplateRow], actor: Actor,
 
 def leave(doctor_id: int, last_day: date, actor: Actor, uow: UnitOfWork) -> int:
     """The doctor leaves after ``last_day``; returns how many booked visits were flagged."""
-    from booking_core.schedules import doctor_leaves
-
     with uow:
         _doctor(uow, doctor_id)
         flagged = doctor_leaves(uow, doctor_id, last_day, actor)
@@ -210,11 +233,7 @@ def preview(doctor_id: int, rows: Sequence[TemplateRow], monday: date,
             uow: UnitOfWork) -> dict[date, list]:  # type: ignore[type-arg]
     """The slots ``rows`` would give the doctor in the week from ``monday`` (nothing saved),
     with the doctor's one-off day overrides of that week applied."""
-    from booking_core.schedules import preview_week
-
     with uow.reading():
         doctor = _doctor(uow, doctor_id)
-        overrides = list(uow.session.exec(select(ScheduleOverride).where(
-            ScheduleOverride.doctor_id == doctor_id, ScheduleOverride.day >= monday,
-            ScheduleOverride.day < monday + timedelta(days=7))).all())
+        overrides = overrides_of(uow, doctor_id, monday, monday + timedelta(days=6))
     return preview_week(rows, overrides, monday, doctor.cabinet)

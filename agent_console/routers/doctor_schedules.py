@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, time, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from agent_console.admin_schemas import (
+    DayOverrideIn,
+    DayOverrideOut,
     GeneratedOut,
     PreviewDayOut,
     PreviewIn,
@@ -25,9 +27,8 @@ from agent_console.schemas import ERRORS
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
 from booking_core import doctor_admin, slots
-
-if TYPE_CHECKING:
-    from booking_core.schedules import TemplateRow
+from booking_core.errors import InvalidInput
+from booking_core.schedules import DayOverride, TemplateRow
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +107,6 @@ def _parse_line(n: int, line: FormLine) -> TemplateRow:
         raise BadLine(n, "чётность")
     if not line.weekday.isdigit() or int(line.weekday) > 6:
         raise BadLine(n, "день недели")
-    from booking_core.schedules import TemplateRow
-
     return TemplateRow(weekday=int(line.weekday), start_time=start, end_time=end,
                        slot_minutes=int(line.slot_minutes), cabinet=line.cabinet.strip()[:20],
                        valid_from=day(line.valid_from, "действует с"),
@@ -142,7 +141,8 @@ def _editor(request: Request, container: ContainerDep, doctor_id: int, lines: li
     return render(request, "admin/schedule_editor.html", {
         "doctor": doctor_admin.get_doctor(doctor_id, container.uow()),
         "lines": lines + [FormLine()] * BLANK_ROWS, "monday": monday, "preview": preview,
-        "error": error}, status_code=422 if error else 200)
+        "overrides": doctor_admin.overrides_ahead(doctor_id, container.uow()),
+        "today": container.clock.today(), "error": error}, status_code=422 if error else 200)
 
 
 @router.get("/admin/doctors/{doctor_id}/schedule")
@@ -188,6 +188,38 @@ async def save_form(doctor_id: int, request: Request, container: ContainerDep,
     return RedirectResponse(f"/admin/doctors/{doctor_id}/schedule", status_code=303)
 
 
+def _opt_time(text: str) -> time | None:
+    try:
+        return time.fromisoformat(text) if text.strip() else None
+    except ValueError:
+        raise InvalidInput("time as HH:MM") from None
+
+
+@router.post("/admin/doctors/{doctor_id}/overrides")
+def override_form(doctor_id: int, request: Request, container: ContainerDep, agent: ClinicAdmin,
+                  day: Annotated[date, Form()], kind: Annotated[str, Form()] = "off",
+                  start_time: Annotated[str, Form()] = "", end_time: Annotated[str, Form()] = "",
+                  slot_minutes: Annotated[str, Form()] = "",
+                  cabinet: Annotated[str, Form(max_length=20)] = "",
+                  reason: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """A day off, an extra working day or a shortened day; that day's slots follow at once."""
+    change = doctor_admin.set_override(doctor_id, DayOverride(
+        day, kind, _opt_time(start_time), _opt_time(end_time),
+        int(slot_minutes) if slot_minutes.isdigit() else None, cabinet.strip(), reason.strip()),
+        actor_of(request, agent), container.uow())
+    flash(request, f"Изменение дня {day:%d.%m.%Y} сохранено. Записей к обзвону: {change.flagged}.")
+    return RedirectResponse(f"/admin/doctors/{doctor_id}/schedule", status_code=303)
+
+
+@router.post("/admin/doctors/{doctor_id}/overrides/{override_id}/delete")
+def override_delete_form(doctor_id: int, override_id: int, request: Request,
+                         container: ContainerDep, agent: ClinicAdmin) -> Response:
+    doctor_admin.remove_override(doctor_id, override_id, actor_of(request, agent),
+                                 container.uow())
+    flash(request, "Изменение дня отменено: действует обычное расписание.")
+    return RedirectResponse(f"/admin/doctors/{doctor_id}/schedule", status_code=303)
+
+
 @router.post("/admin/slots/generate")
 def generate_form(request: Request, container: ContainerDep, agent: ClinicAdmin,
                   back: Annotated[str, Form(max_length=200)] = "/admin/doctors") -> Response:
@@ -198,8 +230,6 @@ def generate_form(request: Request, container: ContainerDep, agent: ClinicAdmin,
 
 
 def _rows_of(body: TemplatesIn) -> list[TemplateRow]:
-    from booking_core.schedules import TemplateRow
-
     return [TemplateRow(**r.model_dump()) for r in body.rows]
 
 
@@ -230,6 +260,30 @@ def api_save(doctor_id: int, body: TemplatesIn, request: Request, container: Con
     rows = _rows_of(body)
     return ScheduleChangeOut.model_validate(doctor_admin.change_schedule(
         doctor_id, rows, actor_of(request, agent), container.uow()))
+
+
+@api.get("/{doctor_id}/overrides", response_model=list[DayOverrideOut],
+         summary="The doctor's one-off day changes from today on")
+def api_overrides(doctor_id: int, container: ContainerDep,
+                  agent: ClinicAdmin) -> list[DayOverrideOut]:
+    return [DayOverrideOut.model_validate(o)
+            for o in doctor_admin.overrides_ahead(doctor_id, container.uow())]
+
+
+@api.post("/{doctor_id}/overrides", response_model=ScheduleChangeOut, status_code=201,
+          summary="Add a day off, an extra or a shortened working day")
+def api_add_override(doctor_id: int, body: DayOverrideIn, request: Request,
+                     container: ContainerDep, agent: ClinicAdmin) -> ScheduleChangeOut:
+    return ScheduleChangeOut.model_validate(doctor_admin.set_override(
+        doctor_id, DayOverride(**body.model_dump()), actor_of(request, agent), container.uow()))
+
+
+@api.delete("/{doctor_id}/overrides/{override_id}", response_model=ScheduleChangeOut,
+            summary="Remove a day change; the weekly template rules that day again")
+def api_remove_override(doctor_id: int, override_id: int, request: Request,
+                        container: ContainerDep, agent: ClinicAdmin) -> ScheduleChangeOut:
+    return ScheduleChangeOut.model_validate(doctor_admin.remove_override(
+        doctor_id, override_id, actor_of(request, agent), container.uow()))
 
 
 @api.post("/slots/generate", response_model=GeneratedOut,

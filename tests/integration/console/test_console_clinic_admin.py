@@ -188,3 +188,80 @@ def test_exports_csv_xlsx_and_day_list(admin, page_token):
                      params={"doctor_id": appt["doctor_id"], "day": "2026-09-08"}).text
     assert "Новикова Алла Петровна" in page and "…" + GOOD_POLICY[-4:] in page
     assert "/static/print.css" in page and GOOD_POLICY not in page
+
+
+def _new_doctor(admin) -> int:  # type: ignore[no-untyped-def]
+    specs = {s["code"]: s["id"] for s in admin.get("/api/specialties").json()}
+    return admin.post("/api/admin/doctors", json={
+        "clinic_id": 1, "specialty_id": specs["therapist"], "last_name": "Чернова",
+        "first_name": "Ирина", "cabinet": "31"}).json()["id"]
+
+
+EVEN_ODD = [  # mornings on even dates, afternoons on odd ones (по чётным / нечётным)
+    {"weekday": d, "start_time": "08:00", "end_time": "12:00", "slot_minutes": 20,
+     "date_parity": "even", "break_start": "10:00", "break_end": "10:20"} for d in range(5)
+] + [{"weekday": d, "start_time": "14:00", "end_time": "16:00", "slot_minutes": 30,
+      "date_parity": "odd", "cabinet": "32"} for d in range(5)]
+
+
+def test_template_preview_save_generate_override_and_leave(admin, console_container):
+    doctor = _new_doctor(admin)
+    week = admin.post(f"/api/admin/doctors/{doctor}/templates/preview",
+                      json={"rows": EVEN_ODD, "monday": "2026-09-14"}).json()
+    by_day = {d["day"]: [s["starts_at"][11:16] for s in d["slots"]] for d in week}
+    # 14.09 is even: 08:00..11:40 every 20 min without the 10:00 break; 15.09 odd: 14:00..15:30
+    assert by_day["2026-09-14"] == ["08:00", "08:20", "08:40", "09:00", "09:20", "09:40",
+                                    "10:20", "10:40", "11:00", "11:20", "11:40"]
+    assert by_day["2026-09-15"] == ["14:00", "14:30", "15:00", "15:30"]
+    assert by_day["2026-09-19"] == [] and by_day["2026-09-20"] == []
+    assert admin.get(f"/api/admin/doctors/{doctor}/templates").json() == []  # nothing saved
+
+    saved = admin.put(f"/api/admin/doctors/{doctor}/templates", json={"rows": EVEN_ODD})
+    assert saved.status_code == 200 and saved.json()["changed"] is True
+    again = admin.put(f"/api/admin/doctors/{doctor}/templates", json={"rows": EVEN_ODD}).json()
+    assert again["changed"] is False
+    assert admin.post("/api/admin/doctors/slots/generate").status_code == 200
+    grid = admin.get("/api/schedule", params={"doctor_id": doctor, "date_from": "2026-09-15",
+                                              "date_to": "2026-09-15"}).json()
+    free = grid["days"][0]["doctors"][0]["free"]
+    assert [s["starts_at"][11:16] for s in free] == ["14:00", "14:30", "15:00", "15:30"]
+    assert {s["cabinet"] for s in free} == {"32"}
+
+    pid = admin.post("/api/admin/patients", json=_patient()).json()["id"]
+    booked = admin.post("/api/appointments", json={"patient_id": pid,
+                                                   "slot_id": free[1]["slot_id"]})
+    assert booked.status_code == 201, booked.text
+
+    # A day off on the booked day flags the visit instead of deleting it.
+    off = admin.post(f"/api/admin/doctors/{doctor}/overrides",
+                     json={"day": "2026-09-15", "reason": "учёба"})
+    assert off.status_code == 201 and off.json()["flagged"] == 1
+    assert admin.get(f"/api/appointments/{booked.json()['id']}").json()["status"] == "booked"
+    [o] = admin.get(f"/api/admin/doctors/{doctor}/overrides").json()
+    assert admin.delete(f"/api/admin/doctors/{doctor}/overrides/{o['id']}").status_code == 200
+
+    left = admin.post(f"/api/admin/doctors/{doctor}/leave", json={"last_day": "2026-09-10"})
+    assert left.json() == {"flagged": 1}
+    row = next(d for d in admin.get("/api/admin/doctors").json() if d["id"] == doctor)
+    assert row["left_on"] == "2026-09-10"
+
+
+def test_template_editor_form_preview_shows_the_week_and_saves_nothing(admin, page_token):
+    doctor = _new_doctor(admin)
+    token = page_token(admin, f"/admin/doctors/{doctor}/schedule")
+    form = {"csrf_token": token, "monday": "2026-09-14", "weekday": ["0", "1"],
+            "start_time": ["08:00", ""], "end_time": ["12:00", ""], "slot_minutes": ["30", "15"],
+            "break_start": ["", ""], "break_end": ["", ""], "date_parity": ["even", "any"],
+            "week_parity": ["any", "any"], "cabinet": ["", ""], "valid_from": ["", ""],
+            "valid_to": ["", ""]}
+    page = admin.post(f"/admin/doctors/{doctor}/schedule/preview", data=form)
+    assert page.status_code == 200
+    assert 'data-day="2026-09-14"' in page.text and "11:30" in page.text
+    assert admin.get(f"/api/admin/doctors/{doctor}/templates").json() == []
+    bad = admin.post(f"/admin/doctors/{doctor}/schedule/preview",
+                     data=form | {"end_time": ["07:00", ""]})
+    assert bad.status_code == 422 and "Строка 1" in bad.text
+    r = admin.post(f"/admin/doctors/{doctor}/schedule", data=form)
+    assert r.status_code == 303
+    [row] = admin.get(f"/api/admin/doctors/{doctor}/templates").json()
+    assert (row["weekday"], row["date_parity"], row["slot_minutes"]) == (0, "even", 30)
