@@ -175,6 +175,7 @@ class ScheduleChangeOut(Out):
     changed: bool
     flagged: int
     removed_free_slots: int
+    created_slots: int
 
 
 class GeneratedOut(BaseModel):

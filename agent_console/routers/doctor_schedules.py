@@ -182,9 +182,9 @@ async def save_form(doctor_id: int, request: Request, container: ContainerDep,
     if not change.changed:
         flash(request, "Расписание не изменилось.")
     else:
-        flash(request, f"Расписание сохранено. Записей к обзвону: {change.flagged}, "
-                       f"убрано свободных талонов: {change.removed_free_slots}. "
-                       "Сформируйте талоны, чтобы открыть запись.")
+        flash(request, f"Расписание сохранено. Новых талонов: {change.created_slots}, "
+                       f"убрано свободных: {change.removed_free_slots}, "
+                       f"записей к обзвону: {change.flagged}.")
     return RedirectResponse(f"/admin/doctors/{doctor_id}/schedule", status_code=303)
 
 
