@@ -30,7 +30,7 @@ from booking_core.errors import (
 )
 from booking_core.notifications import normalize_phone
 from booking_core.rules import (
-    birth_date_plausible,
+    birth_date_problem,
     is_russian_mobile,
     only_digits,
     policy_valid,
@@ -80,7 +80,7 @@ def register_patient(cmd: NewPatient, actor: Actor, uow: UnitOfWork) -> int:
         raise InvalidInput("a patient needs a last and a first name")
     phone, reachable = checked_phone(cmd.phone)
     with uow:
-        if not birth_date_plausible(cmd.birth_date, uow.clock.today()):
+        if birth_date_problem(cmd.birth_date, uow.clock.today()):
             raise InvalidBirthDate("the date of birth is in the future or impossible")
         if uow.session.get(Clinic, cmd.clinic_id) is None:
             raise NotFound("clinic not found")

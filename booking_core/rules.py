@@ -89,13 +89,20 @@ def snils_valid(snils: str) -> bool:
 
 
 def is_russian_mobile(e164: str) -> bool:
-    """A Russian mobile number in E.164 (+79XXXXXXXXX): the only kind an SMS reaches."""
-    return len(e164) == 12 and e164.startswith("+79") and e164[1:].isdigit()
+    """A Russian mobile number in E.164 (+7 9XX XXX-XX-XX): the only kind an SMS reaches."""
+    return re.fullmatch(r"\+79\d{9}", e164 or "") is not None
 
 
-def birth_date_plausible(birth: date, today: date, max_age: int = 130) -> bool:
-    """Not in the future and not older than anyone alive."""
-    return birth <= today and today.year - birth.year <= max_age
+EARLIEST_BIRTH_YEAR = 1900
+
+
+def birth_date_problem(birth_date: date, today: date) -> str | None:
+    """Why a date of birth cannot be true ("future", "impossible"), or None if it can."""
+    if birth_date > today:
+        return "future"
+    if birth_date.year < EARLIEST_BIRTH_YEAR:
+        return "impossible"
+    return None
 
 
 def age_on(birth_date: date, on: date) -> int:

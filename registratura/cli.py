@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from registratura.bootstrap import Container, bootstrap
@@ -224,6 +232,76 @@ def slots_generate(days: int = typer.Option(0, help="Window in days (default: se
         created = generate_slots(container.uow(), days=days or None,
                                  progress=lambda d, t: progress.update(task, completed=d, total=t))
     console.print(f"{created} new slots.")
+
+
+@app.command("import")
+def import_files(
+    files: list[Path] = typer.Argument(..., help="XLSX and CSV files (one entity per file "
+                                       "or sheet: see README, 'Importing a clinic')."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count, change nothing."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid",
+                                      help="Import the valid rows; write the rejected ones to "
+                                           "the error file."),
+    errors: Path = typer.Option(None, "--errors", help="Where the rejected rows go "
+                                "(default with --skip-invalid: import-errors.csv)."),
+    lang: str = typer.Option("ru", "--lang", help="Language of the problems: ru or en."),
+) -> None:
+    """Import a clinic from its MIS's files: districts, specialties, doctors, schedules,
+    patients.  Idempotent; a file with errors changes nothing unless --skip-invalid."""
+    import getpass
+
+    from booking_core.actors import Actor
+    from clinic_import import run_import
+    from models.migrate import upgrade
+
+    container = _container()
+    upgrade(container.engine)
+    if errors is None and skip_invalid:
+        errors = Path("import-errors.csv")
+    actor = Actor.system(f"import:{getpass.getuser()}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("Importing", total=None)
+        report = run_import(
+            files, container.uow, dry_run=dry_run, skip_invalid=skip_invalid,
+            error_file=errors, actor=actor,
+            max_file_bytes=container.settings.import_max_file_mb * 2**20,
+            progress=lambda done, total: progress.update(task, completed=done, total=total))
+    print_import_report(report, lang)
+    if report.applied:
+        console.print(f"[green]Imported.[/green] {report.changes} changes, "
+                      f"{report.slots_created} new slots.")
+    elif dry_run:
+        console.print("Dry run: nothing was changed.")
+    else:
+        console.print("[red]Nothing was changed[/red]: fix the errors above, or pass "
+                      "--skip-invalid to import the valid rows.")
+    if report.rejected and errors is not None and (report.applied or dry_run):
+        console.print(f"Rejected rows: {errors}")
+    raise typer.Exit(1 if report.errors else 0)
+
+
+def print_import_report(report, lang: str = "ru") -> None:  # type: ignore[no-untyped-def]
+    """The problems (file, row, column, reason) and a summary table per entity."""
+    problems = report.problems
+    if problems:
+        table = Table(title=f"Problems ({len(problems)})")
+        for column in ("file", "row", "column", "", "reason"):
+            table.add_column(column)
+        for p in problems[:200]:
+            table.add_row(p.file, str(p.row or ""), p.column,
+                          "[red]error[/red]" if p.severity == "error" else "[yellow]warn[/yellow]",
+                          p.message_ru if lang == "ru" else p.message_en)
+        console.print(table)
+        if len(problems) > 200:
+            console.print(f"... and {len(problems) - 200} more (see the error file).")
+    summary = Table(title="Import")
+    for column in ("entity", "created", "updated", "unchanged", "flagged", "rejected"):
+        summary.add_column(column, justify="left" if column == "entity" else "right")
+    for entity, c in report.entities.items():
+        summary.add_row(entity, str(c.created), str(c.updated), str(c.unchanged),
+                        str(c.flagged), str(c.rejected))
+    console.print(summary)
 
 
 @app.command()

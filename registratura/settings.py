@@ -92,6 +92,8 @@ class Settings(BaseSettings):
 
     # Operations
     log_level: str = "INFO"
+    # Clinic import: a bigger file is refused before it is read (split it).
+    import_max_file_mb: int = Field(200, ge=1, le=4096)
 
     # Demo
     seed_demo_on_first_run: bool = True

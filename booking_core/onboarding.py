@@ -1,0 +1,604 @@
+"""Onboarding a clinic from its MIS's files: validate and upsert, in the caller's transaction.
+
+The file side (formats, headers, cell values) lives in ``clinic_import``; it hands this module
+plain records, in batches, entity by entity (clinics, districts, specialties, doctors, schedule
+templates, patients).  Here every domain rule is checked once (policy Luhn, SNILS, dates of
+birth, references, duplicate keys inside the import) and each record is upserted by its stable
+key: clinic code, (clinic, district number, street), specialty code, (clinic, MIS doctor id),
+policy number.  A record equal to the stored row changes nothing, so the same files imported
+twice report no change.
+
+Nothing is committed here: the caller opens one unit of work for the whole import and commits
+it only when the import may be applied (no errors, or ``--skip-invalid``), so a rejected import
+leaves the database as it was.  Changes that touch bookings go through
+:mod:`booking_core.schedules` (``replace_templates``, ``doctor_leaves``), which flag the
+affected appointments instead of deleting them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import func, insert, update
+from sqlmodel import col, select
+
+from booking_core import audit
+from booking_core.actors import Actor
+from booking_core.notifications import normalize_phone
+from booking_core.rules import (
+    birth_date_problem,
+    is_russian_mobile,
+    luhn_valid,
+    only_digits,
+    snils_valid,
+)
+from booking_core.schedules import TemplateRow, doctor_leaves, replace_templates
+from booking_core.uow import UnitOfWork
+from models.tables import (
+    AgeGroup,
+    BookingMode,
+    Clinic,
+    District,
+    DistrictAddress,
+    Doctor,
+    Patient,
+    ScheduleTemplate,
+    Specialty,
+)
+
+logger = logging.getLogger(__name__)
+
+ENTITIES = ("clinics", "districts", "specialties", "doctors", "templates", "patients")
+ERROR, WARNING = "error", "warning"
+
+
+# --- records (one per file row) -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicRecord:
+    code: str
+    name: str
+    short_name: str = ""
+    address: str = ""
+    phone: str = ""
+    timezone: str = "Europe/Moscow"
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictRecord:
+    """A district, and optionally one street (with its houses) it serves."""
+
+    number: int
+    clinic: str | None = None
+    name: str = ""
+    street: str = ""
+    houses: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialtyRecord:
+    code: str
+    name_ru: str
+    name_en: str = ""
+    booking_mode: str = BookingMode.SELF_REFERRAL
+    age_group: str = AgeGroup.ANY
+    synonyms_ru: str = ""
+    district_based: bool = False
+    ivr_order: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorRecord:
+    external_id: str
+    specialty: str
+    last_name: str
+    first_name: str
+    middle_name: str = ""
+    clinic: str | None = None
+    district: int | None = None
+    cabinet: str = ""
+    active: bool = True
+    left_on: date | None = None
+    # The optional fields the file has columns for; None: all.  A field without a column is
+    # left as stored, so a partial export (no cabinets, say) does not blank it.
+    columns: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRecord:
+    doctor: str  # the doctor's MIS id
+    row: TemplateRow
+    clinic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    policy_number: str
+    last_name: str
+    first_name: str
+    birth_date: date
+    middle_name: str = ""
+    snils: str = ""
+    phone: str = ""
+    clinic: str | None = None
+    district: int | None = None
+    attached_on: date | None = None
+    external_id: str = ""
+    columns: frozenset[str] | None = None  # as for DoctorRecord
+
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Item(Generic[R]):
+    """A record and where it came from (``ref``: opaque to this module, e.g. file and row)."""
+
+    ref: Hashable
+    record: R
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A problem with one record: ``column`` is the record's field name, ``code`` is stable.
+
+    ``params`` never hold personal data (no policy, birth date, phone or SNILS).
+    """
+
+    ref: Hashable
+    column: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+    severity: str = ERROR
+
+
+@dataclass
+class EntityCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    flagged: int = 0
+    rejected: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated
+
+
+# Stored fields -> the record field whose column decides them, where the names differ.
+_PATIENT_COLUMNS = {"snils": "snils", "phone": "phone", "sms_reachable": "phone",
+                    "clinic_id": "clinic", "district_id": "district"}
+_OPTIONAL = frozenset({"middle_name", "snils", "phone", "clinic", "district", "attached_on",
+                       "external_id", "cabinet", "active", "left_on"})
+
+
+def _present(values: dict[str, Any], columns: frozenset[str] | None,
+             renamed: dict[str, str]) -> dict[str, Any]:
+    """``values`` without the optional fields the file has no column for."""
+    if columns is None:
+        return values
+    return {k: v for k, v in values.items()
+            if renamed.get(k, k) not in _OPTIONAL or renamed.get(k, k) in columns}
+
+
+# Which column a template rule points at (the rules live in booking_core.schedules).
+_TEMPLATE_COLUMNS = {
+    "weekday_out_of_range": "weekday", "ends_before_start": "end_time",
+    "slot_minutes_out_of_range": "slot_minutes", "valid_to_before_valid_from": "valid_to",
+    "unknown_parity": "date_parity", "break_needs_start_and_end": "break_start",
+    "break_outside_hours": "break_start",
+}
+
+
+# --- the use case ---------------------------------------------------------------------------
+
+
+class Onboarding:
+    """One import, inside one open unit of work: feed it batches entity by entity, in the
+    order of :data:`ENTITIES`, then call :meth:`finish`.
+
+    Each ``*_batch`` method returns the issues of its records; a record with an error is not
+    written (the caller rolls the whole transaction back unless it skips invalid rows).
+    """
+
+    def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
+        self.uow = uow
+        self.actor = actor
+        self.today = uow.clock.today()
+        self.counts: dict[str, EntityCounts] = {e: EntityCounts() for e in ENTITIES}
+        self._seen: dict[str, dict[Hashable, Hashable]] = defaultdict(dict)
+        self._clinics: dict[str, int] | None = None
+        self._districts: dict[tuple[int, int], int] | None = None
+        self._specialties: dict[str, int] | None = None
+        self._doctors: dict[str, list[tuple[int, int]]] | None = None
+        self._templates: dict[int, list[TemplateRow]] = defaultdict(list)
+        self.slots_created = 0  # by schedule changes, in the booking window
+
+    # -- look-ups (loaded once per phase: a batch never costs a query per row) --
+
+    def _clinic_map(self) -> dict[str, int]:
+        if self._clinics is None:
+            rows = self.uow.session.exec(select(Clinic.code, Clinic.id)).all()
+            self._clinics = {code: cid for code, cid in rows if cid is not None}
+        return self._clinics
+
+    def _district_map(self) -> dict[tuple[int, int], int]:
+        if self._districts is None:
+            rows = self.uow.session.exec(
+                select(District.clinic_id, District.number, District.id)).all()
+            self._districts = {(c, n): i for c, n, i in rows if i is not None}
+        return self._districts
+
+    def _specialty_map(self) -> dict[str, int]:
+        if self._specialties is None:
+            rows = self.uow.session.exec(select(Specialty.code, Specialty.id)).all()
+            self._specialties = {code: sid for code, sid in rows if sid is not None}
+        return self._specialties
+
+    def _doctor_map(self) -> dict[str, list[tuple[int, int]]]:
+        if self._doctors is None:
+            rows = self.uow.session.exec(
+                select(Doctor.external_id, Doctor.clinic_id, Doctor.id)
+                .where(col(Doctor.external_id).is_not(None))).all()
+            found: dict[str, list[tuple[int, int]]] = defaultdict(list)
+            for ext, clinic_id, doctor_id in rows:
+                found[ext].append((clinic_id, doctor_id))  # type: ignore[index]
+            self._doctors = dict(found)
+        return self._doctors
+
+    def _clinic_id(self, code: str | None, ref: Hashable, issues: list[Issue]) -> int | None:
+        """The clinic a row names, or the only clinic there is when the row names none."""
+        clinics = self._clinic_map()
+        if code is None:
+            if len(clinics) == 1:
+                return next(iter(clinics.values()))
+            issues.append(Issue(ref, "clinic", "clinic_required", {"count": len(clinics)}))
+            return None
+        if code not in clinics:
+            issues.append(Issue(ref, "clinic", "unknown_clinic", {"value": code}))
+            return None
+        return clinics[code]
+
+    def _district_id(self, clinic_id: int, number: int | None, ref: Hashable,
+                     issues: list[Issue]) -> int | None:
+        if number is None:
+            return None
+        district_id = self._district_map().get((clinic_id, number))
+        if district_id is None:
+            issues.append(Issue(ref, "district", "unknown_district", {"value": number}))
+        return district_id
+
+    def _first_time(self, entity: str, key: Hashable, ref: Hashable, column: str,
+                    issues: list[Issue], code: str = "duplicate_key") -> bool:
+        """False (and an issue) when ``key`` was already seen in this import."""
+        seen = self._seen[entity]
+        if key in seen:
+            issues.append(Issue(ref, column, code, {"first": seen[key]}))
+            return False
+        seen[key] = ref
+        return True
+
+    def _audit_change(self, entity: str, row: Any, before: dict[str, Any] | None,
+                      fields: tuple[str, ...]) -> None:
+        after = audit.snapshot(row, fields)
+        audit.record(self.uow, self.actor, "import_create" if before is None else "import_update",
+                     entity, row.id, before, after)
+
+    # -- clinics --
+
+    CLINIC_FIELDS = ("code", "name", "short_name", "address", "phone", "timezone")
+
+    def clinics_batch(self, items: Sequence[Item[ClinicRecord]]) -> list[Issue]:
+        issues: list[Issue] = []
+        counts = self.counts["clinics"]
+        for item in items:
+            r = item.record
+            if not self._first_time("clinics", r.code, item.ref, "code", issues):
+                continue
+            values = asdict(r)
+            values["short_name"] = r.short_name or r.name
+            clinic = self.uow.session.exec(select(Clinic).where(Clinic.code == r.code)).first()
+            self._upsert(clinic, Clinic, values, self.CLINIC_FIELDS, "clinic", counts)
+        self._clinics = None
+        return issues
+
+    def _upsert(self, row: Any, table: type, values: dict[str, Any], fields: tuple[str, ...],
+                entity: str, counts: EntityCounts) -> Any:
+        """Create ``row`` or bring it to ``values``; count and audit what happened."""
+        if row is None:
+            row = table(**values)
+            self.uow.session.add(row)
+            self.uow.flush()
+            self._audit_change(entity, row, None, fields)
+            counts.created += 1
+            return row
+        before = audit.snapshot(row, fields)
+        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if not changed:
+            counts.unchanged += 1
+            return row
+        for k, v in changed.items():
+            setattr(row, k, v)
+        self.uow.flush()
+        self._audit_change(entity, row, before, fields)
+        counts.updated += 1
+        return row
+
+    # -- districts --
+
+    def districts_batch(self, items: Sequence[Item[DistrictRecord]]) -> list[Issue]:
+        issues: list[Issue] = []
+        counts = self.counts["districts"]
+        for item in items:
+            r = item.record
+            clinic_id = self._clinic_id(r.clinic, item.ref, issues)
+            if clinic_id is None:
+                continue
+            key = (clinic_id, r.number, r.street.casefold())
+            if not self._first_time("districts", key, item.ref, "district", issues):
+                continue
+            district = self.uow.session.exec(select(District).where(
+                District.clinic_id == clinic_id, District.number == r.number)).first()
+            district_seen = ("district", clinic_id, r.number)
+            if district is None or district_seen not in self._seen["districts"]:
+                # The first row of a district decides its name; the others add streets.
+                self._seen["districts"][district_seen] = item.ref
+                values = {"clinic_id": clinic_id, "number": r.number,
+                          "name": r.name or (district.name if district else f"Участок {r.number}")}
+                district = self._upsert(district, District, values,
+                                        ("clinic_id", "number", "name"), "district", counts)
+            if r.street:
+                self._street(district.id, r, counts)
+        self._districts = None
+        return issues
+
+    def _street(self, district_id: int, r: DistrictRecord, counts: EntityCounts) -> None:
+        row = self.uow.session.exec(select(DistrictAddress).where(
+            DistrictAddress.district_id == district_id,
+            DistrictAddress.street == r.street)).first()
+        self._upsert(row, DistrictAddress,
+                     {"district_id": district_id, "street": r.street, "houses": r.houses},
+                     ("district_id", "street", "houses"), "district_address", counts)
+
+    # -- specialties --
+
+    SPECIALTY_FIELDS = ("code", "name_ru", "name_en", "booking_mode", "age_group", "synonyms_ru",
+                        "district_based", "ivr_order")
+
+    def specialties_batch(self, items: Sequence[Item[SpecialtyRecord]]) -> list[Issue]:
+        issues: list[Issue] = []
+        counts = self.counts["specialties"]
+        for item in items:
+            r = item.record
+            if not self._first_time("specialties", r.code, item.ref, "code", issues):
+                continue
+            values = asdict(r)
+            values["name_en"] = r.name_en or r.name_ru
+            spec = self.uow.session.exec(select(Specialty).where(Specialty.code == r.code)).first()
+            self._upsert(spec, Specialty, values, self.SPECIALTY_FIELDS, "specialty", counts)
+        self._specialties = None
+        return issues
+
+    # -- doctors --
+
+    DOCTOR_FIELDS = ("external_id", "clinic_id", "specialty_id", "district_id", "last_name",
+                     "first_name", "middle_name", "cabinet", "active", "left_on")
+
+    def doctors_batch(self, items: Sequence[Item[DoctorRecord]]) -> list[Issue]:
+        issues: list[Issue] = []
+        for item in items:
+            r = item.record
+            before = len(issues)
+            clinic_id = self._clinic_id(r.clinic, item.ref, issues)
+            specialty_id = self._specialty_map().get(r.specialty)
+            if specialty_id is None:
+                issues.append(Issue(item.ref, "specialty", "unknown_specialty",
+                                    {"value": r.specialty}))
+            district_id = (self._district_id(clinic_id, r.district, item.ref, issues)
+                           if clinic_id is not None else None)
+            if clinic_id is not None:
+                self._first_time("doctors", (clinic_id, r.external_id), item.ref, "external_id",
+                                 issues)
+            if len(issues) > before:
+                continue
+            assert clinic_id is not None and specialty_id is not None
+            self._doctor(r, clinic_id, specialty_id, district_id)
+        self._doctors = None
+        return issues
+
+    def _doctor(self, r: DoctorRecord, clinic_id: int, specialty_id: int,
+                district_id: int | None) -> None:
+        counts = self.counts["doctors"]
+        doctor = self.uow.session.exec(select(Doctor).where(
+            Doctor.clinic_id == clinic_id, Doctor.external_id == r.external_id)).first()
+        values: dict[str, Any] = {
+            "external_id": r.external_id, "clinic_id": clinic_id, "specialty_id": specialty_id,
+            "district_id": district_id, "last_name": r.last_name, "first_name": r.first_name,
+            "middle_name": r.middle_name, "cabinet": r.cabinet,
+        }
+        # Leaving: a last working day in the file, or "active: no" (then today is the last).
+        last_day = r.left_on or (None if r.active else self.today)
+        if doctor is not None:
+            values = _present(values, r.columns, {"district_id": "district"})
+            if r.columns is not None and not r.columns & {"active", "left_on"}:
+                last_day = doctor.left_on  # the file says nothing about leaving
+        if doctor is None:
+            values.update(left_on=last_day, active=True)
+            self._upsert(None, Doctor, values, self.DOCTOR_FIELDS, "doctor", counts)
+            return
+        leaving = last_day is not None and last_day != doctor.left_on and (
+            doctor.left_on is None or r.left_on is not None)
+        if last_day is None:
+            values.update(left_on=None, active=True)  # (re)hired, or still working
+        unchanged_before = counts.unchanged
+        doctor = self._upsert(doctor, Doctor, values, self.DOCTOR_FIELDS, "doctor", counts)
+        if leaving:
+            assert last_day is not None and doctor.id is not None
+            counts.flagged += doctor_leaves(self.uow, doctor.id, last_day, self.actor)
+            if counts.unchanged > unchanged_before:  # the leave is the change
+                counts.unchanged -= 1
+                counts.updated += 1
+
+    # -- schedule templates --
+
+    def templates_batch(self, items: Sequence[Item[TemplateRecord]]) -> list[Issue]:
+        """Collect template rows per doctor; :meth:`finish` replaces each doctor's set."""
+        issues: list[Issue] = []
+        doctors = self._doctor_map()
+        clinics = self._clinic_map()
+        for item in items:
+            r = item.record
+            candidates = doctors.get(r.doctor, [])
+            if r.clinic is not None:
+                if r.clinic not in clinics:
+                    issues.append(Issue(item.ref, "clinic", "unknown_clinic", {"value": r.clinic}))
+                    continue
+                candidates = [c for c in candidates if c[0] == clinics[r.clinic]]
+            if not candidates:
+                issues.append(Issue(item.ref, "doctor", "unknown_doctor", {"value": r.doctor}))
+                continue
+            if len(candidates) > 1:
+                issues.append(Issue(item.ref, "clinic", "ambiguous_doctor", {"value": r.doctor}))
+                continue
+            doctor_id = candidates[0][1]
+            t = r.row
+            key = (doctor_id, t.weekday, t.start_time, t.date_parity, t.week_parity, t.valid_from)
+            if not self._first_time("templates", key, item.ref, "weekday", issues):
+                continue
+            problems = t.problems()  # the schedule's own rules, kept in one place
+            if problems:
+                issues += [Issue(item.ref, _TEMPLATE_COLUMNS.get(p, "start_time"), p)
+                           for p in problems]
+                continue
+            self._templates[doctor_id].append(t)
+        return issues
+
+    def _replace_templates(self) -> None:
+        counts = self.counts["templates"]
+        for doctor_id, rows in self._templates.items():
+            had = self.uow.session.exec(select(func.count()).select_from(ScheduleTemplate).where(
+                ScheduleTemplate.doctor_id == doctor_id)).one()
+            change = replace_templates(self.uow, doctor_id, rows, self.actor)
+            if not change.changed:
+                counts.unchanged += len(rows)
+            elif had:
+                counts.updated += len(rows)
+            else:
+                counts.created += len(rows)
+            counts.flagged += change.flagged
+            self.slots_created += change.created_slots
+        self._templates.clear()
+
+    # -- patients --
+
+    PATIENT_FIELDS = ("last_name", "first_name", "middle_name", "birth_date", "snils", "phone",
+                      "sms_reachable", "clinic_id", "district_id", "attached_on", "external_id")
+
+    def patients_batch(self, items: Sequence[Item[PatientRecord]]) -> list[Issue]:
+        """Validate and upsert a batch with one query to read and one statement per kind of
+        write: this is the entity with hundreds of thousands of rows."""
+        if self._templates:
+            self._replace_templates()
+        issues: list[Issue] = []
+        good: dict[str, tuple[dict[str, Any], frozenset[str] | None]] = {}
+        for item in items:
+            values = self._patient_values(item, issues)
+            if values is not None:
+                good[values["policy_number"]] = (values, item.record.columns)
+        if good:
+            self._write_patients(good)
+        return issues
+
+    def _patient_values(self, item: Item[PatientRecord], issues: list[Issue]
+                        ) -> dict[str, Any] | None:
+        r, ref = item.record, item.ref
+        before = sum(1 for i in issues if i.severity == ERROR)
+        policy = only_digits(r.policy_number)
+        if len(policy) != 16:
+            issues.append(Issue(ref, "policy_number", "policy_format"))
+        elif not luhn_valid(policy):
+            issues.append(Issue(ref, "policy_number", "policy_luhn"))
+        snils = only_digits(r.snils)
+        if r.snils and not snils_valid(snils):
+            issues.append(Issue(ref, "snils", "snils_invalid"))
+        problem = birth_date_problem(r.birth_date, self.today)
+        if problem:
+            issues.append(Issue(ref, "birth_date", f"birth_date_{problem}"))
+        clinic_id = self._clinic_id(r.clinic, ref, issues)
+        district_id = (self._district_id(clinic_id, r.district, ref, issues)
+                       if clinic_id is not None else None)
+        if len(policy) == 16:
+            self._patient_seen(policy, clinic_id, ref, issues)
+        if sum(1 for i in issues if i.severity == ERROR) > before:
+            return None
+        phone = normalize_phone(r.phone) if r.phone else ""
+        if r.phone and not is_russian_mobile(phone):
+            issues.append(Issue(ref, "phone", "phone_not_mobile" if phone else "phone_invalid",
+                                severity=WARNING))
+        return {
+            "policy_number": policy, "last_name": r.last_name, "first_name": r.first_name,
+            "middle_name": r.middle_name, "birth_date": r.birth_date, "snils": snils or None,
+            "phone": phone, "sms_reachable": is_russian_mobile(phone), "clinic_id": clinic_id,
+            "district_id": district_id, "attached_on": r.attached_on,
+            "external_id": r.external_id or None,
+        }
+
+    def _patient_seen(self, policy: str, clinic_id: int | None, ref: Hashable,
+                      issues: list[Issue]) -> None:
+        seen = self._seen["patients"]
+        first = seen.get(policy)
+        if first is None:
+            seen[policy] = (ref, clinic_id)
+            return
+        first_ref, first_clinic = first  # type: ignore[misc]
+        code = "patient_two_clinics" if first_clinic != clinic_id else "duplicate_key"
+        issues.append(Issue(ref, "policy_number", code, {"first": first_ref}))
+
+    def _write_patients(self, good: dict[str, tuple[dict[str, Any], frozenset[str] | None]]
+                        ) -> None:
+        counts = self.counts["patients"]
+        table = Patient.__table__  # type: ignore[attr-defined]
+        cols = [table.c[name] for name in ("id", "policy_number", *self.PATIENT_FIELDS)]
+        stored = {row.policy_number: row for row in self.uow.session.execute(
+            select(*cols).where(table.c.policy_number.in_(list(good)))).all()}
+        inserts, updates = [], []
+        now = self.uow.clock.now_utc()
+        for policy, (values, columns) in good.items():
+            row = stored.get(policy)
+            if row is None:
+                inserts.append({**values, "created_at": now})
+                continue
+            values = _present(values, columns, _PATIENT_COLUMNS)
+            values.setdefault("clinic_id", row.clinic_id)
+            values.setdefault("attached_on", row.attached_on)
+            if values["attached_on"] is None:
+                values["attached_on"] = (row.attached_on if row.clinic_id == values["clinic_id"]
+                                         else self.today)
+            if all(getattr(row, name) == values[name] for name in values):
+                counts.unchanged += 1
+            else:
+                updates.append({"id": row.id, **values})
+        if inserts:
+            self.uow.session.execute(insert(Patient), inserts)
+        if updates:
+            self.uow.session.execute(update(Patient), updates)
+        counts.created += len(inserts)
+        counts.updated += len(updates)
+
+    # -- the end --
+
+    def finish(self, files: Iterable[str]) -> None:
+        """Apply what was collected (templates) and write the import's audit entry."""
+        if self._templates:
+            self._replace_templates()
+        audit.record(self.uow, self.actor, "import", "import", "", None, {
+            "files": sorted(files),
+            "counts": {e: asdict(c) for e, c in self.counts.items()},
+        })
+        logger.info("import: %s", {e: c.changed for e, c in self.counts.items()})
