@@ -29,6 +29,7 @@ from agent_console.routers import (
     doctor_schedules,
     doctors,
     exports,
+    imports,
     patients,
     queue,
     registry,
@@ -140,6 +141,7 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
                    clinics, specialties, doctors, doctor_schedules, registry, exports):
         app.include_router(module.router)
         app.include_router(module.api)
+    app.include_router(imports.router)  # a page only: the JSON way is `registratura import`
 
     # --- routers written by the telephony side (present once their modules land) ----------
     phone_router = _optional_router("agent_console.phone")  # /phone page + websocket
