@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,10 @@ import uvicorn
 from agent_console.app import create_app
 from booking_core import agents
 from booking_core.actors import Actor
-from registratura.bootstrap import Container
+from booking_core.clock import FixedClock
+from models.migrate import upgrade
+from registratura.bootstrap import Container, bootstrap
+from registratura.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "e2e-password-1"
@@ -29,11 +33,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def console_url(sqlite_container: Container) -> Iterator[str]:
-    agents.create_agent(agents.NewAgent("registrar7", "agent", PASSWORD, Actor.system("e2e"),
-                                        full_name="Смирнова Е. А."), sqlite_container.uow())
-    app = create_app(sqlite_container, poll_interval=0.2, sse_max_seconds=10)
+@contextmanager
+def serving(container: Container) -> Iterator[str]:
+    """The console app of ``container`` served by uvicorn on a free loopback port."""
+    app = create_app(container, poll_interval=0.2, sse_max_seconds=10)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
@@ -44,9 +47,32 @@ def console_url(sqlite_container: Container) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture
+def console_url(sqlite_container: Container) -> Iterator[str]:
+    agents.create_agent(agents.NewAgent("registrar7", "agent", PASSWORD, Actor.system("e2e"),
+                                        full_name="Смирнова Е. А."), sqlite_container.uow())
+    with serving(sqlite_container) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_console(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[str, Container]]:
+    """The console over a migrated but empty database (``serve --no-seed-demo``)."""
+    container = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}",  # type: ignore[arg-type]
+                                  secret_key="e2e-secret"), clock=clock)
+    upgrade(container.engine)
+    try:
+        with serving(container) as url:
+            yield url, container
+    finally:
+        container.dispose()
 
 
 @pytest.fixture

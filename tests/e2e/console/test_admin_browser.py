@@ -20,6 +20,7 @@ from booking_core.rules import luhn_check_digit
 pytestmark = pytest.mark.slow
 
 PASSWORD = "e2e-admin-pass-1"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "import" / "csv"
 POLICY = "7700000000004" + "21" + luhn_check_digit("770000000000421")
 
 
@@ -147,4 +148,41 @@ def test_admin_registers_hires_schedules_books_and_prints(console_url, sqlite_co
     assert not page.is_visible("header.top") and not page.is_visible("#print-button")
     _shot(page, tmp_path, "day_list_print")
     page.pdf(path=str(tmp_path / "day_list.pdf"), format="A4", print_background=True)
+    assert problems == [], problems
+
+
+def test_empty_install_points_to_setup_and_the_upload_brings_the_clinic(empty_console,
+                                                                        browser_page, tmp_path):
+    url, container = empty_console
+    page, problems = browser_page
+    agents.create_agent(agents.NewAgent("it", "admin", PASSWORD, Actor.system("e2e")),
+                        container.uow())
+    page.goto(f"{url}/login")
+    page.fill("#username", "it")
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    page.wait_for_url(f"{url}/setup")
+    assert page.inner_text("#setup-title") == "Поликлиника ещё не настроена"
+    _shot(page, tmp_path, "setup")
+    page.goto(f"{url}/queue")
+    assert page.is_visible("#setup-needed")
+
+    page.goto(f"{url}/setup")
+    page.click("a[href='/admin/import'].button")
+    page.set_input_files("#i-files", sorted(str(p) for p in EXAMPLES.glob("*.csv")))
+    page.click("#i-submit")  # the dry run is ticked by default
+    page.wait_for_selector("#import-result")
+    assert "ошибок нет" in page.inner_text("#import-result")
+    _shot(page, tmp_path, "import_dry_run")
+    page.set_input_files("#i-files", sorted(str(p) for p in EXAMPLES.glob("*.csv")))
+    page.uncheck("#i-dry")
+    page.click("#i-submit")
+    page.wait_for_selector("#import-result")
+    assert page.inner_text("#import-result").strip() == "Загружено"
+    created = page.inner_text("#import-summary tr[data-entity='doctors'] td:nth-child(2)")
+    assert int(created) > 0
+    _shot(page, tmp_path, "import_done")
+    page.goto(f"{url}/")
+    page.wait_for_url(f"{url}/queue")
+    assert not page.is_visible("#setup-needed")
     assert problems == [], problems
