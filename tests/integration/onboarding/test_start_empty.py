@@ -92,3 +92,34 @@ def test_ivr_after_hours_on_an_empty_clinic_offers_a_callback_then_goodbye(empty
     run_registry_call(io, deps)
     assert io.transcript.keys[2:] == ["not_set_up", "after_hours", "goodbye"]
     assert not io.transcript.escalated and io.transcript.hung_up_by_ivr
+
+
+def test_serve_without_the_demo_says_what_to_do_next(tmp_path, clock, monkeypatch):
+    from rich.console import Console
+
+    from registratura import cli
+
+    container = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'fresh.db'}",  # type: ignore[arg-type]
+                                   secret_key="test-secret"), clock=clock)
+    out = Console(width=200, record=True)
+    monkeypatch.setattr(cli, "console", out)
+    try:
+        cli._prepare(container, seed=False)  # what `serve --no-seed-demo` runs first
+    finally:
+        container.dispose()
+    text = out.export_text()
+    assert "The clinic is not set up yet" in text
+    for hint in ("registratura agent add NAME --role admin", "registratura import FILE",
+                 "/admin/import", "/admin", "registratura slots generate"):
+        assert hint in text, hint
+
+
+def test_serve_with_a_clinic_says_nothing_more(sqlite_container, monkeypatch):
+    from rich.console import Console
+
+    from registratura import cli
+
+    out = Console(width=200, record=True)
+    monkeypatch.setattr(cli, "console", out)
+    cli._prepare(sqlite_container, seed=False)
+    assert "not set up" not in out.export_text()
