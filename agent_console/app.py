@@ -24,11 +24,18 @@ from agent_console.routers import (
     audit,
     auth,
     callbacks,
+    clinics,
     dashboard,
+    doctor_schedules,
+    doctors,
+    exports,
+    imports,
     patients,
     queue,
+    registry,
     restrictions,
     schedule,
+    specialties,
     users,
 )
 from agent_console.security import SESSION_COOKIE, SESSION_MAX_AGE, LoginThrottle
@@ -132,9 +139,12 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             swagger_favicon_url="/static/favicon.svg")
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users):
+                   restrictions, audit, dashboard, users,
+                   # administration of the clinic (admin role)
+                   clinics, specialties, doctors, doctor_schedules, registry, exports):
         app.include_router(module.router)
         app.include_router(module.api)
+    app.include_router(imports.router)  # a page only: the JSON way is `registratura import`
 
     # --- routers written by the telephony side (present once their modules land) ----------
     phone_router = _optional_router("agent_console.phone")  # /phone page + websocket

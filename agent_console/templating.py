@@ -32,6 +32,7 @@ NAV = (  # (path, label, access key, permission)
     ("/dashboard", "Статистика", "7", Permission.VIEW_STATS),
     ("/audit", "Журнал", "8", Permission.VIEW_AUDIT),
     ("/users", "Пользователи", "9", Permission.MANAGE_USERS),
+    ("/admin", "Управление", "0", Permission.MANAGE_CLINIC),
 )
 
 
@@ -73,6 +74,13 @@ def make_templates(timezone: str) -> Jinja2Templates:
     return templates
 
 
+def _clinic_ready(request: Request) -> bool:
+    """An empty installation gets a pointer to the setup page on every page."""
+    from booking_core.clinic_admin import clinic_ready
+
+    return clinic_ready(request.app.state.container.uow())
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     """Render a page with the user, the navigation, the CSRF token and flash messages."""
@@ -83,6 +91,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
         "csrf_token": csrf_token(request),
         "flashes": pop_flashes(request),
         "path": request.url.path,
+        "setup_needed": agent is not None and not _clinic_ready(request),
     }
     ctx.update(context or {})
     templates: Jinja2Templates = request.app.state.templates

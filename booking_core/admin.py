@@ -21,6 +21,7 @@ from models.tables import (
     CallbackRequest,
     ChannelRestriction,
     Clinic,
+    District,
     Doctor,
     DoctorAbsence,
     Patient,
@@ -163,6 +164,10 @@ def attach_patient(cmd: Attach, uow: UnitOfWork) -> None:
         clinic = uow.session.get(Clinic, cmd.clinic_id)
         if patient is None or clinic is None:
             raise NotFound("patient or clinic not found")
+        if cmd.district_id is not None:
+            district = uow.session.get(District, cmd.district_id)
+            if district is None or district.clinic_id != cmd.clinic_id:
+                raise InvalidInput("the district belongs to another clinic")
         today = uow.clock.today()
         period = timedelta(days=uow.rules.attachment_change_period_days)
         changing = patient.clinic_id is not None and patient.clinic_id != cmd.clinic_id

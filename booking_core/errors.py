@@ -89,3 +89,27 @@ class AttachmentTooSoon(DomainError):
 
 class InvalidTransition(DomainError):
     code = "invalid_transition"
+
+
+class Duplicate(DomainError):
+    """A record with the same stable key (code, number, policy, external id) already exists."""
+
+    code = "duplicate"
+
+
+class InvalidSnils(DomainError):
+    code = "invalid_snils"
+
+
+class InvalidBirthDate(DomainError):
+    code = "invalid_birth_date"
+
+
+class InvalidPhone(DomainError):
+    code = "invalid_phone"
+
+
+class ClinicNotSetUp(DomainError):
+    """The installation has no clinic with a doctor yet: nothing can be booked."""
+
+    code = "clinic_not_set_up"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time
 
-from booking_core import admin, booking, identification, slots
+from booking_core import admin, booking, clinic_admin, identification, slots
 from booking_core.actors import Actor
 from booking_core.commands import BookSlot, Cancel, FindSlots, Identify, RequestCallback, Reschedule
 from booking_core.errors import (
@@ -48,6 +48,9 @@ def registry_call(call: Call) -> None:
     """The whole call.  Returns when the IVR is done; escalation leaves channel variables set."""
     try:
         choice = _greet(call)
+        if not clinic_admin.clinic_ready(call.deps.uow()):
+            _not_set_up(call)
+            return
         while True:
             if choice is None:
                 choice = call.menu(call.p("main_menu"), PRESELECTABLE, words=MAIN_WORDS)
@@ -89,6 +92,14 @@ def _greet(call: Call) -> str | None:
         elif key in PRESELECTABLE:
             return key
     return None
+
+
+def _not_set_up(call: Call) -> None:
+    """An empty installation (no doctor yet): say so plainly, then an agent or goodbye."""
+    logger.info("call %s: the clinic is not set up yet", call.state.call_id)
+    call.record.step("not_set_up", None)
+    call.play("not_set_up")
+    escalate(call, "clinic_not_set_up")
 
 
 def _anything_else(call: Call) -> bool:

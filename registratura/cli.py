@@ -81,6 +81,28 @@ def _prepare(container: Container, seed: bool) -> None:
         print_demo_logins(logins)
     created = _generate_slots(container)
     console.print(f"Slots ready ({created} new).")
+    _say_what_next(container)
+
+
+def _say_what_next(container: Container) -> None:
+    """On an empty database, tell the clinic's IT person how to bring their clinic in."""
+    from booking_core.agents import count_agents
+    from booking_core.clinic_admin import clinic_ready
+
+    if clinic_ready(container.uow()):
+        return
+    settings = container.settings
+    url = f"http://{settings.http_host}:{settings.http_port}"
+    steps = ["[yellow]The clinic is not set up yet[/yellow]: no doctors, so nothing can be "
+             "booked; the phone line says booking is not available yet and hands callers to "
+             "an operator. Next:"]
+    if count_agents(container.uow()) == 0:
+        steps.append("  • create an admin: registratura agent add NAME --role admin")
+    steps += [f"  • import the clinic's files: registratura import FILE... --dry-run "
+              f"(or upload them at {url}/admin/import)",
+              f"  • or add clinic, districts, specialties, doctors and schedules at {url}/admin",
+              "  • then generate slots: registratura slots generate"]
+    console.print("\n".join(steps))
 
 
 @db_app.command("upgrade")

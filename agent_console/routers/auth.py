@@ -20,7 +20,7 @@ from agent_console.security import (
     start_session,
 )
 from agent_console.templating import render
-from booking_core import agents
+from booking_core import agents, clinic_admin
 from booking_core.agents import AgentView, InvalidCredentials
 from registratura.bootstrap import Container
 
@@ -80,9 +80,11 @@ def logout(request: Request) -> Response:
 
 
 @router.get("/")
-def home(request: Request) -> Response:
+def home(request: Request, container: ContainerDep) -> Response:
     if not session_user(request) and not is_api(request):
         return RedirectResponse("/login", status_code=303)
+    if not clinic_admin.clinic_ready(container.uow()):
+        return RedirectResponse("/setup", status_code=303)  # nothing to work on yet
     return RedirectResponse("/queue", status_code=303)
 
 

@@ -1,0 +1,81 @@
+"""Exports (admin): appointments for a date range as XLSX or CSV, and the per-doctor day list
+printed for the cabinet (an A4 page).  Only dates and ids travel in requests."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import Response
+
+from agent_console import export_files
+from agent_console.admin_schemas import DayListOut, ExportRowOut
+from agent_console.deps import ClinicAdmin, ContainerDep
+from agent_console.schemas import ERRORS
+from agent_console.security import csrf_protect
+from agent_console.templating import render
+from booking_core import doctor_admin, exports
+from booking_core.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+api = APIRouter(prefix="/api/admin/exports", tags=["administration"],
+                dependencies=[Depends(csrf_protect)], responses=ERRORS)
+
+MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "csv": "text/csv; charset=utf-8"}
+
+
+def _file(rows: list[exports.ExportRow], fmt: str, first: date, last: date) -> Response:
+    if fmt not in MEDIA:
+        raise InvalidInput("format is xlsx or csv")
+    body = export_files.to_xlsx(rows) if fmt == "xlsx" else export_files.to_csv(rows)
+    name = f"appointments_{first:%Y%m%d}_{last:%Y%m%d}.{fmt}"
+    return Response(body, media_type=MEDIA[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@router.get("/admin/exports")
+def exports_page(request: Request, container: ContainerDep, agent: ClinicAdmin) -> Response:
+    return render(request, "admin/exports.html", {
+        "today": container.clock.today(),
+        "doctors": [d for d in doctor_admin.doctor_rows(container.uow()) if d.active]})
+
+
+@router.post("/admin/exports/appointments")
+def appointments_form(container: ContainerDep, agent: ClinicAdmin,
+                      date_from: Annotated[date, Form()], date_to: Annotated[date, Form()],
+                      fmt: Annotated[str, Form(alias="format")] = "xlsx") -> Response:
+    rows = exports.appointments_between(date_from, date_to, container.uow())
+    logger.info("%s exported %d appointments", agent.username, len(rows))
+    return _file(rows, fmt, date_from, date_to)
+
+
+@router.get("/admin/exports/day-list")
+def day_list_page(request: Request, container: ContainerDep, agent: ClinicAdmin,
+                  doctor_id: int, day: date) -> Response:
+    """The printable A4 day list (ids and a date in the URL, nothing personal)."""
+    return render(request, "admin/day_list.html", {
+        "day_list": exports.day_list(doctor_id, day, container.uow())})
+
+
+@api.get("/appointments", summary="Appointments of a date range as an XLSX or CSV file",
+         response_class=Response)
+def api_appointments(container: ContainerDep, agent: ClinicAdmin,
+                     date_from: Annotated[date, Query(alias="from")],
+                     date_to: Annotated[date, Query(alias="to")],
+                     fmt: Annotated[str, Query(alias="format")] = "xlsx") -> Response:
+    return _file(exports.appointments_between(date_from, date_to, container.uow()), fmt,
+                 date_from, date_to)
+
+
+@api.get("/day-list", response_model=DayListOut, summary="One doctor's visits of one day")
+def api_day_list(container: ContainerDep, agent: ClinicAdmin, doctor_id: int,
+                 day: date) -> DayListOut:
+    found = exports.day_list(doctor_id, day, container.uow())
+    return DayListOut(day=found.day, doctor=found.doctor, specialty=found.specialty,
+                      cabinet=found.cabinet,
+                      rows=[ExportRowOut.model_validate(r) for r in found.rows])
