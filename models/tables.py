@@ -201,6 +201,9 @@ class Appointment(SQLModel, table=True):
     arrived_at: NaiveDatetime | None = None
     # Set when the doctor became absent: the agent worklist and the SMS notice use it.
     absence_id: int | None = Field(default=None, foreign_key="doctorabsence.id", index=True)
+    # On a "pending" hold made by a doctor's absence: the flagged appointment it may replace
+    # (rule 14); taking it moves that appointment here, cancelling that one releases it.
+    substitute_for_id: int | None = Field(default=None, index=True)
 
 
 class ChannelRestriction(SQLModel, table=True):
