@@ -299,3 +299,55 @@ def test_the_same_reply_delivered_concurrently_acts_once(container):
     assert sum(not o.replay for o in outcomes) == 1
     assert status_of(container, first.id) == "cancelled"
     assert status_of(container, second.id) == "booked"
+
+
+# --- replies to a doctor's absence (rule 14) ---------------------------------------------------
+
+
+def _absent_doctor(container, appt):
+    from booking_core import admin
+    from booking_core.commands import RegisterAbsence
+    from support.world import AGENT
+
+    day = appt.starts_at.date()
+    (item,) = admin.register_absence(
+        RegisterAbsence(appt.doctor.id, day, day, AGENT), container.uow()).affected
+    return item
+
+
+def test_reply_1_to_an_absence_takes_the_held_substitute(container, webhook_client):
+    appt = book(container)
+    item = _absent_doctor(container, appt)
+    assert answer(inbound(webhook_client, "1")) == ""  # the outbox SMS names the new time
+    assert status_of(container, appt.id) == "cancelled"
+    moved = booking.get_appointment(item.hold_id, container.uow())
+    assert moved.status == "booked" and moved.starts_at == item.substitute.starts_at
+    with container.uow().reading() as uow:
+        keys = uow.session.exec(select(OutboxMessage.idempotency_key)).all()
+        assert f"rescheduled:{moved.id}" in keys
+        assert not uow.session.exec(select(AuditLog).where(
+            AuditLog.action == "confirm_attendance")).all()  # nothing "confirmed" the old one
+
+
+def test_reply_1_to_an_absence_after_the_hold_ran_out_explains(container, webhook_client):
+
+    from datetime import timedelta
+
+    from support.sms_world import tomorrow
+
+    appt = book(container, on=tomorrow(container) + timedelta(days=1))  # after the hold ends
+    item = _absent_doctor(container, appt)
+    container.clock.set(item.held_until + timedelta(minutes=1))  # nobody took it in time
+    assert booking.expire_holds(container.uow()) == 1
+    text = answer(inbound(webhook_client, "1"))
+    assert text.startswith("Врач Кашинцева Г.В. не сможет принять вас")
+    assert "+74951234567" in text
+    assert status_of(container, appt.id) == "booked"  # flagged, left for the agents
+
+
+def test_reply_2_to_an_absence_cancels_and_releases_the_hold(container, webhook_client):
+    appt = book(container)
+    item = _absent_doctor(container, appt)
+    answer(inbound(webhook_client, "2"))
+    assert status_of(container, appt.id) == "cancelled"
+    assert status_of(container, item.hold_id) == "cancelled"
