@@ -89,10 +89,11 @@ def _dialogue(call: Call, appointment_id: int) -> None:
             _confirm(call, appointment_id, actor)
             return
         if choice == "2":
-            _cancel(call, appointment_id, actor)
+            _cancel(call, appointment_id, actor, absent=appt.absence_id is not None)
             return
         tries += 1
-    call.play("reminder_no_answer")
+    # "stays as it is" would be wrong for a visit that cannot take place
+    call.play("reminder_no_answer" if appt.absence_id is None else "reminder_absent_no_answer")
     finish(call, "no_answer")
 
 
@@ -158,7 +159,7 @@ def _confirm(call: Call, appointment_id: int, actor: Actor) -> None:
     finish(call, "confirmed")
 
 
-def _cancel(call: Call, appointment_id: int, actor: Actor) -> None:
+def _cancel(call: Call, appointment_id: int, actor: Actor, *, absent: bool = False) -> None:
     try:
         sure = call.yes_no(call.p("reminder_confirm_cancel"), step="reminder_confirm_cancel")
     except Escalate as esc:
@@ -166,7 +167,7 @@ def _cancel(call: Call, appointment_id: int, actor: Actor) -> None:
             raise
         sure = False  # silence or noise is never a "yes, cancel"
     if not sure:
-        call.play("reminder_kept")
+        call.play("reminder_absent_kept" if absent else "reminder_kept")
         finish(call, "completed")
         return
     try:

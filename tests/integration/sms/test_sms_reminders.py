@@ -287,3 +287,14 @@ def test_reminder_call_of_an_absent_doctor_without_a_hold_offers_an_agent(contai
     assert io.transcript.escalated  # 1: an agent reschedules
     assert booking.get_appointment(appt.id, container.uow()).status == "booked"
     assert booking.get_appointment(item.hold_id, container.uow()).status == "cancelled"
+
+
+def test_reminder_call_of_an_absent_doctor_never_says_the_visit_stays(container):
+    appt = book(container, on=tomorrow(container))
+    _absent(container, appt)
+    declined = reminder_call(container, appt.id, ["2", "2"])
+    silent = reminder_call(container, appt.id, [None, None])
+    for io in (declined, silent):
+        assert "остаётся в силе" not in io.transcript.text and "Ждём вас" not in io.transcript.text
+        assert "«мои записи»" in io.transcript.text
+    assert booking.get_appointment(appt.id, container.uow()).status == "booked"
