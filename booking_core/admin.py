@@ -7,18 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from booking_core import audit, notifications
 from booking_core.actors import Actor
 from booking_core.commands import Attach, CloseChannel, FindSlots, RegisterAbsence, RequestCallback
 from booking_core.errors import AttachmentTooSoon, InvalidInput, NotFound
-from booking_core.slots import _query_free
-from booking_core.uow import UnitOfWork
+from booking_core.rules import booking_window
+from booking_core.slots import _query_free, within_age
+from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView, SlotOffer
 from models.tables import (
     Appointment,
+    AppointmentStatus,
     CallbackRequest,
+    Channel,
     ChannelRestriction,
     Clinic,
     District,
@@ -36,6 +40,10 @@ class AffectedAppointment:
     appointment: AppointmentView
     patient_phone: str
     substitute: SlotOffer | None
+    # The substitute slot is held for the patient until then (clinic time), as a "pending"
+    # appointment; None when there is no substitute.
+    held_until: datetime | None = None
+    hold_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,12 @@ def lift_restriction(restriction_id: int, actor: Actor, uow: UnitOfWork) -> None
 
 
 def register_absence(cmd: RegisterAbsence, uow: UnitOfWork) -> AbsenceReport:
-    """Rule 14: record an absence, flag affected appointments, propose substitute slots."""
+    """Rule 14: record an absence, flag the affected visits still ahead, and hold for each
+    patient a different substitute slot they can still reach, then tell them by SMS.
+
+    A visit whose time has already passed when the absence is registered is left alone: the
+    patient was seen, or was not, and texting them now would only confuse.
+    """
     from booking_core.booking import LIVE_FUTURE, _view
 
     if cmd.ends_on < cmd.starts_on:
@@ -101,7 +114,9 @@ def register_absence(cmd: RegisterAbsence, uow: UnitOfWork) -> AbsenceReport:
             select(Appointment).where(
                 Appointment.doctor_id == cmd.doctor_id,
                 col(Appointment.status).in_(LIVE_FUTURE),
+                col(Appointment.substitute_for_id).is_(None),
                 Appointment.starts_at >= lo, Appointment.starts_at < hi,
+                Appointment.starts_at > uow.clock.now_local(),
             ).order_by(col(Appointment.starts_at))
         ).all()
         for appt in hit:
@@ -116,26 +131,88 @@ def register_absence(cmd: RegisterAbsence, uow: UnitOfWork) -> AbsenceReport:
         for appt in hit:
             patient = uow.session.get(Patient, appt.patient_id)
             assert patient is not None
-            substitute = _substitute_slot(uow, patient, spec, doctor, cmd.substitute_doctor_id)
-            affected.append(AffectedAppointment(_view(uow, appt), patient.phone, substitute))
+            view = _view(uow, appt)
+            held = _hold_substitute(uow, cmd.actor, appt, patient, spec, doctor,
+                                    cmd.substitute_doctor_id)
+            if held is None:
+                affected.append(AffectedAppointment(view, patient.phone, None))
+            else:
+                offer, hold = held
+                affected.append(AffectedAppointment(
+                    view, patient.phone, offer, _local(uow, hold.hold_expires_at), hold.id))
         notifications.absence_notices(uow, absence.id, cmd.starts_on, cmd.ends_on, affected)
         uow.commit()
         logger.info("absence %s: %d appointments affected", absence.id, len(hit))
         return AbsenceReport(absence.id, affected)
 
 
+def _local(uow: UnitOfWork, at_utc: datetime | None) -> datetime | None:
+    """A naive UTC time of the database as the clinic's naive local time."""
+    if at_utc is None:
+        return None
+    return at_utc + (uow.clock.now_local() - uow.clock.now_utc())
+
+
+def _hold_substitute(
+    uow: UnitOfWork, actor: Actor, appt: Appointment, patient: Patient, spec: Specialty,
+    absent: Doctor, substitute_id: int | None,
+) -> tuple[SlotOffer, Appointment] | None:
+    """Hold the nearest reachable substitute slot for the patient of ``appt``.
+
+    The hold is a "pending" appointment (rule 10) that the free-slot search already treats as
+    taken, so the next affected patient is offered another slot; when nobody takes it in
+    time the hold expiry returns it to the pool.  A slot someone books in between is skipped.
+    """
+    from booking_core.booking import AUDIT_FIELDS, _unique_code
+
+    tried: set[int] = set()
+    for _ in range(5):  # each lost race removes one slot; give up after a few
+        offer = _substitute_slot(uow, patient, spec, absent, substitute_id, tried)
+        if offer is None:
+            return None
+        tried.add(offer.slot_id)
+        now_utc, now = uow.clock.now_utc(), uow.clock.now_local()
+        # Held for the setting's time, but not past the lead time before the visit itself.
+        reach = offer.starts_at - now - timedelta(minutes=uow.rules.lead_time_minutes)
+        hold = Appointment(
+            slot_id=offer.slot_id, patient_id=appt.patient_id, doctor_id=offer.doctor.id,
+            specialty_id=appt.specialty_id, starts_at=offer.starts_at,
+            status=AppointmentStatus.PENDING, channel=actor.channel,
+            confirmation_code=_unique_code(uow), created_by=actor.label, created_at=now_utc,
+            updated_at=now_utc, referral_id=appt.referral_id, substitute_for_id=appt.id,
+            hold_expires_at=now_utc + min(
+                timedelta(minutes=uow.rules.substitute_hold_minutes), reach),
+        )
+        try:
+            with uow.session.begin_nested():
+                uow.session.add(hold)
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            continue  # booked by someone else a moment ago: the next one
+        audit.record(uow, actor, "hold", "appointment", hold.id, None,
+                     audit.snapshot(hold, AUDIT_FIELDS) | {"substitute_for": appt.id})
+        return offer, hold
+    return None
+
+
 def _substitute_slot(
     uow: UnitOfWork, patient: Patient, spec: Specialty, absent: Doctor,
-    substitute_id: int | None,
+    substitute_id: int | None, skip: set[int],
 ) -> SlotOffer | None:
-    """The nearest free slot of the named substitute, else of any colleague of the specialty."""
-    now = uow.clock.now_local()
-    end = datetime.combine(now.date() + timedelta(days=uow.rules.slot_window_days + 1), time.min)
+    """The nearest free slot of the named substitute, else of any colleague of the specialty,
+    that the patient can reach: inside the phone line's window (the lead time ahead, within
+    the horizon) and on a day their age admits them."""
+    start, end = booking_window(Channel.IVR, uow.clock.now_local(), uow.rules)
+    start, end = within_age(patient, spec, start, end)
+    if start >= end:
+        return None
     assert patient.id is not None and spec.id is not None and absent.id is not None
     for doctor_id in ([substitute_id] if substitute_id else []) + [None]:
-        q = FindSlots(patient.id, spec.id, "console", doctor_id=doctor_id,
-                      exclude_doctor_ids=(absent.id,), limit=1)
-        found = _query_free(uow, q, absent.clinic_id, patient.district_id, spec, now, end)
+        q = FindSlots(patient.id, spec.id, Channel.CONSOLE, doctor_id=doctor_id,
+                      exclude_doctor_ids=(absent.id,), limit=len(skip) + 1)
+        found = _query_free(uow, q, absent.clinic_id, patient.district_id, spec, start, end)
+        found = [o for o in found if o.slot_id not in skip]
         if found:
             return found[0]
     return None

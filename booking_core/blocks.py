@@ -1,4 +1,6 @@
-"""Rule 11: three no-shows without cancellation block remote booking for 30 days."""
+"""Rules 11 and 21: three no-shows without cancellation block remote booking for exactly 30
+days (the day of the block is the first, ``blocked_until`` the last); no-shows older than the
+look-back window (12 months by default) no longer count."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlmodel import col, func, select
 from booking_core import audit
 from booking_core.actors import Actor
 from booking_core.errors import NotFound
+from booking_core.rules import block_until, no_show_lookback_start
 from booking_core.uow import UnitOfWork
 from models.tables import Appointment, AppointmentStatus, NoShowBlock
 
@@ -26,9 +29,12 @@ def apply_no_show_rule(uow: UnitOfWork, patient_id: int, actor: Actor) -> NoShow
     ).first()
     if last is not None and last.lifted_at is None and last.blocked_until >= today:
         return None  # already blocked
-    # No-shows up to the day of the last block were counted by it; only later ones count again.
-    since = (datetime.combine(last.blocked_from + timedelta(days=1), time.min) if last
-             else datetime.min)
+    # No-shows up to the day of the last block were counted by it; only later ones count again,
+    # and none older than the look-back window.
+    since = datetime.combine(
+        no_show_lookback_start(today, uow.rules.no_show_lookback_months), time.min)
+    if last is not None:
+        since = max(since, datetime.combine(last.blocked_from + timedelta(days=1), time.min))
     count = uow.session.exec(
         select(func.count()).select_from(Appointment).where(
             Appointment.patient_id == patient_id,
@@ -40,7 +46,7 @@ def apply_no_show_rule(uow: UnitOfWork, patient_id: int, actor: Actor) -> NoShow
         return None
     block = NoShowBlock(
         patient_id=patient_id, blocked_from=today,
-        blocked_until=today + timedelta(days=uow.rules.no_show_block_days),
+        blocked_until=block_until(today, uow.rules.no_show_block_days),
         reason=f"{count} no-shows", created_at=uow.clock.now_utc(),
     )
     uow.session.add(block)

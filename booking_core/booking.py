@@ -76,6 +76,10 @@ def confirm(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentVi
             raise InvalidTransition("only a pending appointment can be confirmed")
         if appt.hold_expires_at is not None and appt.hold_expires_at < uow.clock.now_utc():
             raise HoldExpired("hold time ran out; the slot went back to the pool")
+        if appt.substitute_for_id is not None:  # confirming it moves the flagged visit here
+            view = _take_substitute_in_tx(uow, appt, actor)
+            uow.commit()
+            return view
         before = audit.snapshot(appt, AUDIT_FIELDS)
         _set_status(uow, appt, AppointmentStatus.BOOKED)
         appt.hold_expires_at = None
@@ -114,6 +118,54 @@ def reschedule(cmd: Reschedule, uow: UnitOfWork) -> AppointmentView:
         notifications.appointment_rescheduled(uow, view, old.starts_at)
         _commit_or_slot_taken(uow)
         return view
+
+
+def substitute_hold(appointment_id: int, uow: UnitOfWork) -> AppointmentView | None:
+    """The substitute slot still held for an appointment flagged by a doctor's absence."""
+    with uow.reading():
+        hold = _live_substitute(uow, appointment_id)
+        return _view(uow, hold) if hold is not None else None
+
+
+def take_substitute(appointment_id: int, actor: Actor, uow: UnitOfWork,
+                    patient_id: int | None = None) -> AppointmentView:
+    """Move an appointment flagged by a doctor's absence to the substitute slot held for it
+    (rule 14), in one transaction like any reschedule; the SMS goes through the outbox."""
+    with uow:
+        old = _get_appointment(uow, appointment_id, patient_id=patient_id)
+        hold = _live_substitute(uow, appointment_id)
+        if hold is None:
+            raise HoldExpired("the substitute time is no longer held")
+        view = _take_substitute_in_tx(uow, hold, actor)
+        assert old.status == AppointmentStatus.CANCELLED
+        uow.commit()
+        return view
+
+
+def _live_substitute(uow: UnitOfWork, appointment_id: int) -> Appointment | None:
+    return uow.session.exec(
+        select(Appointment).where(
+            Appointment.substitute_for_id == appointment_id,
+            Appointment.status == AppointmentStatus.PENDING,
+            col(Appointment.hold_expires_at) >= uow.clock.now_utc(),
+        )
+    ).first()
+
+
+def _take_substitute_in_tx(uow: UnitOfWork, hold: Appointment, actor: Actor) -> AppointmentView:
+    """Book the held substitute slot and cancel the flagged appointment it replaces."""
+    assert hold.substitute_for_id is not None
+    old = _get_appointment(uow, hold.substitute_for_id)
+    before = audit.snapshot(hold, AUDIT_FIELDS)
+    _set_status(uow, hold, AppointmentStatus.BOOKED)  # first, so the cancel below keeps it
+    hold.hold_expires_at = None
+    hold.rescheduled_from_id, hold.substitute_for_id = old.id, None  # an ordinary visit now
+    _cancel_in_tx(uow, old, actor, "rescheduled")
+    audit.record(uow, actor, "reschedule", "appointment", hold.id, before,
+                 audit.snapshot(hold, AUDIT_FIELDS))
+    view = _view(uow, hold)
+    notifications.appointment_rescheduled(uow, view, old.starts_at)
+    return view
 
 
 def mark_arrived(appointment_id: int, actor: Actor, uow: UnitOfWork,
@@ -185,6 +237,8 @@ def patient_appointments(patient_id: int, uow: UnitOfWork, *, upcoming_only: boo
             stmt = stmt.where(
                 col(Appointment.status).in_(LIVE_FUTURE),
                 Appointment.starts_at > uow.clock.now_local(),
+                # a substitute held after a doctor's absence is offered with the flagged visit
+                col(Appointment.substitute_for_id).is_(None),
             ).order_by(col(Appointment.starts_at))
         else:
             stmt = stmt.order_by(col(Appointment.starts_at).desc())
@@ -352,6 +406,25 @@ def _cancel_in_tx(uow: UnitOfWork, appt: Appointment, actor: Actor, reason: str)
     uow.flush()  # free the slot before anything else in this transaction takes it
     audit.record(uow, actor, "cancel", "appointment", appt.id, before,
                  audit.snapshot(appt, AUDIT_FIELDS))
+    _release_substitutes(uow, appt)
+
+
+def _release_substitutes(uow: UnitOfWork, appt: Appointment) -> None:
+    """A flagged appointment that is cancelled (or moved) needs its substitute no more."""
+    if appt.absence_id is None:
+        return
+    held = uow.session.exec(
+        select(Appointment).where(Appointment.substitute_for_id == appt.id,
+                                  Appointment.status == AppointmentStatus.PENDING)
+    ).all()
+    for hold in held:
+        before = audit.snapshot(hold, AUDIT_FIELDS)
+        _set_status(uow, hold, AppointmentStatus.CANCELLED)
+        hold.cancel_reason = "substitute_released"
+        audit.record(uow, Actor.system("absence"), "cancel", "appointment", hold.id, before,
+                     audit.snapshot(hold, AUDIT_FIELDS))
+    if held:
+        uow.flush()
 
 
 def _commit_or_slot_taken(uow: UnitOfWork) -> None:

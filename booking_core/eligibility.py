@@ -17,7 +17,7 @@ from booking_core.errors import (
     ReferralRequired,
     WrongClinic,
 )
-from booking_core.rules import age_allows, age_on, is_remote
+from booking_core.rules import age_group_days, is_remote
 from booking_core.uow import UnitOfWork
 from models.tables import (
     Appointment,
@@ -167,35 +167,51 @@ def valid_referral(
 
 
 def check_static_eligibility(
-    patient: Patient, specialty: Specialty, channel: str, today: date
+    patient: Patient, specialty: Specialty, channel: str, first: date, last: date | None = None,
 ) -> None:
     """The checks of :func:`check_patient_may_book` that need no database, in its order:
-    attached clinic, age group, and referral-only specialties on remote channels."""
+    attached clinic, age group, and referral-only specialties on remote channels.
+
+    Age is judged on the visit day (rule 21): ``first`` is that day, or with ``last`` the
+    first and last days a visit may fall on; the age group must admit the patient on one of
+    them.
+    """
     if patient.clinic_id is None:
         raise WrongClinic("patient is not attached to a clinic")
-    if not age_allows(specialty.age_group, age_on(patient.birth_date, today)):
+    if age_days(patient, specialty, first, last or first) is None:
         raise AgeMismatch("specialty is not for this age group", age_group=specialty.age_group)
     if specialty.booking_mode == BookingMode.REFERRAL_ONLY and is_remote(channel):
         raise ReferralRequired("referral-only specialty: book through a doctor or the registry")
 
 
+def age_days(
+    patient: Patient, specialty: Specialty, first: date, last: date
+) -> tuple[date, date] | None:
+    """The part of [first, last] on which the specialty's age group admits the patient."""
+    lo, hi = age_group_days(specialty.age_group, patient.birth_date)
+    first, last = max(first, lo or first), min(last, hi or last)
+    return (first, last) if first <= last else None
+
+
 def check_patient_may_book(
     uow: UnitOfWork, patient: Patient, specialty: Specialty, channel: str,
     referral_id: int | None = None, on: date | None = None,
-    block: NoShowBlock | _Lookup | None = LOOKUP_BLOCK,
+    block: NoShowBlock | _Lookup | None = LOOKUP_BLOCK, last: date | None = None,
 ) -> Referral | None:
     """Raise the domain error that forbids this booking, or return the referral it will use.
 
-    ``on`` is the day of the visit: a referral must still be valid then.  ``block`` is the
-    patient's no-show block in force today when the caller already loaded it
-    (:func:`get_patient_and_block`); by default it is looked up.
+    ``on`` is the day of the visit (today if not given): the age group must admit the patient
+    and a referral must still be valid then.  A search passes the first and ``last`` day it
+    looks at.  ``block`` is the patient's no-show block in force today when the caller already
+    loaded it (:func:`get_patient_and_block`); by default it is looked up.
     """
     today = uow.clock.today()
-    check_static_eligibility(patient, specialty, channel, today)
+    visit = on or today
+    check_static_eligibility(patient, specialty, channel, visit, last)
     referral = None
     if specialty.booking_mode == BookingMode.REFERRAL_ONLY:
         assert patient.id is not None and specialty.id is not None
-        referral = valid_referral(uow, patient.id, specialty.id, on or today, referral_id)
+        referral = valid_referral(uow, patient.id, specialty.id, visit, referral_id)
         if referral is None:
             raise ReferralRequired("no valid referral for this specialty")
     if is_remote(channel):

@@ -144,14 +144,27 @@ def appointment_reminder(uow: UnitOfWork, view: AppointmentView) -> bool:
     return _enqueue(uow, f"reminder:{view.id}", REMINDER, view)
 
 
+def absent_reminder(uow: UnitOfWork, view: AppointmentView,
+                    substitute: AppointmentView | None) -> bool:
+    """Queue the reminder of a visit a doctor's absence flagged: it says the doctor is away
+    and offers the held substitute (reply 1) instead of asking to confirm the visit."""
+    offer = None
+    if substitute is not None:
+        offer = SlotOffer(substitute.slot_id or 0, substitute.starts_at, substitute.starts_at,
+                          substitute.cabinet, substitute.doctor)
+    return _enqueue(uow, f"reminder:{view.id}", REMINDER, view,
+                    {"absent": True, "substitute": _substitute_facts(offer)})
+
+
 def absence_notices(uow: UnitOfWork, absence_id: int, starts_on: date, ends_on: date,
                     affected: Iterable[AffectedAppointment]) -> int:
-    """Rule 14: tell each patient of an absent doctor, with the substitute's nearest slot."""
+    """Rule 14: tell each patient of an absent doctor, with the substitute slot held for them."""
     queued = 0
     for item in affected:
         extra: dict[str, Any] = {"absence_from": starts_on.isoformat(),
                                  "absence_to": ends_on.isoformat(),
-                                 "substitute": _substitute_facts(item.substitute)}
+                                 "substitute": _substitute_facts(item.substitute,
+                                                                 item.held_until)}
         if _enqueue(uow, f"absence:{absence_id}:{item.appointment.id}", ABSENCE,
                     item.appointment, extra):
             queued += 1
@@ -169,11 +182,15 @@ def flag_notices(uow: UnitOfWork, flag: str, affected: Iterable[AffectedAppointm
     return queued
 
 
-def _substitute_facts(offer: SlotOffer | None) -> dict[str, Any] | None:
+def _substitute_facts(offer: SlotOffer | None,
+                      held_until: datetime | None = None) -> dict[str, Any] | None:
     if offer is None:
         return None
-    return {"doctor": doctor_short_name(offer.doctor), "starts_at": offer.starts_at.isoformat(),
-            "cabinet": offer.cabinet, "slot_id": offer.slot_id}
+    facts = {"doctor": doctor_short_name(offer.doctor), "starts_at": offer.starts_at.isoformat(),
+             "cabinet": offer.cabinet, "slot_id": offer.slot_id}
+    if held_until is not None:
+        facts["held_until"] = held_until.isoformat(timespec="minutes")
+    return facts
 
 
 # --- texts --------------------------------------------------------------------------------
@@ -217,6 +234,7 @@ def text_values(facts: dict[str, Any], locale: str, sender_name: str = "") -> di
         "cabinet": str(facts.get("cabinet") or ""),
         "code": str(facts.get("code") or ""),
         "when": "", "old_when": "", "sub_doctor": "", "sub_when": "", "sub_cabinet": "",
+        "held_until": "",
     }
     if facts.get("starts_at"):
         values["when"] = format_when(datetime.fromisoformat(facts["starts_at"]), locale)
@@ -227,6 +245,9 @@ def text_values(facts: dict[str, Any], locale: str, sender_name: str = "") -> di
         values["sub_doctor"] = str(substitute.get("doctor") or "")
         values["sub_when"] = format_when(datetime.fromisoformat(substitute["starts_at"]), locale)
         values["sub_cabinet"] = str(substitute.get("cabinet") or "")
+        if substitute.get("held_until"):
+            values["held_until"] = format_when(
+                datetime.fromisoformat(substitute["held_until"]), locale)
     return values
 
 
@@ -252,6 +273,13 @@ def render(kind: str, facts: dict[str, Any], locale: str = "ru",
            sender_name: str = "") -> Rendered:
     """The SMS text for an outbox row of ``kind`` with ``facts`` (its payload)."""
     key = kind
-    if kind in SUBSTITUTE_KINDS and not facts.get("substitute"):
+    substitute = facts.get("substitute") or {}
+    if kind == ABSENCE:
+        # rows queued before substitutes were held carry no "held_until": the plain text
+        key = ("absence_held" if substitute.get("held_until")
+               else "absence" if substitute else "absence_no_substitute")
+    elif kind == REMINDER and facts.get("absent"):
+        key = "reminder_absent_held" if substitute else "reminder_absent"
+    elif kind in SUBSTITUTE_KINDS and not substitute:
         key = f"{kind}_no_substitute"
     return render_template(key, facts, locale, sender_name)

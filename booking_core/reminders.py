@@ -129,7 +129,6 @@ def enqueue_due_reminders(uow: UnitOfWork, policy: ReminderPolicy, *,
     just gone out.  ``force`` (the CLI) queues every unreminded one now, whatever the hour.
     Idempotent, safe to run concurrently.
     """
-    from booking_core.booking import _view
 
     with uow:
         now = uow.clock.now_local()
@@ -152,12 +151,26 @@ def enqueue_due_reminders(uow: UnitOfWork, policy: ReminderPolicy, *,
         for appt in rows:
             assert appt.id is not None
             if _insert_marker(uow, appt.id, SMS):
-                notifications.appointment_reminder(uow, _view(uow, appt))
+                _queue_reminder(uow, appt)
                 queued += 1
         uow.commit()
     if queued:
         logger.info("reminders: %d SMS queued for tomorrow", queued)
     return queued
+
+
+def _queue_reminder(uow: UnitOfWork, appt: Appointment) -> None:
+    """The reminder SMS; for a visit a doctor's absence flagged, the absence and the held
+    substitute instead of a request to confirm a visit that cannot happen (rule 14)."""
+    from booking_core.booking import _live_substitute, _view
+
+    view = _view(uow, appt)
+    if appt.absence_id is None:
+        notifications.appointment_reminder(uow, view)
+        return
+    assert appt.id is not None
+    hold = _live_substitute(uow, appt.id)
+    notifications.absent_reminder(uow, view, _view(uow, hold) if hold is not None else None)
 
 
 def due_reminder_calls(uow: UnitOfWork, policy: ReminderPolicy) -> list[ReminderCall]:
@@ -243,6 +256,8 @@ def _mark_answer(uow: UnitOfWork, appointment_id: int, kind: str, answer: str) -
 def _confirm_in_tx(uow: UnitOfWork, appt: Appointment, actor: Actor, via: str) -> None:
     if appt.status != AppointmentStatus.BOOKED or appt.starts_at <= uow.clock.now_local():
         raise InvalidTransition("only a booked appointment still ahead can be confirmed")
+    if appt.absence_id is not None:
+        raise InvalidTransition("the doctor is absent: the visit cannot be confirmed")
     assert appt.id is not None
     _mark_answer(uow, appt.id, via, CONFIRMED)
     audit.record(uow, actor, "confirm_attendance", "appointment", appt.id, None, {"via": via})
@@ -327,7 +342,7 @@ def handle_sms_reply(reply: SmsReply, uow: UnitOfWork, *, locale: str = "ru") ->
 
 
 def _handle_reply(reply: SmsReply, uow: UnitOfWork, locale: str) -> ReplyOutcome:
-    from booking_core.booking import _cancel_in_tx, _view
+    from booking_core.booking import _view
 
     with uow:
         seen = uow.session.exec(
@@ -338,40 +353,24 @@ def _handle_reply(reply: SmsReply, uow: UnitOfWork, locale: str) -> ReplyOutcome
         phone = notifications.normalize_phone(reply.from_phone)
         from_key = personal_key("sms", phone, uow.rules.pepper) if phone else ""
         intent = parse_reply(reply.body)
-        appt = _reply_target(uow, phone) if phone else None
+        appt, asked_at = _reply_target(uow, phone) if phone else (None, None)
         facts: dict[str, Any] = {"phone": _registry_phone(uow, appt)}
-        view = _view(uow, appt) if appt is not None else None
-        if view is not None:
-            facts, _ = notifications.appointment_facts(uow, view)
+        if appt is not None:
+            facts, _ = notifications.appointment_facts(uow, _view(uow, appt))
         actor = Actor.patient(appt.patient_id if appt else None, Channel.SMS, phone)
-        action, key = "help", "reply_help"
-        repeat: Appointment | None = None
-        if appt is None:
+        repeat = _recent_cancel(uow, from_key, asked_at) if intent == "cancel" else None
+        if repeat is not None:
+            # The same "2" again (a resend, a double tap): it is about the appointment just
+            # cancelled, not the next one, unless an SMS about that one asked for it since.
+            action, key = "repeat", "reply_already_cancelled"
+            facts, _ = notifications.appointment_facts(uow, _view(uow, repeat))
+        elif appt is None:
             action, key = "no_appointment", "reply_no_appointment"
-            repeat = _recent_cancel(uow, from_key) if intent == "cancel" else None
-            if repeat is not None:
-                action, key = "repeat", "reply_already_cancelled"
-                facts, _ = notifications.appointment_facts(uow, _view(uow, repeat))
-        elif intent == "confirm":
-            try:
-                _confirm_in_tx(uow, appt, actor, SMS)
-                action, key = "confirm", "reply_confirmed"
-            except InvalidTransition:
-                pass  # a hold still awaiting its booking: the help text explains
-        elif intent == "cancel":
-            repeat = _recent_cancel(uow, from_key)
-            if repeat is not None:
-                action, key = "repeat", "reply_already_cancelled"
-                facts, _ = notifications.appointment_facts(uow, _view(uow, repeat))
-            else:
-                try:
-                    _cancel_in_tx(uow, appt, actor, "sms_reply")
-                    assert appt.id is not None
-                    _mark_answer(uow, appt.id, SMS, CANCELLED)
-                    action, key = "cancel", "reply_cancelled"
-                except NotCancellable:
-                    action, key = "not_cancellable", "reply_not_cancellable"
-        answer = notifications.render_template(key, facts, locale).text
+        else:
+            action, key = _act_on(uow, appt, actor, intent)
+        # A change announced through the outbox is confirmed there (retried until it is
+        # delivered, never twice), so the immediate answer says nothing more.
+        answer = "" if key is None else notifications.render_template(key, facts, locale).text
         target_id = repeat.id if repeat is not None else (appt.id if appt else None)
         uow.session.add(InboundSms(
             message_sid=reply.message_sid[:64], received_at=uow.clock.now_utc(),
@@ -384,12 +383,45 @@ def _handle_reply(reply: SmsReply, uow: UnitOfWork, locale: str) -> ReplyOutcome
     return ReplyOutcome(answer, action, target_id)
 
 
-def _reply_target(uow: UnitOfWork, phone: str) -> Appointment | None:
-    """The appointment a reply from ``phone`` is about (see :func:`handle_sms_reply`)."""
+def _act_on(uow: UnitOfWork, appt: Appointment, actor: Actor,
+            intent: str | None) -> tuple[str, str | None]:
+    """Do what a reply asks about ``appt``: (action, answer key; None = the outbox tells)."""
+    from booking_core.booking import _cancel_in_tx, _live_substitute, _take_substitute_in_tx, _view
+
+    if intent == "confirm" and appt.absence_id is not None:
+        # The doctor is away: "1" takes the substitute held for the patient, if still held.
+        assert appt.id is not None
+        hold = _live_substitute(uow, appt.id)
+        if hold is None:
+            return "help", "reply_absent"
+        _take_substitute_in_tx(uow, hold, actor)
+        _mark_answer(uow, appt.id, SMS, "substitute")
+        return "substitute", None
+    if intent == "confirm":
+        try:
+            _confirm_in_tx(uow, appt, actor, SMS)
+            return "confirm", "reply_confirmed"
+        except InvalidTransition:
+            return "help", "reply_help"  # a hold still awaiting its booking
+    if intent == "cancel":
+        try:
+            _cancel_in_tx(uow, appt, actor, "sms_reply")
+        except NotCancellable:
+            return "not_cancellable", "reply_not_cancellable"
+        assert appt.id is not None
+        _mark_answer(uow, appt.id, SMS, CANCELLED)
+        notifications.appointment_cancelled(uow, _view(uow, appt))
+        return "cancel", None
+    return "help", "reply_absent" if appt.absence_id is not None else "reply_help"
+
+
+def _reply_target(uow: UnitOfWork, phone: str) -> tuple[Appointment | None, datetime | None]:
+    """The appointment a reply from ``phone`` is about (see :func:`handle_sms_reply`), and
+    when the last SMS asking for a reply about it was queued."""
     from booking_core.booking import LIVE_FUTURE
 
     rows = uow.session.exec(
-        select(Appointment, OutboxMessage.kind)
+        select(Appointment, OutboxMessage.kind, OutboxMessage.created_at)
         .join(OutboxMessage, OutboxMessage.appointment_id == Appointment.id)  # type: ignore[arg-type]
         .where(OutboxMessage.to_phone == phone,
                col(OutboxMessage.kind).in_(notifications.REPLYABLE_KINDS),
@@ -397,13 +429,19 @@ def _reply_target(uow: UnitOfWork, phone: str) -> Appointment | None:
                Appointment.starts_at > uow.clock.now_local())
         .order_by(col(Appointment.starts_at))
     ).all()
-    reminded = [a for a, kind in rows if kind == notifications.REMINDER]
-    pool = reminded or [a for a, _ in rows]
-    return pool[0] if pool else None
+    reminded = [a for a, kind, _ in rows if kind == notifications.REMINDER]
+    pool = reminded or [a for a, _, _ in rows]
+    if not pool:
+        return None, None
+    target = pool[0]
+    return target, max(at for a, _, at in rows if a.id == target.id)
 
 
-def _recent_cancel(uow: UnitOfWork, from_key: str) -> Appointment | None:
-    """The appointment this number cancelled by SMS in the last minutes, if any."""
+def _recent_cancel(uow: UnitOfWork, from_key: str,
+                   asked_at: datetime | None) -> Appointment | None:
+    """The appointment this number cancelled by SMS in the last minutes, if a "2" now is a
+    repeat of that one: no SMS asking for a reply came since (``asked_at``: the newest one
+    about the appointment the reply would otherwise go to)."""
     if not from_key:
         return None
     since = uow.clock.now_utc() - REPEATED_CANCEL_WINDOW
@@ -414,6 +452,8 @@ def _recent_cancel(uow: UnitOfWork, from_key: str) -> Appointment | None:
     ).first()
     if last is None or last.appointment_id is None:
         return None
+    if asked_at is not None and asked_at > last.received_at:
+        return None  # e.g. a new booking's SMS: this "2" is about that one
     return uow.session.get(Appointment, last.appointment_id)
 
 

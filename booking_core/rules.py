@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from dateutil.relativedelta import relativedelta
+
 from models.tables import AgeGroup, Channel
 
 REMOTE_CHANNELS = frozenset({Channel.IVR, Channel.INTERNET, Channel.INFOMAT, Channel.SMS})
@@ -27,6 +29,8 @@ class BookingRules:
     attachment_change_period_days: int = 365
     no_show_block_threshold: int = 3
     no_show_block_days: int = 30
+    no_show_lookback_months: int = 12
+    substitute_hold_minutes: int = 24 * 60
     late_walk_in_minutes: int = 15
     id_failures_per_caller: int = 5
     id_failures_per_policy: int = 5
@@ -111,6 +115,34 @@ def age_on(birth_date: date, on: date) -> int:
     if (on.month, on.day) < (birth_date.month, birth_date.day):
         years -= 1
     return years
+
+
+def adult_from(birth_date: date) -> date:
+    """The first day on which :func:`age_on` gives 18 (29 February: 1 March if need be)."""
+    try:
+        return birth_date.replace(year=birth_date.year + ADULT_AGE)
+    except ValueError:  # born on 29 February, the 18th year is not a leap year
+        return date(birth_date.year + ADULT_AGE, 3, 1)
+
+
+def age_group_days(age_group: str, birth_date: date) -> tuple[date | None, date | None]:
+    """The [first, last] visit days (None: unbounded) on which ``age_group`` admits a person
+    born on ``birth_date`` — every age rule is judged on the visit day (rule 21)."""
+    if age_group == AgeGroup.CHILD:
+        return None, adult_from(birth_date) - timedelta(days=1)
+    if age_group == AgeGroup.ADULT:
+        return adult_from(birth_date), None
+    return None, None
+
+
+def block_until(blocked_from: date, days: int) -> date:
+    """The last day (inclusive) of a block of ``days`` days starting on ``blocked_from``."""
+    return blocked_from + timedelta(days=days - 1)
+
+
+def no_show_lookback_start(today: date, months: int) -> date:
+    """The first day whose no-shows still count towards a block (rule 21)."""
+    return today - relativedelta(months=months)
 
 
 def age_allows(age_group: str, age: int) -> bool:

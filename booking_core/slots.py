@@ -26,8 +26,8 @@ from booking_core.errors import (
     NotFound,
     ReferralRequired,
 )
-from booking_core.rules import booking_window, is_remote
 from booking_core.schedules import SlotSpec, TemplateRow, slots_for_day
+from booking_core.rules import age_group_days, booking_window, is_remote
 from booking_core.uow import UnitOfWork
 from booking_core.views import SlotOffer, SpecialtyOption, SpecialtyView
 from models.tables import (
@@ -86,9 +86,8 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
             )
             .order_by(col(Specialty.ivr_order), col(Specialty.name_ru))
         ).all()
-        today = uow.clock.today()
-        listed = [spec for spec in rows if _listed(patient, spec, channel, today)]
         start, end = booking_window(channel, uow.clock.now_local(), uow.rules)
+        listed = [spec for spec in rows if _listed(patient, spec, channel, start, end)]
         found = _remote_restrictions(uow, patient.clinic_id, channel, listed, start, end)
         return [
             SpecialtyOption(SpecialtyView.of(s), _closed_for_whole_window(found, s, start, end))
@@ -96,20 +95,43 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
         ]
 
 
-def _listed(patient: Patient, spec: Specialty, channel: str, today: date) -> bool:
+def _listed(
+    patient: Patient, spec: Specialty, channel: str, start: datetime, end: datetime
+) -> bool:
     """Whether the specialty menu shows ``spec`` to this patient.
+
+    Age is judged on the visit day (rule 21): a specialty is listed when its age group
+    admits the patient on some day of the window [start, end) the channel books.
 
     Only the checks that need no database decide it: a no-show block still lists the
     specialty (the booking attempt explains the block) and so does a referral-only one off
     the remote channels, with or without a valid referral, so neither is looked up here.
     """
     try:
-        check_static_eligibility(patient, spec, channel, today)
+        check_static_eligibility(patient, spec, channel, start.date(), _last_day(end))
     except AgeMismatch:
         return False
     except ReferralRequired:
         return not is_remote(channel)  # referral-only specialties are booked by a registrar
     return True
+
+
+def _last_day(end: datetime) -> date:
+    """The last day of a window ending (exclusively) at ``end``."""
+    return (end - timedelta(seconds=1)).date()
+
+
+def within_age(patient: Patient, spec: Specialty, start: datetime,
+               end: datetime) -> tuple[datetime, datetime]:
+    """[start, end) narrowed to the visit days the specialty's age group admits the patient
+    on (rule 21: a 17-year-old sees pediatrician slots until her 18th birthday only);
+    empty (start >= end) when there are none."""
+    lo, hi = age_group_days(spec.age_group, patient.birth_date)
+    if lo is not None:
+        start = max(start, datetime.combine(lo, time.min))
+    if hi is not None:
+        end = min(end, datetime.combine(hi + timedelta(days=1), time.min))
+    return start, end
 
 
 def _remote_restrictions(
@@ -130,7 +152,7 @@ def _closed_for_whole_window(
     found: list[ChannelRestriction], spec: Specialty, start: datetime, end: datetime
 ) -> str | None:
     """The reason a specialty-wide restriction covering the whole window gives, if any."""
-    first, last = start.date(), (end - timedelta(seconds=1)).date()
+    first, last = start.date(), _last_day(end)
     for r in found:
         if (r.specialty_id == spec.id and r.doctor_id is None
                 and r.starts_on <= first and r.ends_on >= last):
@@ -147,9 +169,11 @@ def find_free_slots(q: FindSlots, uow: UnitOfWork) -> list[SlotOffer]:
     """
     with uow.reading():
         patient, block, spec = _patient_block_and_specialty(uow, q)
-        check_patient_may_book(uow, patient, spec, q.channel, block=block)
-        assert patient.clinic_id is not None
         start, end = booking_window(q.channel, uow.clock.now_local(), uow.rules)
+        check_patient_may_book(uow, patient, spec, q.channel, on=start.date(), block=block,
+                               last=_last_day(end))
+        assert patient.clinic_id is not None
+        start, end = within_age(patient, spec, start, end)
         # One query serves both the whole-window check and the hidden periods below.
         found = _remote_restrictions(uow, patient.clinic_id, q.channel, [spec], start, end,
                                      with_doctors=True)

@@ -13,6 +13,7 @@ from booking_core.errors import (
     BookingBlocked,
     ChannelClosed,
     DomainError,
+    HoldExpired,
     LimitReached,
     NotCancellable,
     NotIdentified,
@@ -24,7 +25,7 @@ from booking_core.errors import (
 from booking_core.rules import policy_valid
 from booking_core.views import AppointmentView, PatientView, SlotOffer, SpecialtyOption
 from ivr.call import Call, Escalate, Hangup
-from ivr.catalogue import load_catalogue
+from ivr.catalogue import Prompt, load_catalogue
 from ivr.io import CallerHangup, Digits, Timeout
 from models.tables import Channel
 from speech import ru_dates, ru_numbers
@@ -419,7 +420,11 @@ def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
 
 
 def my_appointments_flow(call: Call) -> None:
-    """Hear upcoming appointments; cancel or reschedule one."""
+    """Hear upcoming appointments; cancel or reschedule one.
+
+    A visit a doctor's absence flagged is read with the absence and, while it is held, the
+    substitute slot (rule 14): 1 takes it, 2 finds another time, 3 cancels.
+    """
     call.state.intent = call.record.data.intent = "my_appointments"
     patient = ensure_identified(call)
     appts = booking.patient_appointments(patient.id, call.deps.uow())
@@ -430,23 +435,67 @@ def my_appointments_flow(call: Call) -> None:
     i = 0
     while True:
         appt = appts[i]
-        item = call.p("appointment_item", specialty=appt.specialty.name(call.state.locale),
-                      slot=call.phrase.slot(appt))
-        choice = call.menu(call.say_.join("appointment", item, call.p("appointment_menu")),
-                           "1239", words={"отмен": "1", "перенес": "2", "следующ": "3"},
-                           step="appointment")
-        if choice == "1":
+        held = (booking.substitute_hold(appt.id, call.deps.uow())
+                if appt.absence_id is not None else None)
+        prompt, keys, words = _appointment_menu(call, appt, held)
+        action = keys.get(call.menu(prompt, "".join(keys), words=words, step="appointment"))
+        if action == "take" and held is not None:
+            _take_substitute(call, patient, appt)
+            return
+        if action == "cancel":
             _cancel(call, patient, appt)
             return
-        if choice == "2":
-            moved = _offer_and_take(call, patient, SpecialtyOption(appt.specialty), moving=appt)
-            if moved is not None:
-                _announce_code(call, "rescheduled", moved)
+        if action == "reschedule":
+            _reschedule(call, patient, appt)
             return
-        if choice == "3":
+        if action == "next":
             i = (i + 1) % len(appts)
             continue
         return
+
+
+_APPOINTMENT_KEYS = {"1": "cancel", "2": "reschedule", "3": "next", "9": "menu"}
+_APPOINTMENT_WORDS = {"отмен": "1", "перенес": "2", "следующ": "3"}
+_SUBSTITUTE_KEYS = {"1": "take", "2": "reschedule", "3": "cancel", "4": "next", "9": "menu"}
+_SUBSTITUTE_WORDS = {"отмен": "3", "перенес": "2", "другое": "2", "следующ": "4", "запиш": "1",
+                     "да": "1"}
+
+
+def _appointment_menu(call: Call, appt: AppointmentView, held: AppointmentView | None
+                      ) -> tuple[Prompt, dict[str, str], dict[str, str]]:
+    """An appointment as read in "my appointments", its keys (digit -> action) and words."""
+    specialty = appt.specialty.name(call.state.locale)
+    slot = call.phrase.slot(appt)
+    if appt.absence_id is None:
+        item = call.p("appointment_item", specialty=specialty, slot=slot)
+        return (call.say_.join("appointment", item, call.p("appointment_menu")),
+                _APPOINTMENT_KEYS, _APPOINTMENT_WORDS)
+    item = call.p("appointment_item_absent", specialty=specialty, slot=slot)
+    if held is None:  # nothing held (any more): cancel or find another time as usual
+        return (call.say_.join("appointment", item, call.p("appointment_menu")),
+                _APPOINTMENT_KEYS, _APPOINTMENT_WORDS)
+    offer = call.p("appointment_substitute", slot=call.phrase.slot(held))
+    return (call.say_.join("appointment", item, offer, call.p("appointment_substitute_menu")),
+            _SUBSTITUTE_KEYS, _SUBSTITUTE_WORDS)
+
+
+def _reschedule(call: Call, patient: PatientView, appt: AppointmentView) -> None:
+    moved = _offer_and_take(call, patient, SpecialtyOption(appt.specialty), moving=appt)
+    if moved is not None:
+        _announce_code(call, "rescheduled", moved)
+
+
+def _take_substitute(call: Call, patient: PatientView, appt: AppointmentView) -> None:
+    """Move a flagged visit to the substitute slot held for it; if the hold ran out while
+    the caller listened, offer other times instead."""
+    actor = Actor.patient(patient.id, Channel.IVR, call.record.data.caller_number)
+    try:
+        moved = booking.take_substitute(appt.id, actor, call.deps.uow(), patient_id=patient.id)
+    except (HoldExpired, NotCancellable):
+        call.play("substitute_gone")
+        _reschedule(call, patient, appt)
+        return
+    _announce_code(call, "rescheduled", moved)
 
 
 def _cancel(call: Call, patient: PatientView, appt: AppointmentView) -> None:

@@ -273,6 +273,9 @@ class Appointment(SQLModel, table=True):
     # "schedule_changed" (set by an import or an admin change; see AppointmentFlag).
     flag: str | None = Field(default=None, max_length=20, index=True)
     flagged_at: NaiveDatetime | None = None
+    # On a "pending" hold made by a doctor's absence: the flagged appointment it may replace
+    # (rule 14); taking it moves that appointment here, cancelling that one releases it.
+    substitute_for_id: int | None = Field(default=None, index=True)
 
 
 class ChannelRestriction(SQLModel, table=True):

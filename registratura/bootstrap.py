@@ -59,6 +59,8 @@ def rules_from(settings: Settings) -> BookingRules:
         attachment_change_period_days=settings.attachment_change_period_days,
         no_show_block_threshold=settings.no_show_block_threshold,
         no_show_block_days=settings.no_show_block_days,
+        no_show_lookback_months=settings.no_show_lookback_months,
+        substitute_hold_minutes=settings.substitute_hold_minutes,
         late_walk_in_minutes=settings.late_walk_in_minutes,
         id_failures_per_caller=settings.id_failures_per_caller,
         id_failures_per_policy=settings.id_failures_per_policy,

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import select
 
 from booking_core.agents import DemoLogin, seed_demo_agents
-from booking_core.rules import luhn_check_digit
+from booking_core.rules import block_until, luhn_check_digit
 from booking_core.uow import UnitOfWork
 from models.tables import (
     AgeGroup,
@@ -198,5 +198,5 @@ def _add_no_show_history(uow: UnitOfWork, patient: Patient, doctor: Doctor, toda
             specialty_id=doctor.specialty_id, starts_at=at, status=AppointmentStatus.NO_SHOW,
             channel="ivr", confirmation_code=f"{100000 + weeks}", created_by="patient:ivr"))
     uow.session.add(NoShowBlock(patient_id=patient.id, blocked_from=today - timedelta(weeks=2),  # type: ignore[arg-type]
-                                blocked_until=today - timedelta(weeks=2) + timedelta(days=30),
+                                blocked_until=block_until(today - timedelta(weeks=2), 30),
                                 reason="3 no-shows"))

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     attachment_change_period_days: int = Field(365, ge=1)
     no_show_block_threshold: int = Field(3, ge=1)
     no_show_block_days: int = Field(30, ge=1)
+    # No-shows older than this many months no longer count towards a block (rule 21).
+    no_show_lookback_months: int = Field(12, ge=1)
+    # How long the substitute slot offered after a doctor's absence is held (rule 14).
+    substitute_hold_minutes: int = Field(24 * 60, ge=1)
     late_walk_in_minutes: int = Field(15, ge=0)
     id_failures_per_caller: int = Field(5, ge=1)
     id_failures_per_policy: int = Field(5, ge=1)

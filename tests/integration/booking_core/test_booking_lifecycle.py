@@ -463,7 +463,7 @@ def test_third_no_show_blocks_remote_booking_for_30_days(container, clock):
     count, block = blocks.block_status(patient_id(container, "adult"), container.uow())
     assert count == 3 and block is not None
     assert block.blocked_from == date(2026, 9, 10)
-    assert block.blocked_until == date(2026, 10, 10)
+    assert block.blocked_until == date(2026, 10, 9)  # 30 days: 09-10 is the first, 10-09 the last
     with pytest.raises(BookingBlocked):
         find(container, "adult", "therapist")
     with pytest.raises(BookingBlocked):
@@ -484,7 +484,7 @@ def test_lifted_block_allows_remote_booking_again(container):
 
 def test_after_a_block_ends_three_new_no_shows_are_needed(container, clock):
     """The no-shows that caused a block don't count again towards the next one."""
-    clock.set(datetime(2026, 9, 24, 10, 0))  # the demo patient's block ended on 09-23
+    clock.set(datetime(2026, 9, 24, 10, 0))  # the demo patient's block ended on 09-22
     book_then_no_show(container, clock, "3 no-shows", datetime(2026, 9, 25, 9, 0))
     book_then_no_show(container, clock, "3 no-shows", datetime(2026, 9, 28, 9, 0))
     assert len(blocks_of(container, "3 no-shows")) == 1
@@ -492,7 +492,7 @@ def test_after_a_block_ends_three_new_no_shows_are_needed(container, clock):
     book_then_no_show(container, clock, "3 no-shows", datetime(2026, 9, 29, 9, 0))
     new_block = blocks_of(container, "3 no-shows")[-1]
     assert (new_block.blocked_from, new_block.blocked_until) == (date(2026, 9, 29),
-                                                                 date(2026, 10, 29))
+                                                                 date(2026, 10, 28))
 
 
 def test_out_of_schedule_visit_takes_no_slot(container):
@@ -566,7 +566,7 @@ def test_visit_outcomes_and_blocks_are_audited(container, clock):
     (block,) = audit_rows(container, action="block")
     assert block.entity == "patient"
     assert block.entity_id == str(patient_id(container, "adult"))
-    assert block.after["blocked_until"] == "2026-10-10"
+    assert block.after["blocked_until"] == "2026-10-09"
     arrived = book(container, "adult", kashintseva(container, datetime(2026, 9, 11, 8, 0)), AGENT)
     clock.set(datetime(2026, 9, 11, 8, 30))
     booking.mark_arrived(arrived.id, AGENT, container.uow())

@@ -324,7 +324,7 @@ def test_child_books_the_district_pediatrician(container):
 def test_blocked_patient_is_refused_by_phone(container):
     with pytest.raises(BookingBlocked) as exc:
         find(container, "3 no-shows", "therapist")
-    assert exc.value.details["until"] == date(2026, 9, 23)
+    assert exc.value.details["until"] == date(2026, 9, 22)  # 30 days from 08-24
     slot = find(container, "3 no-shows", "therapist", Channel.CONSOLE)[0].slot_id
     with pytest.raises(BookingBlocked):
         book(container, "3 no-shows", slot)
@@ -336,7 +336,10 @@ def test_blocked_patient_is_booked_by_the_registrar(container):
 
 
 def test_block_ends_after_its_days(container, clock):
-    clock.set(datetime(2026, 9, 24, 10, 0))
+    clock.set(datetime(2026, 9, 22, 23, 59))  # the 30th day (from 08-24) is the last one
+    with pytest.raises(BookingBlocked):
+        find(container, "3 no-shows", "therapist")
+    clock.set(datetime(2026, 9, 23, 0, 0))
     assert find(container, "3 no-shows", "therapist")
 
 

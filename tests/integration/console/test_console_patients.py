@@ -70,10 +70,10 @@ def test_search_form_lists_namesakes(agent, page_token, console_container):
 def test_card_shows_block_no_shows_and_referrals(agent):
     blocked = agent.post("/api/patients/search", json={"name": "Кузнецов"}).json()[0]
     card = agent.get(f"/api/patients/{blocked['id']}").json()
-    assert card["no_shows"] == 3 and card["block"]["blocked_until"] == "2026-09-23"
+    assert card["no_shows"] == 3 and card["block"]["blocked_until"] == "2026-09-22"
     assert len(card["past"]) == 3 and {a["status"] for a in card["past"]} == {"no_show"}
     page = agent.get(f"/patients/{blocked['id']}").text
-    assert "заблокирована до 23.09.2026" in page and "Неявка" in page
+    assert "заблокирована до 22.09.2026" in page and "Неявка" in page
     adult = agent.post("/api/patients/search", json={"name": "Иванов"}).json()[0]
     card = agent.get(f"/api/patients/{adult['id']}").json()
     assert [r["specialty_name"] for r in card["referrals"]] == ["Невролог"]

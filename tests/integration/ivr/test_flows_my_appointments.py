@@ -59,3 +59,56 @@ def test_book_twice_same_specialty_is_refused_politely(container, dial):
     io, _ = dial(container, [None, "1", *IDENT, "1", "1", None])
     assert "limit_specialty" in io.transcript.keys
     assert io.transcript.keys[-2:] == ["anything_else", "goodbye"]
+
+
+# --- a doctor's absence (rule 14) ----------------------------------------------------------------
+
+
+def _absent(container, appt):
+    from booking_core import admin
+    from booking_core.commands import RegisterAbsence
+    from support.world import AGENT
+
+    day = appt.starts_at.date()
+    (item,) = admin.register_absence(
+        RegisterAbsence(appt.doctor.id, day, day, AGENT), container.uow()).affected
+    return item
+
+
+def _said(io, key: str) -> str:
+    return next(t for _, k, t in io.transcript.events if k == key)
+
+
+def test_my_appointments_says_the_doctor_is_absent_and_offers_the_held_time(container, dial):
+    pid, appt = _book_one(container)
+    item = _absent(container, appt)
+    io, _ = dial(container, [None, "2", *IDENT, "1"])
+    said = _said(io, "appointment")
+    assert said.startswith("Терапевт:")
+    assert "Врач в этот день отсутствует, приёма не будет." in said
+    assert "Для вас отложено другое время:" in said and "Орлов" in said
+    assert "Записаться на это время — 1" in said
+    assert io.transcript.keys[-2:] == ["rescheduled", "goodbye"]
+    assert booking.get_appointment(appt.id, container.uow()).status == "cancelled"
+    (live,) = booking.patient_appointments(pid, container.uow())
+    assert live.id == item.hold_id and live.status == "booked"
+    assert live.starts_at == item.substitute.starts_at
+
+
+def test_my_appointments_after_the_hold_ran_out_offers_other_times(container, dial):
+    from datetime import timedelta
+
+    pid = patient_id(container, "adult")
+    offer = slots.find_free_slots(FindSlots(pid, specialty_id(container, "therapist"),
+                                            Channel.IVR, on_date=container.clock.today()
+                                            + timedelta(days=3)), container.uow())[0]
+    appt = booking.book(BookSlot(pid, offer.slot_id, IVR), container.uow())
+    item = _absent(container, appt)
+    container.clock.set(item.held_until + timedelta(minutes=1))
+    booking.expire_holds(container.uow())
+    io, _ = dial(container, [None, "2", *IDENT, "2", "1"])
+    said = _said(io, "appointment")
+    assert "Врач в этот день отсутствует" in said and "отложено" not in said
+    assert "перенести — 2" in said
+    assert io.transcript.keys[-2:] == ["rescheduled", "goodbye"]
+    assert booking.get_appointment(appt.id, container.uow()).status == "cancelled"

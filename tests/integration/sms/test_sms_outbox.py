@@ -112,7 +112,10 @@ def test_absence_notice_carries_the_substitute_slot(container):
     text = next(s.body for s in provider.sent if s.key == notice.idempotency_key)
     when = notifications.format_when(substitute.starts_at)
     assert "Орлов А.Н." in text and when in text and f"каб. {substitute.cabinet}" in text
-    assert "Кашинцева Г.В." in text and "+74951234567" in text and "ответьте 2" in text
+    assert "Кашинцева Г.В." in text and "+74951234567" in text and "2 — отменить" in text
+    # the slot is held for this patient: the SMS says until when, and "1" takes it
+    assert notice.payload["substitute"]["held_until"] == "2026-09-08T10:00"
+    assert "До вт 08.09 в 10:00 ответьте" in text and "1 — записаться" in text
 
 
 def test_absence_without_any_free_colleague_says_we_will_call(container):

@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from booking_core import booking, reminders
 from booking_core.actors import Actor
+from booking_core.commands import Cancel
 from booking_core.reminders import ReminderPolicy
 from ivr.call import IvrDeps
 from ivr.reminder_flow import run_reminder_call
@@ -229,3 +230,87 @@ def test_reminder_call_in_english(container):
     assert io.transcript.keys.count("reminder_intro") == 2  # "*" repeats it
     assert "Press 1 if you will come." in io.transcript.text
     assert io.transcript.keys[-1] == "reminder_confirmed"
+
+
+# --- a doctor's absence (rule 14): the reminder does not ask to confirm ------------------------
+
+
+def _absent(container, appt):
+    from booking_core import admin
+    from booking_core.commands import RegisterAbsence
+    from support.world import AGENT
+
+    day = appt.starts_at.date()
+    (item,) = admin.register_absence(
+        RegisterAbsence(appt.doctor.id, day, day, AGENT), container.uow()).affected
+    return item
+
+
+def test_reminder_sms_of_an_absent_doctor_offers_the_held_substitute(container):
+    appt = book(container, on=tomorrow(container))
+    item = _absent(container, appt)
+    at(container, 18)
+    assert reminders.enqueue_due_reminders(container.uow(), POLICY) == 1
+    [row] = reminder_rows(container)
+    assert row.appointment_id == appt.id  # the flagged visit, not the hold
+    provider = LocalOutboxProvider()
+    OutboxWorker(container, provider).run_once()
+    text = next(s.body for s in provider.sent if s.key == row.idempotency_key)
+    assert "подтвердить" not in text
+    assert "не примет" in text or "не сможет принять" in text
+    assert item.substitute.starts_at.strftime("%d.%m в %H:%M") in text
+    assert "1 — записаться" in text
+
+
+def test_reminder_sms_of_an_absent_doctor_without_a_hold_offers_to_rebook(container):
+    appt = book(container, on=tomorrow(container))
+    item = _absent(container, appt)
+    booking.cancel(Cancel(item.hold_id, Actor.system("test")), container.uow())
+    at(container, 18)
+    reminders.enqueue_due_reminders(container.uow(), POLICY)
+    provider = LocalOutboxProvider()
+    OutboxWorker(container, provider).run_once()
+    text = next(s.body for s in provider.sent if s.key == f"reminder:{appt.id}")
+    assert "подтвердить" not in text and "Перенести" in text and "+74951234567" in text
+
+
+def test_reminder_call_of_an_absent_doctor_offers_the_substitute_and_takes_it(container):
+    appt = book(container, on=tomorrow(container))
+    item = _absent(container, appt)
+    io = reminder_call(container, appt.id, ["1"])
+    said = io.transcript.text
+    assert "Нажмите 1, если придёте" not in said
+    assert "врач отсутствует и не сможет принять вас" in said
+    assert "Для вас отложено другое время: завтра" in said
+    assert io.transcript.keys[-1] == "reminder_substitute_taken"
+    assert booking.get_appointment(appt.id, container.uow()).status == "cancelled"
+    moved = booking.get_appointment(item.hold_id, container.uow())
+    assert moved.status == "booked"
+    with container.uow().reading() as uow:
+        assert not uow.session.exec(select(AppointmentReminder).where(
+            AppointmentReminder.answer == "confirmed")).all()
+
+
+def test_reminder_call_of_an_absent_doctor_without_a_hold_offers_an_agent(container):
+    appt = book(container, on=tomorrow(container) + timedelta(days=1))  # after the hold ends
+    item = _absent(container, appt)
+    container.clock.set(item.held_until + timedelta(minutes=1))  # nobody took it in time
+    assert booking.expire_holds(container.uow()) == 1
+    io = reminder_call(container, appt.id, ["1"])
+    assert "Нажмите 1, если придёте" not in io.transcript.text
+    assert "врач отсутствует и не сможет принять вас" in io.transcript.text
+    assert "reminder_to_agent" in io.transcript.keys
+    assert io.transcript.escalated  # 1: an agent reschedules
+    assert booking.get_appointment(appt.id, container.uow()).status == "booked"
+    assert booking.get_appointment(item.hold_id, container.uow()).status == "cancelled"
+
+
+def test_reminder_call_of_an_absent_doctor_never_says_the_visit_stays(container):
+    appt = book(container, on=tomorrow(container))
+    _absent(container, appt)
+    declined = reminder_call(container, appt.id, ["2", "2"])
+    silent = reminder_call(container, appt.id, [None, None])
+    for io in (declined, silent):
+        assert "остаётся в силе" not in io.transcript.text and "Ждём вас" not in io.transcript.text
+        assert "«мои записи»" in io.transcript.text
+    assert booking.get_appointment(appt.id, container.uow()).status == "booked"

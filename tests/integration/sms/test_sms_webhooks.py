@@ -82,11 +82,9 @@ def test_without_an_auth_token_everything_is_refused(container, webhook_client):
 # --- replies ----------------------------------------------------------------------------------
 
 
-def test_reply_2_cancels_the_booking_and_says_so(container, webhook_client):
+def test_reply_2_cancels_the_booking_and_confirms_through_the_outbox(container, webhook_client):
     appt = book(container)
-    text = answer(inbound(webhook_client, "2"))
-    when = notifications.format_when(appt.starts_at)
-    assert text == f"Запись {when} отменена. Записаться снова: +74951234567"
+    assert answer(inbound(webhook_client, "2")) == ""  # the outbox SMS is the confirmation
     assert status_of(container, appt.id) == "cancelled"
     with container.uow().reading() as uow:
         entry = uow.session.exec(select(AuditLog).where(AuditLog.action == "cancel")).one()
@@ -94,9 +92,38 @@ def test_reply_2_cancels_the_booking_and_says_so(container, webhook_client):
         stored = uow.session.exec(select(InboundSms)).one()
         assert stored.action == "cancel" and stored.appointment_id == appt.id
         assert ADULT_PHONE not in stored.from_key  # a keyed hash, not the number
-        # The TwiML answer is the confirmation: no second SMS about the cancellation.
+        sent = uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [m.kind for m in sent] == ["booked", "cancelled"]
+        assert sent[1].idempotency_key == f"cancelled:{appt.id}"
+
+
+def test_the_cancellation_sms_is_retried_until_the_provider_takes_it(
+        container, twilio, fake_twilio, webhook_client):
+    appt = book(container)
+    answer(inbound(webhook_client, "2"))
+    worker = OutboxWorker(container, twilio)
+    worker.run_once()  # the booking SMS and the cancellation, both before the outage
+    fake_twilio.fail_next(500, times=1)
+    answer(inbound(webhook_client, "2", sid="SM" + "9" * 32))  # nothing left: changes nothing
+    with container.uow().reading() as uow:
         kinds = uow.session.exec(select(OutboxMessage.kind)).all()
-        assert kinds == ["booked"]
+        assert sorted(kinds) == ["booked", "cancelled"]  # never queued twice
+    [cancelled] = [m for m in fake_twilio.sent_to(ADULT_PHONE) if "отменена" in m["body"]]
+    assert notifications.format_when(appt.starts_at) in cancelled["body"]
+
+
+def test_a_lost_cancellation_sms_is_sent_again_later(
+        container, twilio, fake_twilio, webhook_client):
+    book(container)
+    OutboxWorker(container, twilio).run_once()  # the booking SMS
+    answer(inbound(webhook_client, "2"))
+    fake_twilio.fail_next(500, times=1)
+    worker = OutboxWorker(container, twilio)
+    assert worker.run_once().retried == 1
+    assert not [m for m in fake_twilio.sent_to(ADULT_PHONE) if "отменена" in m["body"]]
+    container.clock.advance(hours=1)
+    assert worker.run_once().sent == 1
+    assert len([m for m in fake_twilio.sent_to(ADULT_PHONE) if "отменена" in m["body"]]) == 1
 
 
 def test_reply_1_confirms_attendance(container, webhook_client):
@@ -152,6 +179,36 @@ def test_a_quick_second_2_does_not_cancel_the_next_appointment(container, webhoo
     assert text.startswith("Запись") and "уже отменена" in text
     assert status_of(container, first.id) == "cancelled"
     assert status_of(container, second.id) == "booked"
+
+
+def test_a_2_about_a_newer_booking_cancels_that_one(container, webhook_client):
+    """Cancelled one visit by SMS, booked another minutes later, then "2" to its SMS: that
+    is about the new booking, not a repeat of the first cancellation."""
+    first = book(container)
+    answer(inbound(webhook_client, "2", sid="SM" + "e" * 32))
+    container.clock.advance(minutes=5)
+    newer = book(container, code="dentist")  # its SMS says "Отмена: ответьте 2"
+    container.clock.advance(minutes=5)
+    text = answer(inbound(webhook_client, "2", sid="SM" + "f" * 32))
+    assert "уже отменена" not in text
+    assert status_of(container, first.id) == "cancelled"
+    assert status_of(container, newer.id) == "cancelled"
+    with container.uow().reading() as uow:
+        last = uow.session.exec(select(InboundSms).order_by(InboundSms.id.desc())).first()
+        assert (last.action, last.appointment_id) == ("cancel", newer.id)
+        notices = uow.session.exec(select(OutboxMessage.idempotency_key).where(
+            OutboxMessage.kind == "cancelled")).all()
+        assert sorted(notices) == sorted([f"cancelled:{first.id}", f"cancelled:{newer.id}"])
+
+
+def test_a_repeated_2_names_the_appointment_it_cancelled(container, webhook_client):
+    first = book(container)
+    later = book(container, code="dentist")
+    answer(inbound(webhook_client, "2", sid="SM" + "e" * 32))
+    container.clock.advance(minutes=3)
+    text = answer(inbound(webhook_client, "2", sid="SM" + "f" * 32))
+    assert text == f"Запись {notifications.format_when(first.starts_at)} уже отменена."
+    assert status_of(container, later.id) == "booked"
 
 
 def test_reply_goes_to_the_reminded_appointment_first(container, webhook_client):
@@ -242,3 +299,55 @@ def test_the_same_reply_delivered_concurrently_acts_once(container):
     assert sum(not o.replay for o in outcomes) == 1
     assert status_of(container, first.id) == "cancelled"
     assert status_of(container, second.id) == "booked"
+
+
+# --- replies to a doctor's absence (rule 14) ---------------------------------------------------
+
+
+def _absent_doctor(container, appt):
+    from booking_core import admin
+    from booking_core.commands import RegisterAbsence
+    from support.world import AGENT
+
+    day = appt.starts_at.date()
+    (item,) = admin.register_absence(
+        RegisterAbsence(appt.doctor.id, day, day, AGENT), container.uow()).affected
+    return item
+
+
+def test_reply_1_to_an_absence_takes_the_held_substitute(container, webhook_client):
+    appt = book(container)
+    item = _absent_doctor(container, appt)
+    assert answer(inbound(webhook_client, "1")) == ""  # the outbox SMS names the new time
+    assert status_of(container, appt.id) == "cancelled"
+    moved = booking.get_appointment(item.hold_id, container.uow())
+    assert moved.status == "booked" and moved.starts_at == item.substitute.starts_at
+    with container.uow().reading() as uow:
+        keys = uow.session.exec(select(OutboxMessage.idempotency_key)).all()
+        assert f"rescheduled:{moved.id}" in keys
+        assert not uow.session.exec(select(AuditLog).where(
+            AuditLog.action == "confirm_attendance")).all()  # nothing "confirmed" the old one
+
+
+def test_reply_1_to_an_absence_after_the_hold_ran_out_explains(container, webhook_client):
+
+    from datetime import timedelta
+
+    from support.sms_world import tomorrow
+
+    appt = book(container, on=tomorrow(container) + timedelta(days=1))  # after the hold ends
+    item = _absent_doctor(container, appt)
+    container.clock.set(item.held_until + timedelta(minutes=1))  # nobody took it in time
+    assert booking.expire_holds(container.uow()) == 1
+    text = answer(inbound(webhook_client, "1"))
+    assert text.startswith("Врач Кашинцева Г.В. не сможет принять вас")
+    assert "+74951234567" in text
+    assert status_of(container, appt.id) == "booked"  # flagged, left for the agents
+
+
+def test_reply_2_to_an_absence_cancels_and_releases_the_hold(container, webhook_client):
+    appt = book(container)
+    item = _absent_doctor(container, appt)
+    answer(inbound(webhook_client, "2"))
+    assert status_of(container, appt.id) == "cancelled"
+    assert status_of(container, item.hold_id) == "cancelled"

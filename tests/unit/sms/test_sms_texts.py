@@ -97,6 +97,26 @@ def test_absence_text_names_the_substitute_slot():
     assert none.template.startswith("absence_no_substitute") and "+74951234567" in none.text
 
 
+def test_absence_text_offers_the_held_slot_and_until_when():
+    held = SUBSTITUTE | {"held_until": "2026-09-08T10:00"}
+    r = render("absence", FACTS | {"substitute": held})
+    assert r.template.startswith("absence_held") and r.info.segments <= 3
+    for part in ("Орлов А.Н.", "ср 09.09 в 14:15", "каб. 16", "До вт 08.09 в 10:00",
+                 "1 — записаться", "2 — отменить", "+74951234567"):
+        assert part in r.text
+    en = render("absence", FACTS | {"substitute": held}, "en")
+    assert "By Tue 8 Sep 10:00" in en.text and "1" in en.text
+
+
+def test_reminder_of_an_absent_doctor_asks_nothing_to_confirm():
+    held = render("reminder", FACTS | {"absent": True, "substitute": SUBSTITUTE})
+    plain = render("reminder", FACTS | {"absent": True, "substitute": None})
+    for r in (held, plain):
+        assert "подтвердить" not in r.text and r.info.segments <= 3
+    assert "Орлов А.Н." in held.text and "1 — записаться" in held.text
+    assert "+74951234567" in plain.text
+
+
 def test_reply_answers_fit_one_segment():
     for key in ("reply_confirmed", "reply_cancelled", "reply_already_cancelled",
                 "reply_not_cancellable", "reply_help", "reply_no_appointment"):
