@@ -1,7 +1,7 @@
 """appointment.substitute_for_id: the hold a doctor's absence makes for a flagged appointment
 
 Revision ID: 0005_rules
-Revises: 0003
+Revises: 0004
 """
 
 from collections.abc import Sequence
