@@ -7,7 +7,9 @@ transport that plays nothing but adds up, per prompt, the seconds of audio the c
 hears (from the rendered WAV files) and the caller's own time:
 
 * caller model: 1 s to think before answering a question plus 0.3 s per key pressed (a policy
-  number is 16 keys and the ``#`` the prompt asks for); silence costs the question's timeout
+  number is 16 keys and the ``#`` the prompt asks for, a date of birth 8 and ``#``); an entry
+  shorter than the question's maximum without ``#`` waits for the inter-digit timeout, as
+  Asterisk's ``GET DATA`` does; silence costs the question's timeout
   (1.5 s for the language offer, 6 s elsewhere);
 * "listens to everything": every prompt plays to its end before the caller answers;
 * "expert presses early" (barge-in): the caller presses the answer 1 s into a prompt (that
@@ -223,7 +225,11 @@ class TimedCallIO(BufferedCallIO):
             return TimeoutInput()
         think = 0.0 if step.barge or prompt is None else THINK_S
         self.ledger.add(key, caller=think + KEY_S * len(step.keys))
-        keys = step.keys.split(terminator, 1)[0] if terminator else step.keys
+        ended = bool(terminator) and terminator in step.keys
+        keys = step.keys.split(terminator, 1)[0] if ended else step.keys
+        if not ended and len(keys) < max_digits:
+            # Asterisk waits for one more key until the inter-digit timeout.
+            self.ledger.add(key, silence=timeout)
         return Digits(keys[:max_digits])
 
     def set_variable(self, name: str, value: str) -> None:
@@ -250,11 +256,11 @@ class Scenario:
 
 def _id(p: BenchPatient) -> list[Step]:
     """Policy, date of birth, then "1" to the read-back of both."""
-    return [listen(p.policy + "#"), listen(p.dob_keys), listen("1")]
+    return [listen(p.policy + "#"), listen(p.dob_keys + "#"), listen("1")]
 
 
 def _id_early(p: BenchPatient) -> list[Step]:
-    return [early(p.policy + "#"), early(p.dob_keys), early("1")]
+    return [early(p.policy + "#"), early(p.dob_keys + "#"), early("1")]
 
 
 # Pressing 1 on an offer books it (the offer has just read the slot): no separate confirmation.

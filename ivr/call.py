@@ -143,16 +143,24 @@ class Call:
         return self.menu(prompt, "12", words=words, step=step or prompt.key) == "1"
 
     def number(self, prompt: Prompt, max_digits: int, step: str,
-               parse_speech: Callable[[str], str | None] | None = None) -> str | None:
+               parse_speech: Callable[[str], str | None] | None = None, *,
+               hash_ends: bool = False) -> str | None:
         """Collect a number of up to ``max_digits`` keys (ended by ``#``); None on silence.
+
+        ``hash_ends``: the prompt tells the caller to finish with ``#``.  Asterisk's
+        ``GET DATA`` returns as soon as it has ``max_digits`` keys, so a ``#`` pressed after a
+        complete number would reach the next question as a wrong answer; asking for one key
+        more lets the ``#`` end the entry (a caller who forgets it is answered after the
+        inter-digit timeout, and a key too many is caught by the flow's length check).
 
         A lone ``0`` is the caller asking for an operator.  Spoken numbers are turned into
         digits by ``parse_speech``; an answer that can't be parsed, or was heard with low
         confidence, is asked again once; whatever comes back is read back by the flow.
         """
+        keys = max_digits + 1 if hash_ends else max_digits
         for _ in range(1 + MAX_SPEECH_MISSES):  # the last try is on the keypad
             grammar = self._grammar(step, ("digits",)) if parse_speech else None
-            event = self.io.collect(prompt, max_digits=max_digits, timeout=self.deps.timeout,
+            event = self.io.collect(prompt, max_digits=keys, timeout=self.deps.timeout,
                                     grammar=grammar)
             if isinstance(event, Timeout):
                 self.record.step(step, "timeout")

@@ -162,7 +162,8 @@ def _ask_identity(call: Call) -> tuple[str, date]:
 def _ask_policy(call: Call) -> str:
     """16 digits that pass the check digit (read back by :func:`_ask_identity`)."""
     for _ in range(call.deps.identify_tries):
-        digits = call.number(call.p("ask_policy"), 16, "policy", ru_numbers.parse_digits)
+        digits = call.number(call.p("ask_policy"), 16, "policy", ru_numbers.parse_digits,
+                             hash_ends=True)
         if not digits:
             call.play("no_input" if digits is None else "not_understood")
             continue
@@ -185,7 +186,7 @@ def _ask_birth_date(call: Call) -> date:
         return found.strftime("%d%m%Y") if found else None
 
     for _ in range(call.deps.identify_tries):
-        digits = call.number(call.p("ask_birth_date"), 8, "birth_date", spoken)
+        digits = call.number(call.p("ask_birth_date"), 8, "birth_date", spoken, hash_ends=True)
         if not digits:
             call.play("no_input" if digits is None else "not_understood")
             continue
