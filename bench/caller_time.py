@@ -280,14 +280,14 @@ SCENARIOS = [
     Scenario(
         "cancel",
         lambda p, x: [listen(None), listen("2"), *_id(p), listen("1"), listen("1")],
-        # "2" during the greeting would choose English, so the expert waits for the menu.
-        lambda p, x: [listen(None), early("2"), *_id_early(p), early("1", "appointment", 1),
+        # "2" during the greeting goes straight to "my appointments" (English is on 9).
+        lambda p, x: [early("2"), *_id_early(p), early("1", "appointment", 1),
                       early("1", "confirm_cancel"), early("hangup", "cancelled")],
         needs_appointment=True, expect="cancelled"),
     Scenario(
         "reschedule",
         lambda p, x: [listen(None), listen("2"), *_id(p), listen("2"), listen("1")],
-        lambda p, x: [listen(None), early("2"), *_id_early(p), early("2", "appointment", 1),
+        lambda p, x: [early("2"), *_id_early(p), early("2", "appointment", 1),
                       early("1", "offer", 1),
                       early("hangup", "rescheduled", first_code_reading)],
         needs_appointment=True, expect="rescheduled"),

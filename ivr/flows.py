@@ -39,6 +39,7 @@ OFFER_WORDS = {"другой врач": "4", "другой день": "3", "др
                "да": "1", "запиш": "1"}
 OFFERS_PER_FETCH = 5
 PRESELECTABLE = "123"
+ENGLISH = "9"  # a key the main menu does not use: an early 1/2/3 is a menu choice
 DONE = ("booked", "rescheduled", "cancelled")
 POLICY_GROUP = 4  # a policy is read back in fours: 8100 0000 0000 0002
 CODE_GROUP = 3  # a confirmation code in threes: 162 999
@@ -75,14 +76,21 @@ def registry_call(call: Call) -> None:
 
 
 def _greet(call: Call) -> str | None:
-    """Greeting and language choice; a menu key pressed early is carried to the main menu."""
-    call.play("greeting", clinic=call.deps.clinic_name)
+    """Greeting and language choice; a menu key pressed early is carried to the main menu.
+
+    The language key is one the main menu does not use, so a returning caller who presses
+    1, 2 or 3 during the greeting lands in that menu item, never in English by mistake.  A
+    call already in English (the channel's language) is not offered English again.
+    """
+    call.play("greeting", clinic=call.phrase.name(call.deps.clinic_name))
+    if call.state.locale == "en":
+        return None
     # The language offer is always said in English: that is who it is for.
     event = call.io.collect(load_catalogue("en")("language"), max_digits=1, timeout=1.5)
     if isinstance(event, Digits) and event.value:
         key = event.value[0]
         call.record.step("language", key)
-        if key == "2":
+        if key == ENGLISH:
             call.set_locale("en")
         elif key == "0":
             raise Escalate("caller_request")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
+import iuliia
+
 from booking_core.views import AppointmentView, SlotOffer
 from ivr.catalogue import Catalogue
 from speech import en_words, ru_dates, ru_numbers
@@ -27,6 +29,17 @@ class Phraser:
         """
         say = ru_numbers.digits_to_words if self.ru else en_words.digits_to_words
         return [say(digits[i:i + group]) for i in range(0, len(digits), group)]
+
+    def name(self, text: str) -> str:
+        """A Russian proper name (clinic, doctor) as this locale says it.
+
+        English prompts read names in Latin letters: an English voice cannot say Cyrillic.
+        The Wikipedia scheme of :mod:`iuliia` is the one English readers know ("Solovyov",
+        "Artyom"), closer to the sound than the passport scheme.
+        """
+        if self.ru:
+            return text
+        return iuliia.WIKIPEDIA.translate(text.replace("№", "No."))
 
     def number(self, n: int) -> str:
         return ru_numbers.number_to_words(n) if self.ru else en_words.number_to_words(n)
@@ -72,9 +85,10 @@ class Phraser:
             when = f"{said_day}, at {en_words.say_time(offer.starts_at.time())}"
         if full:
             return self.catalogue.text("slot_phrase_full", when=when,
-                                       doctor=offer.doctor.full_name,
+                                       doctor=self.name(offer.doctor.full_name),
                                        cabinet=self.cabinet(offer.cabinet))
-        return self.catalogue.text("slot_phrase", when=when, doctor=offer.doctor.last_name)
+        return self.catalogue.text("slot_phrase", when=when,
+                                   doctor=self.name(offer.doctor.last_name))
 
     def appointments(self, n: int) -> str:
         """"одна запись", "две записи", "five appointments"."""

@@ -61,7 +61,7 @@ def _dialogue(call: Call, appointment_id: int) -> None:
         return
     call.record.data.patient_id = appt.patient_id
     actor = Actor.patient(appt.patient_id, Channel.IVR, "reminder_call")
-    intro = call.p("reminder_intro", clinic=call.deps.clinic_name,
+    intro = call.p("reminder_intro", clinic=call.phrase.name(call.deps.clinic_name),
                    slot=call.phrase.slot(appt, full=True))
     call.record.step("reminder_intro")
     call.io.play(intro)

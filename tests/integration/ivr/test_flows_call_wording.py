@@ -3,11 +3,16 @@ when the specialty is chosen, and a registrar's sentences."""
 
 from __future__ import annotations
 
+import re
+
 from booking_core import booking
+from ivr.scripted import ScriptedCallIO
+from ivr.service import run_registry_call
 from support.world import demo, patient_id
 
 ADULT = demo("adult")
 DOB_KEYS = ADULT.birth_date.strftime("%d%m%Y")
+IDENTIFY = [ADULT.policy_number, DOB_KEYS, "1"]
 
 
 def _asked(io) -> list[str]:
@@ -36,3 +41,46 @@ def test_seventeen_digits_are_too_many(container, dial):
     io, _ = dial(container, script)
     bad = next(t for _, k, t in io.transcript.events if k == "policy_bad_length")
     assert "семнадцать" in bad or "17" in bad
+
+
+# --- item: early keys at the greeting, English on a key of its own ------------------------
+
+
+def _english_call(container, make_deps, script):
+    io = ScriptedCallIO(script)
+    call = run_registry_call(io, make_deps(container), locale="en")
+    return io, call
+
+
+def test_two_pressed_during_the_greeting_is_my_appointments(container, dial):
+    """A returning caller presses 2 early: «мои записи» in Russian, not English."""
+    io, call = dial(container, ["2", *IDENTIFY])
+    assert call.state.locale == "ru" and call.record.data.intent == "my_appointments"
+    assert "main_menu" not in io.transcript.keys
+    assert "no_appointments" in io.transcript.keys
+    assert "Полис" in io.transcript.text
+
+
+def test_three_pressed_during_the_greeting_is_a_home_visit(container, dial):
+    io, call = dial(container, ["3", *IDENTIFY])
+    assert call.state.locale == "ru" and call.record.data.intent == "home_visit"
+
+
+def test_english_is_on_a_key_the_main_menu_does_not_use(container, dial):
+    io, call = dial(container, ["9", "1", *IDENTIFY, "1", "1"])
+    assert call.state.locale == "en"
+    asked = [t for kind, _, t in io.transcript.events if kind == "ask"]
+    assert "For English, press 9." in asked[0]
+    assert "To book, press 1" in asked[1]
+    offer = next(t for _, k, t in io.transcript.events if k == "offer")
+    # Russian names in Latin letters for the English voice.
+    assert "doctor Kashintseva" in offer
+    assert not re.search("[а-яё]", io.transcript.text.split("\n", 1)[1], re.IGNORECASE)
+
+
+def test_an_english_caller_is_not_offered_english_again(container, make_deps):
+    io, _ = _english_call(container, make_deps, [None, "0"])
+    assert "language" not in io.transcript.keys
+    greeting = next(t for _, k, t in io.transcript.events if k == "greeting")
+    assert "Gorodskaya poliklinika No. 3" in greeting
+    assert "For English" not in io.transcript.text
