@@ -38,6 +38,7 @@ MAIN_WORDS = {  # most specific first: "мои записи" must not read as "�
 OFFER_WORDS = {"другой врач": "4", "другой день": "3", "другое": "2", "следующ": "2",
                "да": "1", "запиш": "1"}
 OFFERS_PER_FETCH = 5
+MAX_SPECIALTY_ROUNDS = 3  # "another specialty" after hearing of a held appointment
 PRESELECTABLE = "123"
 ENGLISH = "9"  # a key the main menu does not use: an early 1/2/3 is a menu choice
 DONE = ("booked", "rescheduled", "cancelled")
@@ -210,21 +211,41 @@ def _ask_birth_date(call: Call) -> date:
 
 
 def book_flow(call: Call) -> None:
-    """Choose a specialty, hear offers, book by pressing 1 on one; the code is read twice."""
+    """Choose a specialty, hear offers, book by pressing 1 on one; the code is read twice.
+
+    What would refuse the booking is told before any slot is offered: a no-show block before
+    the specialty menu, an appointment already held with the chosen specialty (offered to be
+    moved instead) and a channel closed for it right after the choice.
+    """
     call.state.intent = "book"
     call.record.data.intent = "book"
     patient = ensure_identified(call)
-    option = _choose_specialty(call, patient)
-    appt = _offer_and_take(call, patient, option, moving=None)
-    if appt is not None:
-        _announce_code(call, "booked", appt)
+    options = _specialty_options(call, patient)
+    for _ in range(MAX_SPECIALTY_ROUNDS):
+        option = _choose_specialty(call, options)
+        if option.held_appointment_id is None:
+            appt = _offer_and_take(call, patient, option, moving=None)
+            if appt is not None:
+                _announce_code(call, "booked", appt)
+            return
+        if _offer_to_move_held(call, patient, option):
+            return
+    raise Escalate("invalid_input")
 
 
-def _choose_specialty(call: Call, patient: PatientView) -> SpecialtyOption:
+def _specialty_options(call: Call, patient: PatientView) -> list[SpecialtyOption]:
     options = slots.bookable_specialties(patient.id, Channel.IVR, call.deps.uow())[:9]
     if not options:
         call.play("no_specialties")
         raise Escalate("no_specialties")
+    until = options[0].blocked_until  # a no-show block closes every specialty alike
+    if until is not None:
+        call.play("booking_blocked", until=call.phrase.until(until))
+        raise Escalate("booking_blocked")
+    return options
+
+
+def _choose_specialty(call: Call, options: list[SpecialtyOption]) -> SpecialtyOption:
     locale = call.state.locale
     parts = [call.say_.text("specialty_option", name=o.specialty.name(locale), digit=i)
              for i, o in enumerate(options, 1)]
@@ -243,6 +264,26 @@ def _choose_specialty(call: Call, patient: PatientView) -> SpecialtyOption:
                   reason=option.closed_reason or "")
         raise Escalate("channel_closed")
     return option
+
+
+def _offer_to_move_held(call: Call, patient: PatientView, option: SpecialtyOption) -> bool:
+    """One future appointment per specialty (rule 9): say which one the caller already has
+    and offer to move it.  True when the call's business is done, False to choose again."""
+    held = next((a for a in booking.patient_appointments(patient.id, call.deps.uow())
+                 if a.id == option.held_appointment_id), None)
+    if held is None:  # cancelled or started meanwhile: nothing stands in the way any more
+        appt = _offer_and_take(call, patient, option, moving=None)
+        if appt is not None:
+            _announce_code(call, "booked", appt)
+        return True
+    prompt = call.p("held_specialty", specialty=option.specialty.name(call.state.locale),
+                    slot=call.phrase.slot(held))
+    if call.menu(prompt, "12", words={"перенес": "1", "друг": "2"}, step="held_specialty") == "2":
+        return False
+    moved = _offer_and_take(call, patient, option, moving=held)
+    if moved is not None:
+        _announce_code(call, "rescheduled", moved)
+    return True
 
 
 class _Offers:
@@ -287,7 +328,8 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
     offers = _Offers(call, patient, option)
     try:
         if not offers.reset():
-            call.play("no_slots", specialty=option.specialty.name(call.state.locale))
+            call.play("no_slots", specialty=option.specialty.name(call.state.locale),
+                      horizon=_horizon(call))
             raise Escalate("no_slots")
         first = True
         while True:
@@ -362,11 +404,15 @@ def _choose_day(call: Call, offers: _Offers) -> None:
         found = ru_dates.parse_date(text, today=today)
         return found.strftime("%d%m") if found else None
 
+    last = slots.booking_days(Channel.IVR, call.deps.uow())[1]
     for _ in range(2):
         digits = call.number(call.p("ask_day"), 4, "day", spoken)
         day = _day_from_ddmm(digits or "", today)
         if day is None:
             call.play("day_bad")
+            continue
+        if day > last:  # not "no free time": the phone does not book that far ahead
+            call.play("beyond_horizon", horizon=_horizon(call))
             continue
         offers.on_date = day
         if offers.reset():
@@ -379,6 +425,11 @@ def _choose_day(call: Call, offers: _Offers) -> None:
             return
         offers.reset()
         return
+
+
+def _horizon(call: Call) -> str:
+    """How far ahead the phone books, as said: «две недели» (from the horizon setting)."""
+    return call.phrase.horizon(slots.booking_days(Channel.IVR, call.deps.uow())[2])
 
 
 def _day_from_ddmm(digits: str, today: date) -> date | None:

@@ -90,6 +90,20 @@ class Phraser:
         return self.catalogue.text("slot_phrase", when=when,
                                    doctor=self.name(offer.doctor.last_name))
 
+    def horizon(self, days: int) -> str:
+        """A booking horizon after "на ... вперёд": «неделю», «две недели», «десять дней»."""
+        weeks, rest = divmod(days, 7)
+        if self.ru:
+            if rest or not weeks:
+                return ru_numbers.quantity_to_words(days, "день", "дня", "дней", case="acc")
+            if weeks == 1:
+                return "неделю"
+            return ru_numbers.quantity_to_words(weeks, "неделю", "недели", "недель",
+                                                gender="f", case="acc")
+        if rest or not weeks:
+            return f"{en_words.number_to_words(days)} {en_words.plural(days, 'day', 'days')}"
+        return f"{en_words.number_to_words(weeks)} {en_words.plural(weeks, 'week', 'weeks')}"
+
     def appointments(self, n: int) -> str:
         """"одна запись", "две записи", "five appointments"."""
         if self.ru:

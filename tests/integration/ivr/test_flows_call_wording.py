@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 
-from booking_core import booking
+from booking_core import booking, slots
+from booking_core.actors import Actor
+from booking_core.commands import BookSlot, FindSlots
 from ivr.scripted import ScriptedCallIO
 from ivr.service import run_registry_call
-from support.world import demo, patient_id
+from models.tables import Channel
+from support.world import demo, patient_id, specialty_id
 
 ADULT = demo("adult")
 DOB_KEYS = ADULT.birth_date.strftime("%d%m%Y")
@@ -84,3 +87,60 @@ def test_an_english_caller_is_not_offered_english_again(container, make_deps):
     greeting = next(t for _, k, t in io.transcript.events if k == "greeting")
     assert "Gorodskaya poliklinika No. 3" in greeting
     assert "For English" not in io.transcript.text
+
+
+# --- item: limits told when the specialty is chosen, the horizon said as such --------------
+
+
+def _book_therapist(container) -> None:
+    pid = patient_id(container, "adult")
+    offer = slots.find_free_slots(
+        FindSlots(pid, specialty_id(container, "therapist"), Channel.IVR, limit=1),
+        container.uow())[0]
+    booking.book(BookSlot(pid, offer.slot_id, Actor.patient(pid, Channel.IVR, "")),
+                 container.uow())
+
+
+def test_a_blocked_caller_is_told_before_the_specialty_menu(container, dial):
+    blocked = demo("3 no-shows")
+    script = [None, "1", blocked.policy_number, blocked.birth_date.strftime("%d%m%Y"), "1"]
+    io, _ = dial(container, script)
+    keys = io.transcript.keys
+    assert "booking_blocked" in keys
+    assert "choose_specialty" not in keys and "offer" not in keys
+    assert io.transcript.variables["REG_REASON"] == "booking_blocked"
+
+
+def test_a_held_specialty_is_told_on_choice_and_can_be_moved(container, dial):
+    _book_therapist(container)
+    before = booking.patient_appointments(patient_id(container, "adult"), container.uow())[0]
+    io, _ = dial(container, [None, "1", *IDENTIFY, "1", "1", "2", "1"])
+    keys = io.transcript.keys
+    # Right after the choice, before any slot: which appointment, and an offer to move it.
+    assert keys[keys.index("choose_specialty") + 1] == "held_specialty"
+    held = next(t for _, k, t in io.transcript.events if k == "held_specialty")
+    assert "«терапевт»" in held.lower() and "Перенести её — 1" in held
+    assert "limit_specialty" not in keys and "rescheduled" in keys
+    after = booking.patient_appointments(patient_id(container, "adult"), container.uow())
+    assert len(after) == 1 and after[0].starts_at != before.starts_at
+
+
+def test_a_held_specialty_lets_the_caller_choose_another(container, dial):
+    _book_therapist(container)
+    io, _ = dial(container, [None, "1", *IDENTIFY, "1", "2", "2", "1"])
+    keys = io.transcript.keys
+    assert keys.count("choose_specialty") == 2 and "booked" in keys
+    codes = {a.specialty.code for a in booking.patient_appointments(
+        patient_id(container, "adult"), container.uow())}
+    assert len(codes) == 2 and "therapist" in codes
+
+
+def test_a_day_beyond_the_horizon_is_told_as_the_horizon(container, dial):
+    """1 October is more than 14 days after 7 September: not «свободного времени нет»."""
+    io, _ = dial(container, [None, "1", *IDENTIFY, "1", "3", "0110", "1509", "1"])
+    keys = io.transcript.keys
+    assert "no_slots_on_day" not in keys
+    said = next(t for _, k, t in io.transcript.events if k == "beyond_horizon")
+    assert "По телефону запись на две недели вперёд" in said
+    appt = booking.patient_appointments(patient_id(container, "adult"), container.uow())[0]
+    assert appt.starts_at.date().isoformat() == "2026-09-15"
