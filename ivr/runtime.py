@@ -49,7 +49,7 @@ class IvrRuntime:
         self.container = container
         sounds = settings.sounds_dir
         sounds.mkdir(parents=True, exist_ok=True)
-        engine = engine or create_engine(settings.tts_engine)
+        engine = engine or create_engine(settings.tts_engine, variant=settings.tts_voice_variant)
         self.cache = PromptCache(sounds, engine, normalize=_normalize)
         self.audio = AbsoluteAudio(self.cache, sounds)
         presence: Callable[[], bool | None] = container.extras.get(  # type: ignore[assignment]

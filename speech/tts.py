@@ -57,6 +57,10 @@ logger = logging.getLogger(__name__)
 #: (160-175).  With the catalogue's terse prompts it stays clear on the phone, and a caller who
 #: listens to every prompt books in about 69 s instead of 77 s at 150 (bench caller_time).
 DEFAULT_RATE = 175
+#: espeak-ng voice variant the prompts are spoken with: a female one, because the catalogue
+#: speaks as a woman registrar («поняла», «расслышала»).  ``espeak-ng --voices=variant`` lists
+#: them (f1..f5 and named ones); "" keeps the language voice's own (male) default.
+DEFAULT_VARIANT = "f3"
 #: Sample rate of the files Asterisk plays (``wav`` format: 8 kHz, 16-bit, mono).
 ASTERISK_RATE = 8000
 #: Silence kept before and after speech when trimming, in seconds.
@@ -322,9 +326,11 @@ class Pyttsx3Engine:
         *,
         driver: str = "espeak",
         voices: Mapping[str, str] | None = None,
+        variant: str = DEFAULT_VARIANT,
         timeout: float = 30.0,
     ) -> None:
         self.rate = rate
+        self.variant = variant
         self.driver = driver
         self.name = f"pyttsx3-{driver}"
         self.timeout = timeout
@@ -344,6 +350,7 @@ class Pyttsx3Engine:
             voice = self._overrides.get(lang) or pick_voice(self._worker.voices, locale)
             if voice is None:
                 raise TtsError(f"{self.name} has no voice for locale {locale!r}")
+            voice = with_variant(voice, self.variant)
             self._voice_cache[locale] = voice
         return voice
 
@@ -385,6 +392,7 @@ class EspeakNgCliEngine:
         *,
         executable: str = "espeak-ng",
         voices: Mapping[str, str] | None = None,
+        variant: str = DEFAULT_VARIANT,
         timeout: float = 30.0,
     ) -> None:
         found = shutil.which(executable)
@@ -395,13 +403,14 @@ class EspeakNgCliEngine:
         self.executable = found
         self.rate = rate
         self.name = "espeak-ng-cli"
+        self.variant = variant
         self.timeout = timeout
         self._overrides = {language_of(k): v for k, v in (voices or {}).items()}
 
     def voice_for(self, locale: str) -> str:
         """The ``-v`` argument for ``locale``."""
         lang = language_of(locale)
-        return self._overrides.get(lang, lang)
+        return with_variant(self._overrides.get(lang, lang), self.variant)
 
     def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
         """Speak ``text`` into ``out_wav`` (22050 Hz mono 16-bit WAV); blocks until done."""
@@ -426,24 +435,35 @@ class EspeakNgCliEngine:
             raise TtsError(f"espeak-ng failed (exit {done.returncode}): {detail}")
 
 
-def create_engine(kind: str = "auto", *, rate: int = DEFAULT_RATE) -> TtsEngine:
+def with_variant(voice: str, variant: str) -> str:
+    """``voice`` spoken with an espeak-ng ``variant`` ("zle/ru" + "f3" -> "zle/ru+f3").
+
+    A voice that already names a variant, or an MBROLA voice (which has none), is kept."""
+    if not variant or "+" in voice or voice.startswith(("mb/", "mb-")):
+        return voice
+    return f"{voice}+{variant}"
+
+
+def create_engine(kind: str = "auto", *, rate: int = DEFAULT_RATE,
+                  variant: str = DEFAULT_VARIANT) -> TtsEngine:
     """Build an engine: ``"pyttsx3"``, ``"espeak-ng-cli"`` or ``"auto"``.
 
     ``"auto"`` tries :class:`Pyttsx3Engine` and, when pyttsx3 cannot initialise (no
     libespeak-ng), logs one warning and returns :class:`EspeakNgCliEngine`.  Raises
-    :class:`TtsUnavailable` when no engine can run.
+    :class:`TtsUnavailable` when no engine can run.  ``variant``: the espeak-ng voice
+    variant (:data:`DEFAULT_VARIANT`, female).
     """
     if kind == "pyttsx3":
-        return Pyttsx3Engine(rate)
+        return Pyttsx3Engine(rate, variant=variant)
     if kind == "espeak-ng-cli":
-        return EspeakNgCliEngine(rate)
+        return EspeakNgCliEngine(rate, variant=variant)
     if kind != "auto":
         raise ValueError(f"unknown TTS engine kind: {kind!r}")
     try:
-        return Pyttsx3Engine(rate)
+        return Pyttsx3Engine(rate, variant=variant)
     except TtsUnavailable as exc:
         logger.warning("TTS: pyttsx3 unavailable (%s); falling back to the espeak-ng CLI", exc)
-        return EspeakNgCliEngine(rate)
+        return EspeakNgCliEngine(rate, variant=variant)
 
 
 # --------------------------------------------------------------------------------------------
