@@ -121,7 +121,7 @@ DIGIT_WORDS = frozenset(ru_numbers.digits_to_words(d) for d in "0123456789")
 
 def _is_digits(part: str) -> bool:
     """A read-back part: digit words only ("восемь", or a group "восемь один семь")."""
-    return bool(part.split()) and all(word in DIGIT_WORDS for word in part.split())
+    return bool(part.split()) and all(word.rstrip(",") in DIGIT_WORDS for word in part.split())
 
 
 def first_code_reading(prompt: Prompt) -> int:

@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from booking_core.uow import UnitOfWorkFactory
 from booking_core.views import PatientView
@@ -54,6 +54,17 @@ class IvrDeps:
     agents_available: Callable[[], bool | None] = lambda: None  # None: unknown, use hours
     timeout: float = 6.0
     identify_tries: int = 3
+    #: When the registry next opens (for "we will call you back ..."); by default the next
+    #: opening time by the clock, a working-day calendar can be wired in instead.
+    next_opening: Callable[[], datetime] | None = None
+
+    def callback_from(self) -> datetime:
+        """The moment a callback requested now can be made: the registry's next opening."""
+        if self.next_opening is not None:
+            return self.next_opening()
+        now = self.now_local()
+        day = now.date() if now.time() < self.opening_time else now.date() + timedelta(days=1)
+        return datetime.combine(day, self.opening_time)
 
     def agents_online(self) -> bool:
         """Is anybody there to take the call? AMI presence if known, else opening hours."""
@@ -72,6 +83,7 @@ class CallState:
     locale: str = "ru"
     patient: PatientView | None = None
     intent: str | None = None
+    privacy_told: bool = False  # the personal-data notice is said once per call
 
 
 class Call:

@@ -169,7 +169,14 @@ def _ask_identity(call: Call) -> tuple[str, date]:
 
 
 def _ask_policy(call: Call) -> str:
-    """16 digits that pass the check digit (read back by :func:`_ask_identity`)."""
+    """16 digits that pass the check digit (read back by :func:`_ask_identity`).
+
+    The first time in a call, the caller is told what the data is for (152-ФЗ) before
+    being asked for it; keys pressed during the notice start the policy number.
+    """
+    if not call.state.privacy_told:
+        call.state.privacy_told = True
+        call.play("privacy_notice")
     for _ in range(call.deps.identify_tries):
         digits = call.number(call.p("ask_policy"), 16, "policy", ru_numbers.parse_digits,
                              hash_ends=True)
@@ -460,7 +467,7 @@ def _other_doctor(call: Call, offers: _Offers) -> None:
 def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
     call.record.data.appointment_id = appt.id
     call.record.data.outcome = "booked" if key == "booked" else "rescheduled"
-    call.play(key, cabinet=call.phrase.cabinet(appt.cabinet),
+    call.play(key, **call.phrase.summary(appt),
               code=call.phrase.digits(appt.confirmation_code, CODE_GROUP))
 
 
@@ -523,7 +530,7 @@ def home_visit_flow(call: Call) -> None:
         call.play("home_visit")
         raise Escalate("home_visit")
     _save_callback(call, "home_visit")
-    call.play("home_visit_after_hours", opening=_hhmm(call, call.deps.opening_time))
+    call.play("home_visit_after_hours", when=_callback_when(call))
     call.play("goodbye")
     raise Hangup
 
@@ -543,7 +550,7 @@ def escalate(call: Call, reason: str) -> None:
                              max_digits=1, timeout=call.deps.timeout)
     if isinstance(choice, Digits) and choice.value == "1":
         if _save_callback(call, reason):
-            call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
+            call.play("callback_saved", when=_callback_when(call))
             call.play("goodbye")
             call.record.save(outcome="callback", escalation_reason=reason, ended_at=now)
             _hang_up(call)
@@ -573,7 +580,7 @@ def queue_callback_call(call: Call, reason: str) -> None:
     if not _save_callback(call, reason or "no_agent"):
         _set_escalation_vars(call, reason)  # the dialplan falls back to voicemail
         return
-    call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
+    call.play("callback_saved", when=_callback_when(call))
     call.play("goodbye")
     call.record.save(outcome="callback", escalation_reason=reason, ended_at=call.record.now_utc())
     _hang_up(call)
@@ -629,6 +636,8 @@ def _hang_up(call: Call) -> None:
 
 
 def _hhmm(call: Call, t: time) -> str:
-    if call.state.locale == "ru":
-        return ru_dates.say_time(t, case="gen")
-    return t.strftime("%H:%M")
+    return call.phrase.hour(t)
+
+
+def _callback_when(call: Call) -> str:
+    return call.phrase.callback_when(call.deps.callback_from())

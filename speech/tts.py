@@ -517,6 +517,7 @@ def to_asterisk_wav(
     *,
     keep_silence: float = KEEP_SILENCE,
     silence_rms: int = SILENCE_RMS,
+    pause_after: float = 0.0,
 ) -> float:
     """Convert the PCM WAV ``src`` into an 8000 Hz 16-bit mono WAV at ``dst``.
 
@@ -532,6 +533,7 @@ def to_asterisk_wav(
         raise TtsError(f"engine output is not a PCM WAV file: {exc}") from exc
     pcm = _resample_to_16bit(frames, width, channels, rate)
     pcm = _trim_silence(pcm, ASTERISK_RATE, keep_silence, silence_rms)
+    pcm += b"\x00\x00" * round(pause_after * ASTERISK_RATE)  # a pause the caller hears after it
     with wave.open(str(dst), "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
@@ -540,16 +542,19 @@ def to_asterisk_wav(
     return len(pcm) / 2 / ASTERISK_RATE
 
 
-def render_to_asterisk_wav(engine: TtsEngine, text: str, locale: str, out_wav: Path) -> float:
+def render_to_asterisk_wav(engine: TtsEngine, text: str, locale: str, out_wav: Path, *,
+                          pause_after: float = 0.0) -> float:
     """Synthesize ``text`` with ``engine`` and write it to ``out_wav`` as 8 kHz 16-bit mono.
 
-    The engine's own output goes to a temporary file next to ``out_wav``, removed afterwards.
-    Blocking; returns the duration in seconds.
+    ``pause_after``: seconds of silence kept after the speech (trailing silence is otherwise
+    trimmed, so a pause between two files has to be written into the first).  The engine's
+    own output goes to a temporary file next to ``out_wav``, removed afterwards.  Blocking;
+    returns the duration in seconds.
     """
     out_wav = Path(out_wav)
     raw = out_wav.with_name(f".{out_wav.name}.{secrets.token_hex(6)}.src.wav")
     try:
         engine.synthesize(text, locale, raw)
-        return to_asterisk_wav(raw, out_wav)
+        return to_asterisk_wav(raw, out_wav, pause_after=pause_after)
     finally:
         raw.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ when the specialty is chosen, and a registrar's sentences."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from booking_core import booking, slots
 from booking_core.actors import Actor
@@ -144,3 +145,64 @@ def test_a_day_beyond_the_horizon_is_told_as_the_horizon(container, dial):
     assert "По телефону запись на две недели вперёд" in said
     appt = booking.patient_appointments(patient_id(container, "adult"), container.uow())[0]
     assert appt.starts_at.date().isoformat() == "2026-09-15"
+
+
+# --- item: a registrar's sentences ---------------------------------------------------------
+
+
+def _said(io, key: str) -> str:
+    return next(t for _, k, t in io.transcript.events if k == key)
+
+
+def test_the_booking_ends_with_a_registrars_summary(container, dial):
+    """Specialty, doctor, day, time, cabinet, then the talon — in that order."""
+    io, _ = dial(container, [None, "1", *IDENTIFY, "1", "1"])
+    booked = _said(io, "booked")
+    order = ["Вы записаны: терапевт", "Кашинцева Галина Вячеславовна", "завтра",
+             "в восемь ноль-ноль", "кабинет пятнадцать", "Талон"]
+    positions = [booked.index(part) for part in order]
+    assert positions == sorted(positions), booked
+
+
+def test_the_data_notice_comes_once_before_the_policy(container, dial):
+    wrong = ADULT.policy_number[:-1] + str((int(ADULT.policy_number[-1]) + 1) % 10)
+    io, _ = dial(container, [None, "1", wrong, *IDENTIFY])
+    keys = io.transcript.keys
+    assert keys.count("privacy_notice") == 1
+    assert keys.index("privacy_notice") + 1 == keys.index("ask_policy")
+    assert "персональные данные" in _said(io, "privacy_notice")
+
+
+def test_the_date_question_says_eight_digits(container, dial):
+    io, _ = dial(container, [None, "1", ADULT.policy_number, "hangup"])
+    assert "восемь цифр" in _said(io, "ask_birth_date")
+
+
+def test_hours_are_said_as_people_say_them(container, dial):
+    container.clock.set(container.clock.now_local().replace(hour=21, minute=0))
+    io, _ = dial(container, [None, "0", "1"], agents=False)
+    assert "Операторы работают с восьми утра до восьми вечера." in _said(io, "after_hours")
+    assert "Мы перезвоним вам завтра после восьми утра." in _said(io, "callback_saved")
+
+
+def test_a_callback_before_opening_is_today(container, dial):
+    container.clock.set(container.clock.now_local().replace(hour=6, minute=30))
+    io, _ = dial(container, [None, "0", "1"], agents=False)
+    assert "перезвоним вам сегодня после восьми утра" in _said(io, "callback_saved")
+
+
+def test_a_callback_after_a_weekend_names_the_day(container, dial):
+    """Friday night, the registry opens on Monday: «в понедельник», not «после восьми»."""
+    friday = datetime(2026, 9, 11, 21, 0)
+    container.clock.set(friday)
+    io, _ = dial(container, [None, "0", "1"], agents=False,
+                 next_opening=lambda: datetime(2026, 9, 14, 8, 0))
+    assert "перезвоним вам в понедельник после восьми утра" in _said(io, "callback_saved")
+
+
+def test_prompts_use_phone_wording():
+    """No web words on the phone («в разделе»): a caller is told which key to press."""
+    from ivr.catalogue import load_catalogue
+
+    for text in load_catalogue("ru").templates.values():
+        assert "раздел" not in text, text
