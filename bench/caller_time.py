@@ -201,7 +201,9 @@ class TimedCallIO(BufferedCallIO):
             if step.keys == "hangup":
                 raise CallerHangup("caller hung up")
             keys = step.keys or ""
-            self.ledger.add(prompt.key, caller=KEY_S * len(keys))
+            # The first key here; the rest are counted when the collection that follows
+            # reads them (they were counted twice when a number started during a play).
+            self.ledger.add(prompt.key, caller=KEY_S * len(keys[:1]))
             if len(keys) > 1:
                 self.script.insert(0, Step(keys[1:]))
             return keys[:1]

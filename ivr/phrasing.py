@@ -24,13 +24,15 @@ class Phraser:
         """The parts of a read-back, digit by digit: one part per ``group`` digits.
 
         ``group=4`` reads a policy as people read it, in fours ("восемь один ноль ноль,",
-        "ноль ноль ...,") with a pause after each group (the comma: see
+        "ноль ноль ...,") with a pause between the groups (the comma: see
         ``speech.prompt_cache.PAUSE_AFTER_COMMA``), and faster than a file per digit; a part
         never holds more than ``group`` digits of a personal number.
         """
         say = ru_numbers.digits_to_words if self.ru else en_words.digits_to_words
-        pause = "," if group > 1 else ""
-        return [say(digits[i:i + group]) + pause for i in range(0, len(digits), group)]
+        parts = [say(digits[i:i + group]) for i in range(0, len(digits), group)]
+        if group > 1:  # a pause between groups; the sentence after the last one is its own
+            parts = [p + "," for p in parts[:-1]] + parts[-1:]
+        return parts
 
     def name(self, text: str) -> str:
         """A Russian proper name (clinic, doctor) as this locale says it.
@@ -82,12 +84,13 @@ class Phraser:
 
     def summary(self, appt: AppointmentView) -> dict[str, str]:
         """What a registrar repeats at the end of a booking, in her order: specialty, doctor,
-        day and time, cabinet (the talon follows)."""
+        day and time, cabinet (the talon follows).  The doctor by surname, as the offer named
+        them: the full name comes in the SMS, and every second counts on the phone."""
         specialty = appt.specialty.name(self.catalogue.locale)
         if self.ru:  # mid-sentence: «Вы записаны: терапевт ...»
             specialty = specialty[:1].lower() + specialty[1:]
         return {"specialty": specialty,
-                "doctor": self.name(appt.doctor.full_name), "when": self.when(appt),
+                "doctor": self.name(appt.doctor.last_name), "when": self.when(appt),
                 "cabinet": self.cabinet(appt.cabinet)}
 
     def slot(self, offer: SlotOffer | AppointmentView, *, full: bool = False) -> str:

@@ -64,7 +64,7 @@ class CacheStats:
 #: A part of a prompt that ends with a comma (a group of a read-back number: "семь семь ноль
 #: ноль,") is followed by this much silence, so the caller hears the groups apart as a person
 #: reads them; the synthesiser's own trailing pause is trimmed away with the silence.
-PAUSE_AFTER_COMMA = 0.25
+PAUSE_AFTER_COMMA = 0.15
 
 
 def _identity(text: str, _locale: str) -> str:

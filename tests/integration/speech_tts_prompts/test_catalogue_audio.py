@@ -82,8 +82,8 @@ def test_personal_numbers_are_read_in_groups():
     phrase = Phraser(load_catalogue("ru"))
     assert phrase.digits("7700000000000123", 4) == [
         "семь семь ноль ноль,", "ноль ноль ноль ноль,", "ноль ноль ноль ноль,",
-        "ноль один два три,"]
-    assert phrase.digits("482913", 3) == ["четыре восемь два,", "девять один три,"]
+        "ноль один два три"]
+    assert phrase.digits("482913", 3) == ["четыре восемь два,", "девять один три"]
     assert phrase.digits("42") == ["четыре", "два"]
 
 
