@@ -29,3 +29,17 @@ def test_hash_after_policy_and_date_over_fastagi(container, runtime_factory):
     assert "Вы записаны" in said
     assert len(booking.patient_appointments(patient_id(container, "adult"),
                                             container.uow())) == 1
+
+
+def test_two_during_the_greeting_over_fastagi_is_my_appointments(container, runtime_factory):
+    """2 interrupts the greeting's STREAM FILE and reaches the main menu's «мои записи»:
+    the call stays in Russian (English is on 9)."""
+    rt = runtime_factory(container, QuietEngine())
+    host, port = rt.server.server_address
+    script = ["!2", ADULT.policy_number + "#", DOB_KEYS + "#", "1"]
+    t = AsteriskCall(host, port, sounds_dir=rt.cache.sounds_dir,
+                     caller=ScriptedCaller(script)).run()
+    said = " ".join(t.said)
+    assert [e[2] for e in t.of("play")][:1] == ["2"]  # the greeting was interrupted by 2
+    assert "У вас нет предстоящих записей" in said
+    assert "To book" not in said and "Записаться — 1" not in said
