@@ -7,7 +7,9 @@ transport that plays nothing but adds up, per prompt, the seconds of audio the c
 hears (from the rendered WAV files) and the caller's own time:
 
 * caller model: 1 s to think before answering a question plus 0.3 s per key pressed (a policy
-  number is 16 keys and the ``#`` the prompt asks for); silence costs the question's timeout
+  number is 16 keys and the ``#`` the prompt asks for, a date of birth 8 and ``#``); an entry
+  shorter than the question's maximum without ``#`` waits for the inter-digit timeout, as
+  Asterisk's ``GET DATA`` does; silence costs the question's timeout
   (1.5 s for the language offer, 6 s elsewhere);
 * "listens to everything": every prompt plays to its end before the caller answers;
 * "expert presses early" (barge-in): the caller presses the answer 1 s into a prompt (that
@@ -119,7 +121,7 @@ DIGIT_WORDS = frozenset(ru_numbers.digits_to_words(d) for d in "0123456789")
 
 def _is_digits(part: str) -> bool:
     """A read-back part: digit words only ("восемь", or a group "восемь один семь")."""
-    return bool(part.split()) and all(word in DIGIT_WORDS for word in part.split())
+    return bool(part.split()) and all(word.rstrip(",") in DIGIT_WORDS for word in part.split())
 
 
 def first_code_reading(prompt: Prompt) -> int:
@@ -199,7 +201,9 @@ class TimedCallIO(BufferedCallIO):
             if step.keys == "hangup":
                 raise CallerHangup("caller hung up")
             keys = step.keys or ""
-            self.ledger.add(prompt.key, caller=KEY_S * len(keys))
+            # The first key here; the rest are counted when the collection that follows
+            # reads them (they were counted twice when a number started during a play).
+            self.ledger.add(prompt.key, caller=KEY_S * len(keys[:1]))
             if len(keys) > 1:
                 self.script.insert(0, Step(keys[1:]))
             return keys[:1]
@@ -223,7 +227,11 @@ class TimedCallIO(BufferedCallIO):
             return TimeoutInput()
         think = 0.0 if step.barge or prompt is None else THINK_S
         self.ledger.add(key, caller=think + KEY_S * len(step.keys))
-        keys = step.keys.split(terminator, 1)[0] if terminator else step.keys
+        ended = bool(terminator) and terminator in step.keys
+        keys = step.keys.split(terminator, 1)[0] if ended else step.keys
+        if not ended and len(keys) < max_digits:
+            # Asterisk waits for one more key until the inter-digit timeout.
+            self.ledger.add(key, silence=timeout)
         return Digits(keys[:max_digits])
 
     def set_variable(self, name: str, value: str) -> None:
@@ -250,11 +258,11 @@ class Scenario:
 
 def _id(p: BenchPatient) -> list[Step]:
     """Policy, date of birth, then "1" to the read-back of both."""
-    return [listen(p.policy + "#"), listen(p.dob_keys), listen("1")]
+    return [listen(p.policy + "#"), listen(p.dob_keys + "#"), listen("1")]
 
 
 def _id_early(p: BenchPatient) -> list[Step]:
-    return [early(p.policy + "#"), early(p.dob_keys), early("1")]
+    return [early(p.policy + "#"), early(p.dob_keys + "#"), early("1")]
 
 
 # Pressing 1 on an offer books it (the offer has just read the slot): no separate confirmation.
@@ -274,14 +282,14 @@ SCENARIOS = [
     Scenario(
         "cancel",
         lambda p, x: [listen(None), listen("2"), *_id(p), listen("1"), listen("1")],
-        # "2" during the greeting would choose English, so the expert waits for the menu.
-        lambda p, x: [listen(None), early("2"), *_id_early(p), early("1", "appointment", 1),
+        # "2" during the greeting goes straight to "my appointments" (English is on 9).
+        lambda p, x: [early("2"), *_id_early(p), early("1", "appointment", 1),
                       early("1", "confirm_cancel"), early("hangup", "cancelled")],
         needs_appointment=True, expect="cancelled"),
     Scenario(
         "reschedule",
         lambda p, x: [listen(None), listen("2"), *_id(p), listen("2"), listen("1")],
-        lambda p, x: [listen(None), early("2"), *_id_early(p), early("2", "appointment", 1),
+        lambda p, x: [early("2"), *_id_early(p), early("2", "appointment", 1),
                       early("1", "offer", 1),
                       early("hangup", "rescheduled", first_code_reading)],
         needs_appointment=True, expect="rescheduled"),

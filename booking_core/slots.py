@@ -12,11 +12,12 @@ from itertools import accumulate
 from sqlalchemy import and_, exists, insert, not_, or_
 from sqlmodel import col, select
 
+from booking_core.booking import LIVE_FUTURE
 from booking_core.commands import FindSlots
 from booking_core.eligibility import (
     check_patient_may_book,
     check_static_eligibility,
-    get_patient,
+    get_patient_and_block,
     window_restrictions,
     with_block,
 )
@@ -26,8 +27,8 @@ from booking_core.errors import (
     NotFound,
     ReferralRequired,
 )
-from booking_core.schedules import SlotSpec, TemplateRow, slots_for_day
 from booking_core.rules import age_group_days, booking_window, is_remote
+from booking_core.schedules import SlotSpec, TemplateRow, slots_for_day
 from booking_core.uow import UnitOfWork
 from booking_core.views import SlotOffer, SpecialtyOption, SpecialtyView
 from models.tables import (
@@ -68,9 +69,15 @@ def _day_span(first: date, last: date) -> tuple[datetime, datetime]:
 
 
 def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list[SpecialtyOption]:
-    """Specialties at the patient's clinic they may book through ``channel`` (rules 4-6, 13)."""
+    """Specialties at the patient's clinic they may book through ``channel`` (rules 4-6, 13).
+
+    Each option also carries what would refuse a booking before any slot is offered: a
+    remote no-show block (rule 11), a channel closed for the whole window (rule 13) and the
+    patient's future appointment with the specialty (rule 9), so a channel can say so when
+    the specialty is chosen rather than after a slot was taken.
+    """
     with uow.reading():
-        patient = get_patient(uow, patient_id)
+        patient, block = get_patient_and_block(uow, patient_id, uow.clock.today())
         if patient.clinic_id is None:
             return []
         rows = uow.session.exec(
@@ -89,10 +96,38 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
         start, end = booking_window(channel, uow.clock.now_local(), uow.rules)
         listed = [spec for spec in rows if _listed(patient, spec, channel, start, end)]
         found = _remote_restrictions(uow, patient.clinic_id, channel, listed, start, end)
+        blocked_until = block.blocked_until if block is not None and is_remote(channel) else None
+        held = _held_by_specialty(uow, patient_id)
         return [
-            SpecialtyOption(SpecialtyView.of(s), _closed_for_whole_window(found, s, start, end))
+            SpecialtyOption(SpecialtyView.of(s), _closed_for_whole_window(found, s, start, end),
+                            blocked_until, held.get(s.id))  # type: ignore[arg-type]
             for s in listed
         ]
+
+
+def _held_by_specialty(uow: UnitOfWork, patient_id: int) -> dict[int, int]:
+    """specialty id -> the patient's nearest future appointment with it (rule 9's count:
+    live statuses, a pending hold only while it lasts)."""
+    rows = uow.session.exec(
+        select(Appointment.specialty_id, Appointment.id)
+        .where(
+            Appointment.patient_id == patient_id,
+            col(Appointment.status).in_(LIVE_FUTURE),
+            Appointment.starts_at > uow.clock.now_local(),
+            or_(Appointment.status != AppointmentStatus.PENDING,
+                col(Appointment.hold_expires_at) >= uow.clock.now_utc()),
+        )
+        .order_by(col(Appointment.starts_at).desc())
+    ).all()
+    return {spec_id: appt_id for spec_id, appt_id in rows}
+
+
+def booking_days(channel: str, uow: UnitOfWork) -> tuple[date, date, int]:
+    """The first and last day ``channel`` may book, and the horizon in days (rule 7), so a
+    channel can tell a day beyond the horizon from a day without free time."""
+    start, end = booking_window(channel, uow.clock.now_local(), uow.rules)
+    days = uow.rules.booking_horizon_days if is_remote(channel) else uow.rules.slot_window_days
+    return start.date(), (end - timedelta(seconds=1)).date(), days
 
 
 def _listed(

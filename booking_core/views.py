@@ -66,14 +66,34 @@ class SpecialtyView:
 
 @dataclass(frozen=True)
 class SpecialtyOption:
-    """A specialty the patient may book, or see closed with the reason (rule 13)."""
+    """A specialty on the patient's menu, with whatever stops them booking it now.
+
+    ``closed_reason``: the channel is closed for the whole window (rule 13).
+    ``blocked_until``: remote booking is blocked after no-shows (rule 11), for every specialty.
+    ``held_appointment_id``: the patient's future appointment with this specialty, which the
+    one-per-specialty limit (rule 9) lets them move but not duplicate.
+    """
 
     specialty: SpecialtyView
     closed_reason: str | None = None
+    blocked_until: date | None = None
+    held_appointment_id: int | None = None
 
     @property
     def open(self) -> bool:
         return self.closed_reason is None
+
+    @property
+    def refusal(self) -> str | None:
+        """Why a new booking here would be refused, as a domain error code; None if it would
+        not.  The order is the booking's: the block, then the channel, then the limit."""
+        if self.blocked_until is not None:
+            return "booking_blocked"
+        if self.closed_reason is not None:
+            return "channel_closed"
+        if self.held_appointment_id is not None:
+            return "limit_reached"
+        return None
 
 
 @dataclass(frozen=True)

@@ -201,8 +201,8 @@ class ScriptedCaller(BaseCaller):
     Entries:
 
     * ``"123"`` -- keys for the next ``GET DATA`` / ``WAIT FOR DIGIT`` / ``RECORD FILE``
-      (Asterisk stops reading at ``max_digits`` or ``#``; keys beyond that are lost, as keys
-      pressed between commands are on a real channel);
+      (Asterisk stops reading at ``max_digits`` or ``#``; keys beyond that reach the next
+      command, which the IVR has sent by the time a human presses another key);
     * ``None`` -- silence (``GET DATA`` times out);
     * ``"hangup"`` -- hang up at the next input opportunity;
     * ``"!1"`` -- barge-in: press ``1`` during the next ``STREAM FILE`` (``"!12"`` presses ``1``
@@ -925,7 +925,12 @@ class AsteriskCall:
             return [f"200 result=-1 endpos={offset}"]
         texts = self._hear([name])
         length = self._length(name)
-        action = self.caller.on_play([name], texts)
+        if self._typed_ahead:
+            action, self._typed_ahead = CallerAction.press(self._typed_ahead), ""
+            if action.keys[0] in escape:
+                self._typed_ahead = action.keys[1:]
+        else:
+            action = self.caller.on_play([name], texts)
         if action.kind == "hangup":
             self.transcript.events.append(("play", (name,), "hangup"))
             self._caller_hangs_up(now=False)
@@ -961,13 +966,18 @@ class AsteriskCall:
             return ["200 result=-1"]
         keys = action.keys if action.kind == "keys" else ""
         collected = ""
-        for key in keys:
+        for i, key in enumerate(keys):
             if key == "#" and not collected:
+                self._typed_ahead = keys[i + 1:]
                 self.transcript.events.append(("get_data", files, max_digits, ""))
                 return ["200 result="]
             if key != "#":
                 collected += key
             if key == "#" or len(collected) >= max_digits:
+                # What the caller presses after the answer is complete reaches the next
+                # command: the IVR sends it within milliseconds, long before a human's next
+                # key (a "#" after a full policy number interrupts the next question).
+                self._typed_ahead = keys[i + 1:]
                 self.transcript.events.append(("get_data", files, max_digits, collected))
                 return [f"200 result={collected}"]
         self.transcript.events.append(("get_data", files, max_digits, collected or None))

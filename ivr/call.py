@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from booking_core.uow import UnitOfWorkFactory
 from booking_core.views import PatientView
@@ -54,6 +54,17 @@ class IvrDeps:
     agents_available: Callable[[], bool | None] = lambda: None  # None: unknown, use hours
     timeout: float = 6.0
     identify_tries: int = 3
+    #: When the registry next opens (for "we will call you back ..."); by default the next
+    #: opening time by the clock, a working-day calendar can be wired in instead.
+    next_opening: Callable[[], datetime] | None = None
+
+    def callback_from(self) -> datetime:
+        """The moment a callback requested now can be made: the registry's next opening."""
+        if self.next_opening is not None:
+            return self.next_opening()
+        now = self.now_local()
+        day = now.date() if now.time() < self.opening_time else now.date() + timedelta(days=1)
+        return datetime.combine(day, self.opening_time)
 
     def agents_online(self) -> bool:
         """Is anybody there to take the call? AMI presence if known, else opening hours."""
@@ -72,6 +83,7 @@ class CallState:
     locale: str = "ru"
     patient: PatientView | None = None
     intent: str | None = None
+    privacy_told: bool = False  # the personal-data notice is said once per call
 
 
 class Call:
@@ -143,16 +155,24 @@ class Call:
         return self.menu(prompt, "12", words=words, step=step or prompt.key) == "1"
 
     def number(self, prompt: Prompt, max_digits: int, step: str,
-               parse_speech: Callable[[str], str | None] | None = None) -> str | None:
+               parse_speech: Callable[[str], str | None] | None = None, *,
+               hash_ends: bool = False) -> str | None:
         """Collect a number of up to ``max_digits`` keys (ended by ``#``); None on silence.
+
+        ``hash_ends``: the prompt tells the caller to finish with ``#``.  Asterisk's
+        ``GET DATA`` returns as soon as it has ``max_digits`` keys, so a ``#`` pressed after a
+        complete number would reach the next question as a wrong answer; asking for one key
+        more lets the ``#`` end the entry (a caller who forgets it is answered after the
+        inter-digit timeout, and a key too many is caught by the flow's length check).
 
         A lone ``0`` is the caller asking for an operator.  Spoken numbers are turned into
         digits by ``parse_speech``; an answer that can't be parsed, or was heard with low
         confidence, is asked again once; whatever comes back is read back by the flow.
         """
+        keys = max_digits + 1 if hash_ends else max_digits
         for _ in range(1 + MAX_SPEECH_MISSES):  # the last try is on the keypad
             grammar = self._grammar(step, ("digits",)) if parse_speech else None
-            event = self.io.collect(prompt, max_digits=max_digits, timeout=self.deps.timeout,
+            event = self.io.collect(prompt, max_digits=keys, timeout=self.deps.timeout,
                                     grammar=grammar)
             if isinstance(event, Timeout):
                 self.record.step(step, "timeout")

@@ -39,7 +39,9 @@ MAIN_WORDS = {  # most specific first: "мои записи" must not read as "�
 OFFER_WORDS = {"другой врач": "4", "другой день": "3", "другое": "2", "следующ": "2",
                "да": "1", "запиш": "1"}
 OFFERS_PER_FETCH = 5
+MAX_SPECIALTY_ROUNDS = 3  # "another specialty" after hearing of a held appointment
 PRESELECTABLE = "123"
+ENGLISH = "9"  # a key the main menu does not use: an early 1/2/3 is a menu choice
 DONE = ("booked", "rescheduled", "cancelled")
 POLICY_GROUP = 4  # a policy is read back in fours: 8100 0000 0000 0002
 CODE_GROUP = 3  # a confirmation code in threes: 162 999
@@ -79,14 +81,21 @@ def registry_call(call: Call) -> None:
 
 
 def _greet(call: Call) -> str | None:
-    """Greeting and language choice; a menu key pressed early is carried to the main menu."""
-    call.play("greeting", clinic=call.deps.clinic_name)
+    """Greeting and language choice; a menu key pressed early is carried to the main menu.
+
+    The language key is one the main menu does not use, so a returning caller who presses
+    1, 2 or 3 during the greeting lands in that menu item, never in English by mistake.  A
+    call already in English (the channel's language) is not offered English again.
+    """
+    call.play("greeting", clinic=call.phrase.name(call.deps.clinic_name))
+    if call.state.locale == "en":
+        return None
     # The language offer is always said in English: that is who it is for.
     event = call.io.collect(load_catalogue("en")("language"), max_digits=1, timeout=1.5)
     if isinstance(event, Digits) and event.value:
         key = event.value[0]
         call.record.step("language", key)
-        if key == "2":
+        if key == ENGLISH:
             call.set_locale("en")
         elif key == "0":
             raise Escalate("caller_request")
@@ -172,9 +181,17 @@ def _ask_identity(call: Call) -> tuple[str, date]:
 
 
 def _ask_policy(call: Call) -> str:
-    """16 digits that pass the check digit (read back by :func:`_ask_identity`)."""
+    """16 digits that pass the check digit (read back by :func:`_ask_identity`).
+
+    The first time in a call, the caller is told what the data is for (152-ФЗ) before
+    being asked for it; keys pressed during the notice start the policy number.
+    """
+    if not call.state.privacy_told:
+        call.state.privacy_told = True
+        call.play("privacy_notice")
     for _ in range(call.deps.identify_tries):
-        digits = call.number(call.p("ask_policy"), 16, "policy", ru_numbers.parse_digits)
+        digits = call.number(call.p("ask_policy"), 16, "policy", ru_numbers.parse_digits,
+                             hash_ends=True)
         if not digits:
             call.play("no_input" if digits is None else "not_understood")
             continue
@@ -197,7 +214,7 @@ def _ask_birth_date(call: Call) -> date:
         return found.strftime("%d%m%Y") if found else None
 
     for _ in range(call.deps.identify_tries):
-        digits = call.number(call.p("ask_birth_date"), 8, "birth_date", spoken)
+        digits = call.number(call.p("ask_birth_date"), 8, "birth_date", spoken, hash_ends=True)
         if not digits:
             call.play("no_input" if digits is None else "not_understood")
             continue
@@ -213,21 +230,41 @@ def _ask_birth_date(call: Call) -> date:
 
 
 def book_flow(call: Call) -> None:
-    """Choose a specialty, hear offers, book by pressing 1 on one; the code is read twice."""
+    """Choose a specialty, hear offers, book by pressing 1 on one; the code is read twice.
+
+    What would refuse the booking is told before any slot is offered: a no-show block before
+    the specialty menu, an appointment already held with the chosen specialty (offered to be
+    moved instead) and a channel closed for it right after the choice.
+    """
     call.state.intent = "book"
     call.record.data.intent = "book"
     patient = ensure_identified(call)
-    option = _choose_specialty(call, patient)
-    appt = _offer_and_take(call, patient, option, moving=None)
-    if appt is not None:
-        _announce_code(call, "booked", appt)
+    options = _specialty_options(call, patient)
+    for _ in range(MAX_SPECIALTY_ROUNDS):
+        option = _choose_specialty(call, options)
+        if option.held_appointment_id is None:
+            appt = _offer_and_take(call, patient, option, moving=None)
+            if appt is not None:
+                _announce_code(call, "booked", appt)
+            return
+        if _offer_to_move_held(call, patient, option):
+            return
+    raise Escalate("invalid_input")
 
 
-def _choose_specialty(call: Call, patient: PatientView) -> SpecialtyOption:
+def _specialty_options(call: Call, patient: PatientView) -> list[SpecialtyOption]:
     options = slots.bookable_specialties(patient.id, Channel.IVR, call.deps.uow())[:9]
     if not options:
         call.play("no_specialties")
         raise Escalate("no_specialties")
+    until = options[0].blocked_until  # a no-show block closes every specialty alike
+    if until is not None:
+        call.play("booking_blocked", until=call.phrase.until(until))
+        raise Escalate("booking_blocked")
+    return options
+
+
+def _choose_specialty(call: Call, options: list[SpecialtyOption]) -> SpecialtyOption:
     locale = call.state.locale
     parts = [call.say_.text("specialty_option", name=o.specialty.name(locale), digit=i)
              for i, o in enumerate(options, 1)]
@@ -246,6 +283,26 @@ def _choose_specialty(call: Call, patient: PatientView) -> SpecialtyOption:
                   reason=option.closed_reason or "")
         raise Escalate("channel_closed")
     return option
+
+
+def _offer_to_move_held(call: Call, patient: PatientView, option: SpecialtyOption) -> bool:
+    """One future appointment per specialty (rule 9): say which one the caller already has
+    and offer to move it.  True when the call's business is done, False to choose again."""
+    held = next((a for a in booking.patient_appointments(patient.id, call.deps.uow())
+                 if a.id == option.held_appointment_id), None)
+    if held is None:  # cancelled or started meanwhile: nothing stands in the way any more
+        appt = _offer_and_take(call, patient, option, moving=None)
+        if appt is not None:
+            _announce_code(call, "booked", appt)
+        return True
+    prompt = call.p("held_specialty", specialty=option.specialty.name(call.state.locale),
+                    slot=call.phrase.slot(held))
+    if call.menu(prompt, "12", words={"перенес": "1", "друг": "2"}, step="held_specialty") == "2":
+        return False
+    moved = _offer_and_take(call, patient, option, moving=held)
+    if moved is not None:
+        _announce_code(call, "rescheduled", moved)
+    return True
 
 
 class _Offers:
@@ -290,7 +347,8 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
     offers = _Offers(call, patient, option)
     try:
         if not offers.reset():
-            call.play("no_slots", specialty=option.specialty.name(call.state.locale))
+            call.play("no_slots", specialty=option.specialty.name(call.state.locale),
+                      horizon=_horizon(call))
             raise Escalate("no_slots")
         first = True
         while True:
@@ -365,11 +423,15 @@ def _choose_day(call: Call, offers: _Offers) -> None:
         found = ru_dates.parse_date(text, today=today)
         return found.strftime("%d%m") if found else None
 
+    last = slots.booking_days(Channel.IVR, call.deps.uow())[1]
     for _ in range(2):
         digits = call.number(call.p("ask_day"), 4, "day", spoken)
         day = _day_from_ddmm(digits or "", today)
         if day is None:
             call.play("day_bad")
+            continue
+        if day > last:  # not "no free time": the phone does not book that far ahead
+            call.play("beyond_horizon", horizon=_horizon(call))
             continue
         offers.on_date = day
         if offers.reset():
@@ -382,6 +444,11 @@ def _choose_day(call: Call, offers: _Offers) -> None:
             return
         offers.reset()
         return
+
+
+def _horizon(call: Call) -> str:
+    """How far ahead the phone books, as said: «две недели» (from the horizon setting)."""
+    return call.phrase.horizon(slots.booking_days(Channel.IVR, call.deps.uow())[2])
 
 
 def _day_from_ddmm(digits: str, today: date) -> date | None:
@@ -412,7 +479,7 @@ def _other_doctor(call: Call, offers: _Offers) -> None:
 def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
     call.record.data.appointment_id = appt.id
     call.record.data.outcome = "booked" if key == "booked" else "rescheduled"
-    call.play(key, cabinet=call.phrase.cabinet(appt.cabinet),
+    call.play(key, **call.phrase.summary(appt),
               code=call.phrase.digits(appt.confirmation_code, CODE_GROUP))
 
 
@@ -523,7 +590,7 @@ def home_visit_flow(call: Call) -> None:
         call.play("home_visit")
         raise Escalate("home_visit")
     _save_callback(call, "home_visit")
-    call.play("home_visit_after_hours", opening=_hhmm(call, call.deps.opening_time))
+    call.play("home_visit_after_hours", when=_callback_when(call))
     call.play("goodbye")
     raise Hangup
 
@@ -543,7 +610,7 @@ def escalate(call: Call, reason: str) -> None:
                              max_digits=1, timeout=call.deps.timeout)
     if isinstance(choice, Digits) and choice.value == "1":
         if _save_callback(call, reason):
-            call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
+            call.play("callback_saved", when=_callback_when(call))
             call.play("goodbye")
             call.record.save(outcome="callback", escalation_reason=reason, ended_at=now)
             _hang_up(call)
@@ -573,7 +640,7 @@ def queue_callback_call(call: Call, reason: str) -> None:
     if not _save_callback(call, reason or "no_agent"):
         _set_escalation_vars(call, reason)  # the dialplan falls back to voicemail
         return
-    call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
+    call.play("callback_saved", when=_callback_when(call))
     call.play("goodbye")
     call.record.save(outcome="callback", escalation_reason=reason, ended_at=call.record.now_utc())
     _hang_up(call)
@@ -629,6 +696,8 @@ def _hang_up(call: Call) -> None:
 
 
 def _hhmm(call: Call, t: time) -> str:
-    if call.state.locale == "ru":
-        return ru_dates.say_time(t, case="gen")
-    return t.strftime("%H:%M")
+    return call.phrase.hour(t)
+
+
+def _callback_when(call: Call) -> str:
+    return call.phrase.callback_when(call.deps.callback_from())

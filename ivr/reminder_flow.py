@@ -102,9 +102,9 @@ def _intro_and_menu(call: Call, appt: AppointmentView,
     """What the call says first and which menu follows: the reminder, or for a visit a
     doctor's absence flagged, the absence and the substitute held for the patient."""
     if appt.absence_id is None:
-        return call.p("reminder_intro", clinic=call.deps.clinic_name,
+        return call.p("reminder_intro", clinic=call.phrase.name(call.deps.clinic_name),
                       slot=call.phrase.slot(appt, full=True)), "reminder_menu"
-    absent = call.p("reminder_absent_intro", clinic=call.deps.clinic_name,
+    absent = call.p("reminder_absent_intro", clinic=call.phrase.name(call.deps.clinic_name),
                     slot=call.phrase.slot(appt))
     if held is None:
         return absent, "reminder_absent_menu"

@@ -12,6 +12,7 @@ from ivr.agi_speech import SpeechInput
 from ivr.call import IvrDeps
 from ivr.catalogue import LOCALES, load_catalogue
 from ivr.io import Prompt
+from ivr.phrasing import Phraser
 from ivr.reminder_flow import run_reminder_call
 from ivr.service import clinic_name, run_queue_callback, run_registry_call
 from registratura.bootstrap import Container
@@ -48,7 +49,7 @@ class IvrRuntime:
         self.container = container
         sounds = settings.sounds_dir
         sounds.mkdir(parents=True, exist_ok=True)
-        engine = engine or create_engine(settings.tts_engine)
+        engine = engine or create_engine(settings.tts_engine, variant=settings.tts_voice_variant)
         self.cache = PromptCache(sounds, engine, normalize=_normalize)
         self.audio = AbsoluteAudio(self.cache, sounds)
         presence: Callable[[], bool | None] = container.extras.get(  # type: ignore[assignment]
@@ -112,7 +113,8 @@ class IvrRuntime:
         for locale in LOCALES:
             cat = load_catalogue(locale)
             texts += [(locale, t) for t in cat.static_texts()]
-            texts += [(locale, p) for p in cat("greeting", clinic=self.deps.clinic_name).parts]
+            clinic = Phraser(cat).name(self.deps.clinic_name)
+            texts += [(locale, p) for p in cat("greeting", clinic=clinic).parts]
             words = [w for d in "0123456789" for w in _digit_word(cat.locale, d)]
             texts += [(locale, w) for w in words]
         return texts

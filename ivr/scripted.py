@@ -2,7 +2,8 @@
 
 A script is a list of what the caller does at each chance to answer:
 
-* ``"123"`` — keys pressed for the next question (``#`` ends early like on a phone);
+* ``"123"`` — keys pressed for the next question (``#`` ends early like on a phone; keys
+  after a complete answer carry into the next question, as on a real line);
 * ``None`` — silence (the question times out);
 * ``"!1"`` — barge-in: the key is pressed *while* the next prompt plays, interrupting it;
 * ``Speech("пять восемь")`` — words recognised for the next question;
@@ -93,8 +94,13 @@ class ScriptedCallIO(BufferedCallIO):
         if isinstance(step, Speech):
             return step
         keys = step.lstrip("!")
-        if terminator and terminator in keys:
-            keys = keys.split(terminator, 1)[0]
+        ended = keys.find(terminator) if terminator else -1
+        if 0 <= ended < max_digits:  # "#" ended the answer before it was complete
+            self._pending += keys[ended + 1:]
+            return Digits(keys[:ended])
+        # Keys pressed after the answer was complete (a "#" after a full number, or a key
+        # too many) reach the next question, as they do on a real line.
+        self._pending += keys[max_digits:]
         return Digits(keys[:max_digits])
 
     def set_variable(self, name: str, value: str) -> None:

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     record_dir: Path = Path("var/recordings")
     vosk_model: Path | None = None
     tts_engine: str = "auto"  # "pyttsx3", "espeak-ng-cli" or "auto"
+    # espeak-ng voice variant: female by default, as the prompts speak ("поняла"); "" = male
+    tts_voice_variant: str = "f3"
     default_locale: str = "ru"
 
     # Secrets.  The secret key signs console sessions and keys the hashes of the identification

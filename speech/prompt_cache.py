@@ -61,6 +61,12 @@ class CacheStats:
     render_seconds: float
 
 
+#: A part of a prompt that ends with a comma (a group of a read-back number: "семь семь ноль
+#: ноль,") is followed by this much silence, so the caller hears the groups apart as a person
+#: reads them; the synthesiser's own trailing pause is trimmed away with the silence.
+PAUSE_AFTER_COMMA = 0.15
+
+
 def _identity(text: str, _locale: str) -> str:
     return text
 
@@ -254,7 +260,9 @@ class PromptCache:
         tmp_txt = wav.with_name(f".{key}.{token}.txt.tmp")
         started = time.perf_counter()
         try:
-            seconds = render_to_asterisk_wav(self.engine, spoken, locale, tmp_wav)
+            pause = PAUSE_AFTER_COMMA if display.endswith(",") else 0.0
+            seconds = render_to_asterisk_wav(self.engine, spoken, locale, tmp_wav,
+                                             pause_after=pause)
             with open(tmp_wav, "rb") as written:
                 os.fsync(written.fileno())
             tmp_txt.write_text(display, encoding="utf-8")

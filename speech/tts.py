@@ -57,6 +57,10 @@ logger = logging.getLogger(__name__)
 #: (160-175).  With the catalogue's terse prompts it stays clear on the phone, and a caller who
 #: listens to every prompt books in about 69 s instead of 77 s at 150 (bench caller_time).
 DEFAULT_RATE = 175
+#: espeak-ng voice variant the prompts are spoken with: a female one, because the catalogue
+#: speaks as a woman registrar («поняла», «расслышала»).  ``espeak-ng --voices=variant`` lists
+#: them (f1..f5 and named ones); "" keeps the language voice's own (male) default.
+DEFAULT_VARIANT = "f3"
 #: Sample rate of the files Asterisk plays (``wav`` format: 8 kHz, 16-bit, mono).
 ASTERISK_RATE = 8000
 #: Silence kept before and after speech when trimming, in seconds.
@@ -322,9 +326,11 @@ class Pyttsx3Engine:
         *,
         driver: str = "espeak",
         voices: Mapping[str, str] | None = None,
+        variant: str = DEFAULT_VARIANT,
         timeout: float = 30.0,
     ) -> None:
         self.rate = rate
+        self.variant = variant
         self.driver = driver
         self.name = f"pyttsx3-{driver}"
         self.timeout = timeout
@@ -344,6 +350,7 @@ class Pyttsx3Engine:
             voice = self._overrides.get(lang) or pick_voice(self._worker.voices, locale)
             if voice is None:
                 raise TtsError(f"{self.name} has no voice for locale {locale!r}")
+            voice = with_variant(voice, self.variant)
             self._voice_cache[locale] = voice
         return voice
 
@@ -385,6 +392,7 @@ class EspeakNgCliEngine:
         *,
         executable: str = "espeak-ng",
         voices: Mapping[str, str] | None = None,
+        variant: str = DEFAULT_VARIANT,
         timeout: float = 30.0,
     ) -> None:
         found = shutil.which(executable)
@@ -395,13 +403,14 @@ class EspeakNgCliEngine:
         self.executable = found
         self.rate = rate
         self.name = "espeak-ng-cli"
+        self.variant = variant
         self.timeout = timeout
         self._overrides = {language_of(k): v for k, v in (voices or {}).items()}
 
     def voice_for(self, locale: str) -> str:
         """The ``-v`` argument for ``locale``."""
         lang = language_of(locale)
-        return self._overrides.get(lang, lang)
+        return with_variant(self._overrides.get(lang, lang), self.variant)
 
     def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
         """Speak ``text`` into ``out_wav`` (22050 Hz mono 16-bit WAV); blocks until done."""
@@ -426,24 +435,35 @@ class EspeakNgCliEngine:
             raise TtsError(f"espeak-ng failed (exit {done.returncode}): {detail}")
 
 
-def create_engine(kind: str = "auto", *, rate: int = DEFAULT_RATE) -> TtsEngine:
+def with_variant(voice: str, variant: str) -> str:
+    """``voice`` spoken with an espeak-ng ``variant`` ("zle/ru" + "f3" -> "zle/ru+f3").
+
+    A voice that already names a variant, or an MBROLA voice (which has none), is kept."""
+    if not variant or "+" in voice or voice.startswith(("mb/", "mb-")):
+        return voice
+    return f"{voice}+{variant}"
+
+
+def create_engine(kind: str = "auto", *, rate: int = DEFAULT_RATE,
+                  variant: str = DEFAULT_VARIANT) -> TtsEngine:
     """Build an engine: ``"pyttsx3"``, ``"espeak-ng-cli"`` or ``"auto"``.
 
     ``"auto"`` tries :class:`Pyttsx3Engine` and, when pyttsx3 cannot initialise (no
     libespeak-ng), logs one warning and returns :class:`EspeakNgCliEngine`.  Raises
-    :class:`TtsUnavailable` when no engine can run.
+    :class:`TtsUnavailable` when no engine can run.  ``variant``: the espeak-ng voice
+    variant (:data:`DEFAULT_VARIANT`, female).
     """
     if kind == "pyttsx3":
-        return Pyttsx3Engine(rate)
+        return Pyttsx3Engine(rate, variant=variant)
     if kind == "espeak-ng-cli":
-        return EspeakNgCliEngine(rate)
+        return EspeakNgCliEngine(rate, variant=variant)
     if kind != "auto":
         raise ValueError(f"unknown TTS engine kind: {kind!r}")
     try:
-        return Pyttsx3Engine(rate)
+        return Pyttsx3Engine(rate, variant=variant)
     except TtsUnavailable as exc:
         logger.warning("TTS: pyttsx3 unavailable (%s); falling back to the espeak-ng CLI", exc)
-        return EspeakNgCliEngine(rate)
+        return EspeakNgCliEngine(rate, variant=variant)
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,6 +517,7 @@ def to_asterisk_wav(
     *,
     keep_silence: float = KEEP_SILENCE,
     silence_rms: int = SILENCE_RMS,
+    pause_after: float = 0.0,
 ) -> float:
     """Convert the PCM WAV ``src`` into an 8000 Hz 16-bit mono WAV at ``dst``.
 
@@ -512,6 +533,7 @@ def to_asterisk_wav(
         raise TtsError(f"engine output is not a PCM WAV file: {exc}") from exc
     pcm = _resample_to_16bit(frames, width, channels, rate)
     pcm = _trim_silence(pcm, ASTERISK_RATE, keep_silence, silence_rms)
+    pcm += b"\x00\x00" * round(pause_after * ASTERISK_RATE)  # a pause the caller hears after it
     with wave.open(str(dst), "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
@@ -520,16 +542,19 @@ def to_asterisk_wav(
     return len(pcm) / 2 / ASTERISK_RATE
 
 
-def render_to_asterisk_wav(engine: TtsEngine, text: str, locale: str, out_wav: Path) -> float:
+def render_to_asterisk_wav(engine: TtsEngine, text: str, locale: str, out_wav: Path, *,
+                          pause_after: float = 0.0) -> float:
     """Synthesize ``text`` with ``engine`` and write it to ``out_wav`` as 8 kHz 16-bit mono.
 
-    The engine's own output goes to a temporary file next to ``out_wav``, removed afterwards.
-    Blocking; returns the duration in seconds.
+    ``pause_after``: seconds of silence kept after the speech (trailing silence is otherwise
+    trimmed, so a pause between two files has to be written into the first).  The engine's
+    own output goes to a temporary file next to ``out_wav``, removed afterwards.  Blocking;
+    returns the duration in seconds.
     """
     out_wav = Path(out_wav)
     raw = out_wav.with_name(f".{out_wav.name}.{secrets.token_hex(6)}.src.wav")
     try:
         engine.synthesize(text, locale, raw)
-        return to_asterisk_wav(raw, out_wav)
+        return to_asterisk_wav(raw, out_wav, pause_after=pause_after)
     finally:
         raw.unlink(missing_ok=True)

@@ -100,9 +100,9 @@ def test_policy_and_birth_date_are_read_back_together(container, dial):
     """One read-back: the policy in groups of four digits, then the date of birth."""
     io, _ = dial(container, [None, "1", *identify_keys(), "1", "1"])
     (readback,) = [e for e in io.transcript.events if e[1] == "identity_readback"]
-    assert readback[2] == ("Полис: семь семь ноль ноль ноль ноль ноль ноль ноль ноль ноль ноль "
-                           "ноль один два три Дата рождения: пятое марта тысяча девятьсот "
-                           "восемьдесят пятого года Верно — 1, нет — 2.")
+    assert readback[2] == ("Полис: семь семь ноль ноль, ноль ноль ноль ноль, ноль ноль ноль "
+                           "ноль, ноль один два три Дата рождения: пятое марта тысяча "
+                           "девятьсот восемьдесят пятого года Верно — 1, нет — 2.")
     assert "booked" in io.transcript.keys
 
 

@@ -127,7 +127,7 @@ def test_home_visit_goes_to_an_agent(container, dial):
 
 
 def test_english_locale(container, dial):
-    io, _ = dial(container, ["2", "0"])
+    io, _ = dial(container, ["9", "0"])
     assert "operator" in io.transcript.text and io.transcript.keys[-1] == "to_agent"
 
 

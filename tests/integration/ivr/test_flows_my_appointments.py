@@ -56,9 +56,9 @@ def test_reschedule_by_phone(container, dial):
 
 def test_book_twice_same_specialty_is_refused_politely(container, dial):
     _book_one(container)
-    io, _ = dial(container, [None, "1", *IDENT, "1", "1", None])
-    assert "limit_specialty" in io.transcript.keys
-    assert io.transcript.keys[-2:] == ["anything_else", "goodbye"]
+    io, _ = dial(container, [None, "1", *IDENT, "1"])
+    # Told on choosing the specialty, before any slot is offered (and offered to move it).
+    assert io.transcript.keys[-1] == "held_specialty" and "offer" not in io.transcript.keys
 
 
 # --- a doctor's absence (rule 14) ----------------------------------------------------------------

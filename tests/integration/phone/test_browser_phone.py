@@ -155,7 +155,8 @@ def test_key_during_the_greeting_barges_in(client):
     messages = browser_call(client, ["!1", "hangup"])
     asks = [m for m in messages if m["type"] == "ask"]
     # "1" skipped the language question and the main menu: next comes the policy number.
-    assert asks[-1]["key"] == "ask_policy" and asks[-1]["max_digits"] == 16
+    # 16 digits and room for the "#" the prompt asks for, which ends the entry.
+    assert asks[-1]["key"] == "ask_policy" and asks[-1]["max_digits"] == 17
     assert messages[-1]["outcome"] == "caller_hangup"
 
 

@@ -12,7 +12,7 @@ from booking_core.views import DoctorView, SlotOffer
 from ivr.catalogue import LOCALES, load_catalogue
 from ivr.phrasing import Phraser
 from ivr.runtime import _normalize
-from speech.prompt_cache import PromptCache
+from speech.prompt_cache import PAUSE_AFTER_COMMA, PromptCache
 from speech.tts import create_engine
 
 
@@ -25,7 +25,7 @@ def cache(tmp_path_factory):
 def _samples(locale: str) -> list[str]:
     """Static prompts plus dynamic ones filled the way calls fill them."""
     cat = load_catalogue(locale)
-    phrase = Phraser(cat)
+    phrase = Phraser(cat, today=lambda: date(2026, 9, 7))
     offer = SlotOffer(1, datetime(2026, 9, 8, 17, 30), datetime(2026, 9, 8, 17, 45), "15",
                       DoctorView(1, "Кашинцева", "Галина", "Вячеславовна", "15", 1, 1))
     dynamic = [
@@ -34,7 +34,10 @@ def _samples(locale: str) -> list[str]:
         cat("reminder_intro", clinic="Городская поликлиника № 3",
             slot=phrase.slot(offer, full=True)),
         cat("policy_readback", digits=phrase.digits("7700000000000123", 4)),
-        cat("booked", cabinet=phrase.cabinet("15"), code=phrase.digits("482913", 3)),
+        cat("booked", specialty="терапевт" if locale == "ru" else "therapist",
+            doctor=phrase.name("Кашинцева Галина Вячеславовна"), when=phrase.when(offer),
+            cabinet=phrase.cabinet("15"), code=phrase.digits("482913", 3)),
+        cat("callback_saved", when=phrase.callback_when(datetime(2026, 9, 8, 8, 0))),
         cat("appointments_count", count=phrase.appointments(2)),
         cat("greeting", clinic="Городская поликлиника № 3"),
     ]
@@ -78,9 +81,23 @@ def test_personal_numbers_are_read_in_groups():
     """A policy in fours, a code in threes: one part per group, none holding a whole number."""
     phrase = Phraser(load_catalogue("ru"))
     assert phrase.digits("7700000000000123", 4) == [
-        "семь семь ноль ноль", "ноль ноль ноль ноль", "ноль ноль ноль ноль", "ноль один два три"]
-    assert phrase.digits("482913", 3) == ["четыре восемь два", "девять один три"]
+        "семь семь ноль ноль,", "ноль ноль ноль ноль,", "ноль ноль ноль ноль,",
+        "ноль один два три"]
+    assert phrase.digits("482913", 3) == ["четыре восемь два,", "девять один три"]
     assert phrase.digits("42") == ["четыре", "два"]
+
+
+def test_read_back_groups_are_heard_apart(cache):
+    """A group ending in a comma keeps a pause after it: the caller hears «семь семь ноль
+    ноль — ноль ноль ноль ноль», not one run of digits (trailing silence is trimmed)."""
+    plain = cache.duration(cache.path_for("семь семь ноль ноль", "ru"))
+    group = cache.duration(cache.path_for("семь семь ноль ноль,", "ru"))
+    assert group - plain >= PAUSE_AFTER_COMMA * 0.8
+    with wave.open(str(cache.wav_path(cache.path_for("семь семь ноль ноль,", "ru")))) as w:
+        frames = w.readframes(w.getnframes())
+    tail = frames[-int(PAUSE_AFTER_COMMA * 8000) * 2:]
+    assert max(abs(int.from_bytes(tail[i:i + 2], "little", signed=True))
+               for i in range(0, len(tail), 2)) < 200  # silence, not speech
 
 
 def test_both_catalogues_have_the_same_keys_and_placeholders():

@@ -7,6 +7,7 @@ unless ``REGISTRATURA_ALLOW_NO_TTS=1`` turns the failure into a skip.
 from __future__ import annotations
 
 import array
+import itertools
 import logging
 import math
 import os
@@ -92,10 +93,12 @@ def test_pyttsx3_uses_espeak_with_russian_and_english_voices(engine: tts.Pyttsx3
     assert engine.name == "pyttsx3-espeak"
     assert engine.rate == tts.DEFAULT_RATE
     ids = {v.id for v in engine.available_voices()}
-    assert engine.voice_for("ru") in ids
-    assert engine.voice_for("ru").rsplit("/", 1)[-1] == "ru"  # espeak-ng: "zle/ru"
+    voice, variant = engine.voice_for("ru").split("+")  # "zle/ru+f3": the female variant
+    assert voice in ids and variant == tts.DEFAULT_VARIANT
+    assert voice.rsplit("/", 1)[-1] == "ru"  # espeak-ng: "zle/ru"
     assert engine.voice_for("ru-RU") == engine.voice_for("ru")
-    english = next(v for v in engine.available_voices() if v.id == engine.voice_for("en"))
+    english = next(v for v in engine.available_voices()
+                   if v.id == engine.voice_for("en").split("+")[0])
     assert any(tag.startswith("en") for tag in english.languages)
 
 
@@ -196,7 +199,7 @@ def test_unloadable_driver_reports_unavailable() -> None:
 def test_forced_cli_engine_renders(engine: tts.Pyttsx3Engine, tmp_path: Path) -> None:
     cli = tts.create_engine("espeak-ng-cli")
     assert isinstance(cli, tts.EspeakNgCliEngine)
-    assert cli.voice_for("ru") == "ru"
+    assert cli.voice_for("ru") == "ru+" + tts.DEFAULT_VARIANT
     out = tmp_path / "cli.wav"
     tts.render_to_asterisk_wav(cli, RU_TEXT, "ru", out)
     assert_asterisk_speech(out)
@@ -293,3 +296,35 @@ def test_non_wav_engine_output_is_an_error(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a wav file at all")
     with pytest.raises(tts.TtsError):
         tts.to_asterisk_wav(bogus, tmp_path / "out.wav")
+
+
+# ------------------------------------------------------------------ voice variant
+
+
+def _crossings_per_second(path: Path) -> float:
+    """Zero crossings per second of a 16-bit mono WAV: rises with the voice's pitch."""
+    with wave.open(str(path), "rb") as reader:
+        samples = array.array("h", reader.readframes(reader.getnframes()))
+    crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+    return crossings / (len(samples) / tts.ASTERISK_RATE)
+
+
+@pytest.mark.parametrize("kind", ["pyttsx3", "espeak-ng-cli"])
+def test_the_default_voice_is_female_like_the_prompts(kind: str, tmp_path: Path) -> None:
+    """The prompts say «поняла»: the default voice is espeak-ng's female variant, audibly
+    higher than the language voice's own male default."""
+    female, male = tts.create_engine(kind), tts.create_engine(kind, variant="")
+    assert female.voice_for("ru").endswith("+" + tts.DEFAULT_VARIANT)
+    assert "+" not in male.voice_for("ru")
+    text = "Извините, не поняла. Наберите номер полиса ещё раз."
+    tts.render_to_asterisk_wav(female, text, "ru", tmp_path / "f.wav")
+    tts.render_to_asterisk_wav(male, text, "ru", tmp_path / "m.wav")
+    assert _crossings_per_second(tmp_path / "f.wav") > 1.2 * _crossings_per_second(
+        tmp_path / "m.wav")
+
+
+def test_variant_is_not_added_twice_nor_to_mbrola() -> None:
+    assert tts.with_variant("zle/ru", "f3") == "zle/ru+f3"
+    assert tts.with_variant("zle/ru+f2", "f3") == "zle/ru+f2"
+    assert tts.with_variant("mb-ru1", "f3") == "mb-ru1"
+    assert tts.with_variant("zle/ru", "") == "zle/ru"
