@@ -531,6 +531,8 @@ def system_error(call: Call) -> None:
 
 
 def _set_escalation_vars(call: Call, reason: str) -> None:
+    # The dialplan queues only when this says the desk is open: it has no hours of its own.
+    call.io.set_variable("REG_DESK_OPEN", "1" if call.deps.desk_open() else "0")
     call.io.set_variable("REG_CALL_ID", call.state.call_id)
     call.io.set_variable("REG_REASON", reason)
     call.io.set_variable("REG_ESCALATE", "1")

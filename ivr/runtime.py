@@ -57,6 +57,7 @@ class IvrRuntime:
             uow=container.uow, clinic_name=clinic_name(container.uow),
             opening_time=settings.opening_time, closing_time=settings.closing_time,
             now_local=container.clock.now_local, agents_available=presence,
+            hours=container.hours,
         )
         settings.record_dir.mkdir(parents=True, exist_ok=True)
         self.recognizer = load_recognizer(settings.vosk_model)
@@ -80,6 +81,7 @@ class IvrRuntime:
         """``agi://host:4573/registry``: the patient line."""
         io = AgiCallIO(request, self.audio, speech=self.speech_for(request))
         io.answer()
+        self._tell_desk_state(io)
         locale = "en" if request.language.startswith("en") else "ru"
         run_registry_call(io, self.deps, locale=locale)
 
@@ -95,6 +97,7 @@ class IvrRuntime:
         """``agi://host:4573/reminder``: the patient answered an outbound reminder call."""
         io = AgiCallIO(request, self.audio, speech=self.speech_for(request))
         io.answer()
+        self._tell_desk_state(io)
         raw = io.get_variable("REG_APPOINTMENT_ID") or ""
         # On an outbound call CALLERID is the clinic's; the patient is the dialled number.
         io.info.caller_number = io.get_variable("REG_DIALED_NUMBER") or io.info.caller_number
@@ -105,6 +108,11 @@ class IvrRuntime:
             return
         locale = "en" if request.language.startswith("en") else "ru"
         run_reminder_call(io, self.deps, appointment_id=int(raw), locale=locale)
+
+    def _tell_desk_state(self, io: AgiCallIO) -> None:
+        """``REG_DESK_OPEN`` up front, so even if this session dies the dialplan knows whether
+        to try the queue by the product's hours (escalation sets it again, fresh)."""
+        io.set_variable("REG_DESK_OPEN", "1" if self.deps.desk_open() else "0")
 
     def static_prompts(self) -> list[tuple[str, str]]:
         """(locale, text) of every prompt that doesn't depend on the call: rendered up front."""
