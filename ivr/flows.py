@@ -463,7 +463,7 @@ def home_visit_flow(call: Call) -> None:
         call.play("home_visit")
         raise Escalate("home_visit")
     _save_callback(call, "home_visit")
-    call.play("home_visit_after_hours", opening=_hhmm(call, call.deps.opening_time))
+    call.play("home_visit_after_hours", opening=_hhmm(call, _opens(call)))
     call.play("goodbye")
     raise Hangup
 
@@ -478,12 +478,12 @@ def escalate(call: Call, reason: str) -> None:
             call.play("to_agent")
         _set_escalation_vars(call, reason)
         return
-    choice = call.io.collect(call.p("after_hours", opening=_hhmm(call, call.deps.opening_time),
+    choice = call.io.collect(call.p("after_hours", opening=_hhmm(call, _opens(call)),
                                     closing=_hhmm(call, call.deps.closing_time)),
                              max_digits=1, timeout=call.deps.timeout)
     if isinstance(choice, Digits) and choice.value == "1":
         if _save_callback(call, reason):
-            call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
+            call.play("callback_saved", opening=_hhmm(call, _opens(call)))
             call.play("goodbye")
             call.record.save(outcome="callback", escalation_reason=reason, ended_at=now)
             _hang_up(call)
@@ -513,7 +513,7 @@ def queue_callback_call(call: Call, reason: str) -> None:
     if not _save_callback(call, reason or "no_agent"):
         _set_escalation_vars(call, reason)  # the dialplan falls back to voicemail
         return
-    call.play("callback_saved", opening=_hhmm(call, call.deps.opening_time))
+    call.play("callback_saved", opening=_hhmm(call, _opens(call)))
     call.play("goodbye")
     call.record.save(outcome="callback", escalation_reason=reason, ended_at=call.record.now_utc())
     _hang_up(call)
@@ -568,6 +568,12 @@ def _hang_up(call: Call) -> None:
     call.io.set_variable("REG_CALL_ID", call.state.call_id)
     call.io.set_variable("REG_IVR_DONE", "1")
     call.io.hangup()
+
+
+def _opens(call: Call) -> time:
+    """The time the desk opens next (a Saturday's may differ from a weekday's)."""
+    nxt = call.deps.next_opening()
+    return nxt.time() if nxt is not None else call.deps.opening_time
 
 
 def _hhmm(call: Call, t: time) -> str:

@@ -7,8 +7,9 @@ presence says yes); the variables the IVR left on the channel are then run throu
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
+from booking_core.hours import DeskHours
 from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
 from registratura.bootstrap import hours_from
 from support.asterisk_conf import DIALPLANS, Dialplan
@@ -62,3 +63,12 @@ def test_saturday_hours_from_settings_reach_the_dialplan(container, runtime_fact
     assert t.variables["REG_ESCALATE"] == "1" and t.variables["REG_DESK_OPEN"] == "1"
     # The dialplan's own backstop says mon-fri; the IVR's verdict wins.
     assert _dialplan_sends_to(t.variables, backstop_open=False) == "queue"
+
+
+def test_the_callback_promise_names_the_next_opening(container, dial):
+    """Friday night, Saturday opens at nine: the caller is promised nine, not the weekday eight."""
+    container.clock.set(datetime(2026, 9, 4, 21, 0))
+    hours = DeskHours.build((time(8, 0), time(20, 0)), {"sat": "09:00-14:00"})
+    io, _ = dial(container, [None, "0", "1"], hours=hours)
+    assert "callback_saved" in io.transcript.keys
+    assert "после девяти" in io.transcript.text
