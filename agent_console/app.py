@@ -25,6 +25,7 @@ from agent_console.routers import (
     auth,
     callbacks,
     dashboard,
+    desk,
     patients,
     queue,
     restrictions,
@@ -129,7 +130,7 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             swagger_favicon_url="/static/favicon.svg")
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users):
+                   restrictions, audit, dashboard, users, desk):
         app.include_router(module.router)
         app.include_router(module.api)
 

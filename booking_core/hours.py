@@ -86,7 +86,8 @@ class DeskHours:
               country: str | None = "RU") -> DeskHours:
         """Hours from the settings' shape: weekday default, per-weekday overrides, a country
         code for the public-holiday calendar (empty/None: no holidays)."""
-        calendar = holidays.country_holidays(country) if country else None
+        # Holiday names in Russian where the calendar has them: the console shows them.
+        calendar = holidays.country_holidays(country, language="ru") if country else None
         return cls(week_from(default, overrides or {}), default, calendar)
 
     def hours_on(self, day: date) -> Span | None:
