@@ -49,8 +49,12 @@ class IvrRuntime:
         sounds = settings.sounds_dir
         sounds.mkdir(parents=True, exist_ok=True)
         engine = engine or create_engine(settings.tts_engine)
-        self.cache = PromptCache(sounds, engine, normalize=_normalize)
+        # Files go straight into the sounds dir (= the dialplan's REG_SOUNDS): <dir>/<locale>/
+        # <key>.wav, played by absolute path, so no subdirectory is added under it.
+        self.cache = PromptCache(sounds, engine, subdir="", normalize=_normalize)
         self.audio = AbsoluteAudio(self.cache, sounds)
+        # Our own silence for GET DATA without a prompt; Asterisk's core sounds may be absent.
+        self.silence_file = str(sounds.resolve() / self.cache.silence())
         presence: Callable[[], bool | None] = container.extras.get(  # type: ignore[assignment]
             "agent_presence", lambda: None)
         self.deps = IvrDeps(
@@ -79,7 +83,8 @@ class IvrRuntime:
 
     def registry_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/registry``: the patient line."""
-        io = AgiCallIO(request, self.audio, speech=self.speech_for(request))
+        io = AgiCallIO(request, self.audio, speech=self.speech_for(request),
+                       silence_file=self.silence_file)
         io.answer()
         self._tell_desk_state(io)
         locale = "en" if request.language.startswith("en") else "ru"
@@ -87,7 +92,7 @@ class IvrRuntime:
 
     def callback_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/callback``: the queue had no agent for this caller."""
-        io = AgiCallIO(request, self.audio)
+        io = AgiCallIO(request, self.audio, silence_file=self.silence_file)
         call_id = io.get_variable("REG_CALL_ID") or ""
         reason = io.get_variable("REG_REASON") or io.get_variable("REG_QUEUE_RESULT") or ""
         locale = "en" if request.language.startswith("en") else "ru"
@@ -95,7 +100,8 @@ class IvrRuntime:
 
     def reminder_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/reminder``: the patient answered an outbound reminder call."""
-        io = AgiCallIO(request, self.audio, speech=self.speech_for(request))
+        io = AgiCallIO(request, self.audio, speech=self.speech_for(request),
+                       silence_file=self.silence_file)
         io.answer()
         self._tell_desk_state(io)
         raw = io.get_variable("REG_APPOINTMENT_ID") or ""
