@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from booking_core.calls import TEST_CHANNEL
 from ivr.agi_io import AgiCallIO
 from ivr.agi_server import AgiRequest, AgiServer
 from ivr.agi_speech import SpeechInput
@@ -87,6 +88,7 @@ class IvrRuntime:
                        silence_file=self.silence_file)
         io.answer()
         self._tell_desk_state(io)
+        self._mark_test_call(io)
         locale = "en" if request.language.startswith("en") else "ru"
         run_registry_call(io, self.deps, locale=locale)
 
@@ -104,6 +106,7 @@ class IvrRuntime:
                        silence_file=self.silence_file)
         io.answer()
         self._tell_desk_state(io)
+        self._mark_test_call(io)
         raw = io.get_variable("REG_APPOINTMENT_ID") or ""
         # On an outbound call CALLERID is the clinic's; the patient is the dialled number.
         io.info.caller_number = io.get_variable("REG_DIALED_NUMBER") or io.info.caller_number
@@ -119,6 +122,14 @@ class IvrRuntime:
         """``REG_DESK_OPEN`` up front, so even if this session dies the dialplan knows whether
         to try the queue by the product's hours (escalation sets it again, fresh)."""
         io.set_variable("REG_DESK_OPEN", "1" if self.deps.desk_open() else "0")
+
+    @staticmethod
+    def _mark_test_call(io: AgiCallIO) -> None:
+        """``REG_TEST=1`` (the dialplan's registry-test context): an engineer's test call.  It
+        is recorded on the ``test`` channel, which the statistics leave out."""
+        if io.get_variable("REG_TEST") == "1":
+            io.info.channel = TEST_CHANNEL
+            io.verbose("Registratura: test call, kept out of the statistics")
 
     def static_prompts(self) -> list[tuple[str, str]]:
         """(locale, text) of every prompt that doesn't depend on the call: rendered up front."""

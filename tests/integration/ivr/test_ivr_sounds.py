@@ -7,9 +7,12 @@ import wave
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from booking_core import reports
 from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
 from ivr.runtime import IvrRuntime
+from models.tables import CallRecord
 from support.fakes import QuietEngine
 from support.world import demo
 
@@ -65,3 +68,19 @@ def test_prompts_sit_right_in_the_sounds_dir(container, ivr_on):
     assert prompts
     assert all(p.parent.parent == sounds.resolve() and p.parent.name in ("ru", "en")
                for p in prompts), prompts
+
+
+def test_reg_test_calls_are_recorded_apart_and_left_out_of_statistics(container, ivr_on):
+    """registry-test sets REG_TEST=1: the IVR reads it; the dashboard counts patients only."""
+    rt, _ = ivr_on(container)
+    host, port = rt.server.server_address
+    AsteriskCall(host, port, caller=ScriptedCaller([None, "hangup"])).run()
+    t = AsteriskCall(host, port, variables={"REG_TEST": "1"},
+                     caller=ScriptedCaller([None, "hangup"])).run()
+    assert any("test call" in " ".join(map(str, e)) for e in t.events if e[0] == "verbose")
+    with container.uow().reading() as uow:
+        channels = sorted(r.channel for r in uow.session.exec(select(CallRecord)))
+    assert channels == ["ivr", "test"]
+    today = container.clock.today()
+    stats = reports.dashboard(today, today, container.uow(), container.settings.timezone)
+    assert stats.calls_total == 1
