@@ -26,6 +26,7 @@ from agent_console.routers import (
     callbacks,
     clinics,
     dashboard,
+    desk,
     doctor_schedules,
     doctors,
     exports,
@@ -139,7 +140,7 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             swagger_favicon_url="/static/favicon.svg")
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users,
+                   restrictions, audit, dashboard, users, desk,
                    # administration of the clinic (admin role)
                    clinics, specialties, doctors, doctor_schedules, registry, exports):
         app.include_router(module.router)

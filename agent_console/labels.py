@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from booking_core.hours import DeskHours
+
 ROLES = {"admin": "Администратор", "agent": "Регистратор", "observer": "Наблюдатель"}
 
 STATUSES = {
@@ -158,3 +160,18 @@ def duration(seconds: int | float | None) -> str:
     if s < 3600:
         return f"{s // 60} мин {s % 60:02d} с"
     return f"{s // 3600} ч {s % 3600 // 60:02d} мин"
+
+
+def desk_text(hours: DeskHours, now: datetime) -> str:
+    """``Регистратура открыта до 20:00`` / ``Регистратура закрыта (…), откроется пн, 7 сентября
+    в 08:00``."""
+    status = hours.status(now)
+    if status.open and status.closes_at is not None:
+        return f"Регистратура открыта до {status.closes_at:%H:%M}"
+    holiday = hours.holiday_name(now.date())
+    text = "Регистратура закрыта" + (f" ({holiday})" if holiday else "")
+    if status.opens_at is None:
+        return text
+    if status.opens_at.date() == now.date():
+        return f"{text}, откроется сегодня в {status.opens_at:%H:%M}"
+    return f"{text}, откроется {ru_day(status.opens_at)} в {status.opens_at:%H:%M}"

@@ -6,7 +6,7 @@
   computer keyboard: 0-9, *, #; Enter calls, Escape hangs up), a call/hang-up button, the
   transcript of what the IVR says, and the prompts' audio through ``<audio>``;
 * ``GET /phone/audio/{file}`` — a prompt WAV from the IVR's prompt cache by the cache's
-  relative name (``registratura/ru/<24 hex>.wav``), validated strictly (no path tricks);
+  relative name (``ru/<24 hex>.wav``), validated strictly (no path tricks);
 * ``WS /phone/ws`` — one call: :func:`ivr.service.run_registry_call` on a
   :class:`ivr.browser_io.BrowserCallIO` in a worker thread (the flows are synchronous), bridged
   to the socket with thread-safe queues.  ``?caller=+7...`` sets the caller number the flow sees
@@ -75,9 +75,9 @@ def _runtime(app: FastAPI) -> IvrRuntime | None:
 
 
 def audio_file(cache: PromptCache, file: str) -> Path | None:
-    """The WAV for a cache file name ``<subdir>/<locale>/<key>.wav``, or None if the name is
+    """The WAV for a cache file name ``[<subdir>/]<locale>/<key>.wav``, or None if the name is
     not exactly that shape or the file does not exist inside the sounds directory."""
-    prefix = f"{cache.subdir}/"
+    prefix = f"{cache.subdir}/" if cache.subdir else ""
     if not file.startswith(prefix) or not file.endswith(".wav"):
         return None
     locale, sep, key = file[len(prefix):-len(".wav")].partition("/")

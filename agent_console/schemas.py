@@ -36,6 +36,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# --- the registry desk -----------------------------------------------------------------------
+
+
+class DeskOut(BaseModel):
+    open: bool = Field(description="Within the desk's opening hours now (clinic time)")
+    closes_at: datetime | None = Field(None, description="When open: closing time today")
+    opens_at: datetime | None = Field(None, description="When closed: the next opening")
+    holiday: str | None = Field(None, description="Name of today's public holiday or day off")
+    text: str = Field(description="The same, as the console says it in Russian")
+
+
 # --- session and users -----------------------------------------------------------------------
 
 

@@ -11,6 +11,9 @@ from sqlmodel import col, select
 from booking_core.uow import UnitOfWork
 from models.tables import CallRecord
 
+#: Call records of engineers' test calls (``REG_TEST=1`` in the dialplan): left out of statistics.
+TEST_CHANNEL = "test"
+
 
 @dataclass
 class CallData:

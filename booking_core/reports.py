@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from booking_core.calls import TEST_CHANNEL
 from booking_core.errors import InvalidInput
 from booking_core.uow import UnitOfWork
 from models.tables import Appointment, CallbackRequest, CallRecord
@@ -69,7 +70,8 @@ def dashboard(date_from: date, date_to: date, uow: UnitOfWork, tz: str) -> Dashb
     lo, hi = utc_bounds(date_from, date_to, tz)
     zone = ZoneInfo(tz)
     in_period = (CallRecord.started_at >= lo, CallRecord.started_at < hi,
-                 ~col(CallRecord.call_id).like("%/callback"))
+                 ~col(CallRecord.call_id).like("%/callback"),
+                 CallRecord.channel != TEST_CHANNEL)  # engineers' test calls are not patients
     with uow.reading():
         s = uow.session
         outcomes = dict(s.exec(

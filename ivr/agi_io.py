@@ -52,7 +52,8 @@ logger = logging.getLogger(__name__)
 
 #: The only terminator Asterisk's AGI ``GET DATA`` knows.
 GET_DATA_TERMINATOR = "#"
-#: A short core sound used when digits are read without a prompt.
+#: Asterisk's core sound used when digits are read without a prompt, unless the caller passes
+#: its own file (the IVR runtime does: core sounds are not always installed).
 DEFAULT_SILENCE_FILE = "silence/1"
 #: Asterisk's GET DATA buffer holds 1024 bytes including the terminating NUL.
 MAX_GET_DATA_DIGITS = 1023

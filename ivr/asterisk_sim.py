@@ -592,7 +592,9 @@ class AsteriskCall:
     ``caller`` defaults to a :class:`BaseCaller` (listens, never answers).  ``extra_env``
     overrides or adds environment lines (``{"agi_language": "en"}``).  With ``strict_sounds``
     and a ``sounds_dir``, sound files that do not exist there fail like on Asterisk
-    (``result=-1`` on a live channel).  ``idle_timeout`` bounds how long the simulator waits
+    (``result=-1`` on a live channel); ``core_sounds=False`` then also makes Asterisk's core
+    sounds (``silence/1``, ``beep``...) missing, as on a host without the sound packages.
+    ``idle_timeout`` bounds how long the simulator waits
     for the IVR's next command before giving up with :class:`SimulatorError`.
 
     ``exit_on_hangup`` mimics ``Set(AGIEXITONHANGUP=yes)`` (which ``dialplans/`` uses): on a
@@ -625,6 +627,7 @@ class AsteriskCall:
         max_commands: int = 5000,
         exit_on_hangup: bool = False,
         variables: Mapping[str, str] | None = None,
+        core_sounds: bool = True,
     ) -> None:
         number = _next_call_number()
         self.host = host
@@ -638,6 +641,7 @@ class AsteriskCall:
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
         self.strict_sounds = strict_sounds
+        self.core_sounds = core_sounds
         self.max_commands = max_commands
         self.transcript = Transcript()
         self._typed_ahead = ""
@@ -836,7 +840,9 @@ class AsteriskCall:
         return name in BUILTIN_SOUNDS or name.split("/", 1)[0] in BUILTIN_SOUND_DIRS
 
     def _exists(self, name: str) -> bool:
-        if not self.strict_sounds or self._is_builtin(name):
+        if self._is_builtin(name):
+            return self.core_sounds or not self.strict_sounds
+        if not self.strict_sounds:
             return True
         base = self._sound_path(name)
         if base is None:

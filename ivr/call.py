@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
+from booking_core.hours import DeskHours
 from booking_core.uow import UnitOfWorkFactory
 from booking_core.views import PatientView
 from ivr.catalogue import Catalogue, load_catalogue
@@ -54,25 +55,36 @@ class IvrDeps:
     agents_available: Callable[[], bool | None] = lambda: None  # None: unknown, use hours
     timeout: float = 6.0
     identify_tries: int = 3
-    #: When the registry next opens (for "we will call you back ..."); by default the next
-    #: opening time by the clock, a working-day calendar can be wired in instead.
-    next_opening: Callable[[], datetime] | None = None
+    # The desk's hours (weekdays, holidays); None: opening_time-closing_time on working days.
+    hours: DeskHours | None = None
+
+    def __post_init__(self) -> None:
+        if self.hours is None:
+            self.hours = DeskHours.build((self.opening_time, self.closing_time))
+
+    def desk_open(self) -> bool:
+        """Within the desk's opening hours now (the same answer the dialplan gets)."""
+        assert self.hours is not None
+        return self.hours.is_open(self.now_local())
+
+    def next_opening(self) -> datetime | None:
+        """When the desk opens next (for the callback promise)."""
+        assert self.hours is not None
+        return self.hours.next_opening(self.now_local())
 
     def callback_from(self) -> datetime:
-        """The moment a callback requested now can be made: the registry's next opening."""
-        if self.next_opening is not None:
-            return self.next_opening()
-        now = self.now_local()
-        day = now.date() if now.time() < self.opening_time else now.date() + timedelta(days=1)
-        return datetime.combine(day, self.opening_time)
+        """The moment a callback requested now can be made: the desk's next opening."""
+        opening = self.next_opening()
+        return opening if opening is not None else self.now_local()
 
     def agents_online(self) -> bool:
-        """Is anybody there to take the call? AMI presence if known, else opening hours."""
+        """Is anybody there to take the call?  Outside opening hours never: a desk phone left
+        logged in at night must not make the IVR promise an agent the dialplan won't queue
+        for.  Within hours, AMI presence if known, else yes."""
+        if not self.desk_open():
+            return False
         known = self.agents_available()
-        if known is not None:
-            return known
-        now = self.now_local().time()
-        return self.opening_time <= now < self.closing_time
+        return True if known is None else known
 
 
 @dataclass

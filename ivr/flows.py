@@ -605,7 +605,7 @@ def escalate(call: Call, reason: str) -> None:
             call.play("to_agent")
         _set_escalation_vars(call, reason)
         return
-    choice = call.io.collect(call.p("after_hours", opening=_hhmm(call, call.deps.opening_time),
+    choice = call.io.collect(call.p("after_hours", opening=_hhmm(call, _opens(call)),
                                     closing=_hhmm(call, call.deps.closing_time)),
                              max_digits=1, timeout=call.deps.timeout)
     if isinstance(choice, Digits) and choice.value == "1":
@@ -658,6 +658,8 @@ def system_error(call: Call) -> None:
 
 
 def _set_escalation_vars(call: Call, reason: str) -> None:
+    # The dialplan queues only when this says the desk is open: it has no hours of its own.
+    call.io.set_variable("REG_DESK_OPEN", "1" if call.deps.desk_open() else "0")
     call.io.set_variable("REG_CALL_ID", call.state.call_id)
     call.io.set_variable("REG_REASON", reason)
     call.io.set_variable("REG_ESCALATE", "1")
@@ -693,6 +695,12 @@ def _hang_up(call: Call) -> None:
     call.io.set_variable("REG_CALL_ID", call.state.call_id)
     call.io.set_variable("REG_IVR_DONE", "1")
     call.io.hangup()
+
+
+def _opens(call: Call) -> time:
+    """The time the desk opens next (a Saturday's may differ from a weekday's)."""
+    nxt = call.deps.next_opening()
+    return nxt.time() if nxt is not None else call.deps.opening_time
 
 
 def _hhmm(call: Call, t: time) -> str:

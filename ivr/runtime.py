@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from booking_core.calls import TEST_CHANNEL
 from ivr.agi_io import AgiCallIO
 from ivr.agi_server import AgiRequest, AgiServer
 from ivr.agi_speech import SpeechInput
@@ -50,14 +51,19 @@ class IvrRuntime:
         sounds = settings.sounds_dir
         sounds.mkdir(parents=True, exist_ok=True)
         engine = engine or create_engine(settings.tts_engine, variant=settings.tts_voice_variant)
-        self.cache = PromptCache(sounds, engine, normalize=_normalize)
+        # Files go straight into the sounds dir (= the dialplan's REG_SOUNDS): <dir>/<locale>/
+        # <key>.wav, played by absolute path, so no subdirectory is added under it.
+        self.cache = PromptCache(sounds, engine, subdir="", normalize=_normalize)
         self.audio = AbsoluteAudio(self.cache, sounds)
+        # Our own silence for GET DATA without a prompt; Asterisk's core sounds may be absent.
+        self.silence_file = str(sounds.resolve() / self.cache.silence())
         presence: Callable[[], bool | None] = container.extras.get(  # type: ignore[assignment]
             "agent_presence", lambda: None)
         self.deps = IvrDeps(
             uow=container.uow, clinic_name=clinic_name(container.uow),
             opening_time=settings.opening_time, closing_time=settings.closing_time,
             now_local=container.clock.now_local, agents_available=presence,
+            hours=container.hours,
         )
         settings.record_dir.mkdir(parents=True, exist_ok=True)
         self.recognizer = load_recognizer(settings.vosk_model)
@@ -79,14 +85,17 @@ class IvrRuntime:
 
     def registry_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/registry``: the patient line."""
-        io = AgiCallIO(request, self.audio, speech=self.speech_for(request))
+        io = AgiCallIO(request, self.audio, speech=self.speech_for(request),
+                       silence_file=self.silence_file)
         io.answer()
+        self._tell_desk_state(io)
+        self._mark_test_call(io)
         locale = "en" if request.language.startswith("en") else "ru"
         run_registry_call(io, self.deps, locale=locale)
 
     def callback_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/callback``: the queue had no agent for this caller."""
-        io = AgiCallIO(request, self.audio)
+        io = AgiCallIO(request, self.audio, silence_file=self.silence_file)
         call_id = io.get_variable("REG_CALL_ID") or ""
         reason = io.get_variable("REG_REASON") or io.get_variable("REG_QUEUE_RESULT") or ""
         locale = "en" if request.language.startswith("en") else "ru"
@@ -94,8 +103,11 @@ class IvrRuntime:
 
     def reminder_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/reminder``: the patient answered an outbound reminder call."""
-        io = AgiCallIO(request, self.audio, speech=self.speech_for(request))
+        io = AgiCallIO(request, self.audio, speech=self.speech_for(request),
+                       silence_file=self.silence_file)
         io.answer()
+        self._tell_desk_state(io)
+        self._mark_test_call(io)
         raw = io.get_variable("REG_APPOINTMENT_ID") or ""
         # On an outbound call CALLERID is the clinic's; the patient is the dialled number.
         io.info.caller_number = io.get_variable("REG_DIALED_NUMBER") or io.info.caller_number
@@ -106,6 +118,19 @@ class IvrRuntime:
             return
         locale = "en" if request.language.startswith("en") else "ru"
         run_reminder_call(io, self.deps, appointment_id=int(raw), locale=locale)
+
+    def _tell_desk_state(self, io: AgiCallIO) -> None:
+        """``REG_DESK_OPEN`` up front, so even if this session dies the dialplan knows whether
+        to try the queue by the product's hours (escalation sets it again, fresh)."""
+        io.set_variable("REG_DESK_OPEN", "1" if self.deps.desk_open() else "0")
+
+    @staticmethod
+    def _mark_test_call(io: AgiCallIO) -> None:
+        """``REG_TEST=1`` (the dialplan's registry-test context): an engineer's test call.  It
+        is recorded on the ``test`` channel, which the statistics leave out."""
+        if io.get_variable("REG_TEST") == "1":
+            io.info.channel = TEST_CHANNEL
+            io.verbose("Registratura: test call, kept out of the statistics")
 
     def static_prompts(self) -> list[tuple[str, str]]:
         """(locale, text) of every prompt that doesn't depend on the call: rendered up front."""

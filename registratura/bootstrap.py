@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from booking_core.clock import Clock, SystemClock
+from booking_core.hours import DeskHours
 from booking_core.rules import BookingRules
 from booking_core.uow import UnitOfWorkFactory
 from models.db import make_engine
@@ -31,6 +32,7 @@ class Container:
     clock: Clock
     rules: BookingRules
     uow: UnitOfWorkFactory
+    hours: DeskHours
     extras: dict[str, object] = field(default_factory=dict)
 
     def check_database(self) -> bool:
@@ -88,4 +90,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     )
     clock = clock or SystemClock(settings.timezone)
     rules = rules_from(settings)
-    return Container(settings, engine, clock, rules, UnitOfWorkFactory(engine, clock, rules))
+    return Container(settings, engine, clock, rules, UnitOfWorkFactory(engine, clock, rules),
+                     hours_from(settings))
+
+
+def hours_from(settings: Settings) -> DeskHours:
+    """The desk's opening hours (weekdays, per-weekday overrides, public holidays)."""
+    return DeskHours.build((settings.opening_time, settings.closing_time), settings.desk_hours,
+                           settings.desk_holiday_country or None)

@@ -160,6 +160,8 @@ def print_demo_logins(logins: list) -> None:  # type: ignore[type-arg]
     for login in logins:
         table.add_row(login.username, login.role, login.password)
     console.print(table)
+    console.print("Lost a password? Set a new one with "
+                  "[bold]registratura agent passwd NAME[/bold].")
 
 
 @agent_app.command("add")

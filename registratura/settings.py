@@ -6,7 +6,7 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,8 +47,17 @@ class Settings(BaseSettings):
     http_port: int = 8000
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    # Opening hours of the registry desk (agents on duty), clinic time: one source for the IVR,
+    # the dialplan (the IVR sets REG_DESK_OPEN for it) and the console.  Monday-Friday run
+    # opening_time-closing_time, Saturday and Sunday are closed unless desk_hours says
+    # otherwise, e.g. REGISTRATURA_DESK_HOURS='{"sat": "09:00-14:00", "fri": "08:00-19:00"}'
+    # ("" or "closed" closes a day).  Public holidays and moved days off of the country's
+    # production calendar (python "holidays" package; empty = none) close the desk; a working
+    # Saturday gets the weekday hours.
     opening_time: time = time(8, 0)
     closing_time: time = time(20, 0)
+    desk_hours: dict[str, str | None] = Field(default_factory=dict)
+    desk_holiday_country: str = "RU"
 
     # Asterisk Manager Interface (the console's live queue, click-to-call, reminder calls).
     # Empty host = no AMI: the console runs without Asterisk.
@@ -106,6 +115,20 @@ class Settings(BaseSettings):
 
     # Demo
     seed_demo_on_first_run: bool = True
+
+    @field_validator("desk_hours")
+    @classmethod
+    def _check_desk_hours(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        from booking_core.hours import week_from
+
+        week_from((time(8, 0), time(20, 0)), value)  # raises naming the bad weekday or span
+        return value
+
+    @model_validator(mode="after")
+    def _check_opening(self) -> Settings:
+        if self.closing_time <= self.opening_time:
+            raise ValueError("closing_time must be after opening_time")
+        return self
 
     @property
     def ami_enabled(self) -> bool:

@@ -14,8 +14,10 @@ case "${1:-}" in
   --bench) want_test=1; want_bench=1 ;;
 esac
 
-# espeak-ng speaks the prompts (pyttsx3 drives libespeak-ng); sox is used by speech tooling.
-debs=(espeak-ng libespeak-ng1 sox)
+# python3-venv: stock Debian 12 (cloud) images ship python3 without ensurepip, and
+# "python3 -m venv" then fails.  espeak-ng speaks the prompts (pyttsx3 drives libespeak-ng);
+# sox is used by speech tooling.
+debs=(python3-venv espeak-ng libespeak-ng1 sox)
 if [ "$want_test" = 1 ]; then
   # A real PostgreSQL server for the tests; tmux for the terminal-phone test.
   debs+=(postgresql postgresql-contrib tmux chromium chromium-driver)
@@ -29,16 +31,26 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # A fresh machine often runs unattended-upgrades at boot: wait for the dpkg lock (up to
+    # 5 minutes) instead of failing at once.
+    apt_opts=(-o DPkg::Lock::Timeout=300)
+    apt-get "${apt_opts[@]}" update -qq
+    apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "Missing Debian packages (run as root or install them): ${missing[*]}" >&2
   fi
 fi
 
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+# A .venv without pip is what a failed "python3 -m venv" (no python3-venv) leaves behind:
+# make it again rather than fail later in pip.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  if ! "$PY" -m venv --clear .venv; then
+    rm -rf .venv
+    echo "Could not create the virtualenv .venv: install python3-venv" \
+         "(as root: apt-get install python3-venv) and run this again." >&2
+    exit 1
+  fi
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate

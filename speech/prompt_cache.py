@@ -80,7 +80,8 @@ class PromptCache:
     """Renders prompt texts to Asterisk sound files on demand and remembers them.
 
     ``sounds_dir`` is the directory Asterisk resolves relative file names against (for example
-    ``/var/lib/asterisk/sounds``); files go below ``sounds_dir/subdir``.  ``normalize(text,
+    ``/var/lib/asterisk/sounds``); files go below ``sounds_dir/subdir`` (``subdir=""``: right
+    below ``sounds_dir``, when it is a directory of the product's own).  ``normalize(text,
     locale)`` rewrites a text for speech (numbers, dates, abbreviations) before synthesis; the
     default leaves it unchanged.  Thread-safe.
     """
@@ -95,10 +96,11 @@ class PromptCache:
         memo_size: int = 50_000,
     ) -> None:
         sub = PurePosixPath(subdir)
-        if not subdir or sub.is_absolute() or ".." in sub.parts or "\\" in subdir:
+        if sub.is_absolute() or ".." in sub.parts or "\\" in subdir:
             raise ValueError(f"subdir must be a relative path inside sounds_dir: {subdir!r}")
         self.sounds_dir = Path(sounds_dir)
-        self.subdir = sub.as_posix()
+        # "" puts files straight into sounds_dir/<locale>/ (the IVR's own sounds directory).
+        self.subdir = sub.as_posix() if subdir else ""
         self.engine = engine
         self._normalize = normalize or _identity
         self._memo_size = memo_size
@@ -167,6 +169,31 @@ class PromptCache:
         with self._state_lock:
             return CacheStats(self._hits, self._misses, self._failures, self._render_seconds)
 
+    def silence(self, seconds: int = 1) -> str:
+        """The file name of ``seconds`` of silence, written into the cache once.
+
+        The IVR reads keys with ``GET DATA <this>`` when it has nothing to say; its own file
+        means it does not depend on Asterisk's core sounds (``silence/1``) being installed.
+        """
+        if seconds < 1:
+            raise ValueError("silence must last at least one second")
+        name = f"{self.subdir}/silence-{seconds}s" if self.subdir else f"silence-{seconds}s"
+        wav = self.sounds_dir / f"{name}.wav"
+        if not wav.exists():
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            tmp = wav.with_name(f".{wav.name}.{secrets.token_hex(6)}.tmp")
+            try:
+                with wave.open(str(tmp), "wb") as out:  # 8 kHz 16-bit mono, like every prompt
+                    out.setnchannels(1)
+                    out.setsampwidth(2)
+                    out.setframerate(8000)
+                    out.writeframes(b"\x00\x00" * 8000 * seconds)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, wav)
+            finally:
+                tmp.unlink(missing_ok=True)
+        return name
+
     # ---------------------------------------------------------------- bulk
 
     def prerender(
@@ -229,7 +256,7 @@ class PromptCache:
         ]
         digest = hashlib.sha256(json.dumps(material, ensure_ascii=False).encode("utf-8"))
         key = digest.hexdigest()[:KEY_LENGTH]
-        name = f"{self.subdir}/{locale}/{key}"
+        name = f"{self.subdir}/{locale}/{key}" if self.subdir else f"{locale}/{key}"
         return key, name, self.sounds_dir / f"{name}.wav", display, spoken
 
     def _resolve(self, text: str, locale: str) -> tuple[str, bool]:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from agent_console import labels
 from agent_console.deps import ContainerDep, QueueViewer, Registrar, actor_of, current_call
 from agent_console.feed import QueueFeed, QueueState
 from agent_console.schemas import ERRORS, QueuedCallOut, QueueOut
@@ -53,6 +54,7 @@ def queue_page(request: Request, container: ContainerDep, agent: QueueViewer) ->
     state = _feed(request).snapshot()
     ctx = _context(state, agent, csrf_token(request))
     ctx["current_call"] = current_call(request, container)
+    ctx["desk_text"] = labels.desk_text(container.hours, container.clock.now_local())
     return render(request, "queue.html", ctx)
 
 

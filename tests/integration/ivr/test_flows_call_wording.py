@@ -192,11 +192,10 @@ def test_a_callback_before_opening_is_today(container, dial):
 
 
 def test_a_callback_after_a_weekend_names_the_day(container, dial):
-    """Friday night, the registry opens on Monday: «в понедельник», not «после восьми»."""
+    """Friday night, the desk's hours (closed at weekends) open on Monday: «в понедельник»."""
     friday = datetime(2026, 9, 11, 21, 0)
     container.clock.set(friday)
-    io, _ = dial(container, [None, "0", "1"], agents=False,
-                 next_opening=lambda: datetime(2026, 9, 14, 8, 0))
+    io, _ = dial(container, [None, "0", "1"], agents=False)
     assert "перезвоним вам в понедельник после восьми утра" in _said(io, "callback_saved")
 
 

@@ -108,7 +108,7 @@ def test_booking_the_nearest_therapist_slot_from_the_browser(client, sqlite_cont
 def test_prompt_audio_is_served_as_8khz_wav(client):
     messages = browser_call(client, [None, "hangup"])
     urls = [u for m in messages if m["type"] in ("play", "ask") for u in m["files"]]
-    assert urls and all(u.startswith("/phone/audio/registratura/") for u in urls)
+    assert urls and all(u.startswith(("/phone/audio/ru/", "/phone/audio/en/")) for u in urls)
     response = client.get(urls[0])
     assert response.status_code == 200
     assert response.headers["content-type"] == "audio/wav"
@@ -121,19 +121,20 @@ def test_audio_names_are_validated_strictly(client, runtime, tmp_path):
     secret = tmp_path / "secret.wav"
     secret.write_bytes(b"RIFF not for you")
     # A well-shaped name that is a symlink pointing out of the sounds directory.
-    link = sounds / "registratura" / "ru" / ("a" * 24 + ".wav")
+    link = sounds / "ru" / ("a" * 24 + ".wav")
     link.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(secret, link)
     for path in [
         "/phone/audio/..%2F..%2Fsecret.wav",
-        "/phone/audio/registratura/ru/%2e%2e/%2e%2e/%2e%2e/secret.wav",
-        "/phone/audio/registratura/..%2F..%2Fsecret.wav",
+        "/phone/audio/ru/%2e%2e/%2e%2e/%2e%2e/secret.wav",
+        "/phone/audio/ru/..%2F..%2Fsecret.wav",
         "/phone/audio/%2Fetc%2Fpasswd",
-        "/phone/audio/registratura/ru/" + "g" * 24 + ".wav",
-        "/phone/audio/registratura/ru/" + "b" * 24 + ".wav",  # well-formed, not rendered
-        "/phone/audio/registratura/ru/" + "a" * 24 + ".txt",
-        "/phone/audio/registratura/ru/" + "a" * 24 + ".wav",  # the symlink
+        "/phone/audio/ru/" + "g" * 24 + ".wav",
+        "/phone/audio/ru/" + "b" * 24 + ".wav",  # well-formed, not rendered
+        "/phone/audio/ru/" + "a" * 24 + ".txt",
+        "/phone/audio/ru/" + "a" * 24 + ".wav",  # the symlink
         "/phone/audio/other/ru/" + "a" * 24 + ".wav",
+        "/phone/audio/silence-1s.wav",  # the IVR's silence is not a prompt
     ]:
         assert client.get(path).status_code == 404, path
 

@@ -332,3 +332,14 @@ def test_custom_subdir(tmp_path: Path, engine: CountingEngine) -> None:
     name = PromptCache(tmp_path, engine, subdir="custom/prompts").path_for("Да.", "ru")
     assert name.startswith("custom/prompts/ru/")
     assert (tmp_path / f"{name}.wav").exists()
+
+
+def test_no_subdir_puts_files_right_in_the_sounds_dir(tmp_path: Path,
+                                                      engine: CountingEngine) -> None:
+    """The IVR's sounds dir is the dialplan's REG_SOUNDS itself: nothing nested below it."""
+    cache = PromptCache(tmp_path, engine, subdir="")
+    name = cache.path_for("Да.", "ru")
+    assert name.startswith("ru/") and (tmp_path / f"{name}.wav").exists()
+    silence = cache.silence()
+    assert silence == "silence-1s" and cache.silence() == silence  # written once
+    assert cache.duration(silence) == 1.0
