@@ -13,6 +13,7 @@ from datetime import time as clock_time
 
 import pytest
 
+from booking_core.actors import Actor
 from ivr.call import IvrDeps
 from ivr.scripted import ScriptedCallIO
 from ivr.service import run_registry_call
