@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from agent_console.ami import AmiClient, AmiConfig
-from agent_console.ami_sim import AmiSimulator
+from support.ami_sim import AmiSimulator
 from agent_console.live import LiveBoard
 
 USER, SECRET = "registratura", "s3cret"
