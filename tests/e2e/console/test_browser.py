@@ -9,58 +9,19 @@ saved in the test's tmp directory.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import time as clock_time
-from pathlib import Path
 
 import pytest
-import uvicorn
 
-from agent_console.app import create_app
-from booking_core import agents
-from booking_core.actors import Actor
 from ivr.call import IvrDeps
 from ivr.scripted import ScriptedCallIO
 from ivr.service import run_registry_call
 from registratura.bootstrap import Container
 from support.world import demo
 
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "e2e-password-1"
 BLOCKED = demo("3 no-shows")
-TIMEOUT_MS = 15_000
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def console_url(sqlite_container: Container) -> Iterator[str]:
-    agents.create_agent(agents.NewAgent("registrar7", "agent", PASSWORD, Actor.system("e2e"),
-                                        full_name="Смирнова Е. А."), sqlite_container.uow())
-    app = create_app(sqlite_container, poll_interval=0.2, sse_max_seconds=10)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, name="console-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
 
 
 def escalate_blocked_patient(container: Container) -> str:
@@ -75,37 +36,13 @@ def escalate_blocked_patient(container: Container) -> str:
     return io.transcript.variables["REG_CALL_ID"]
 
 
-@pytest.fixture
-def browser_page():  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            raise RuntimeError(f"{CHROMIUM} missing: scripts/setup.sh --test installs it")
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="ru-RU")
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-        page.on("dialog", lambda d: d.accept())  # "cancel this appointment?" -> yes
-        yield page, problems
-        context.close()
-        browser.close()
-
-
 def test_registrar_takes_a_call_and_books(console_url, sqlite_container, browser_page,
-                                          tmp_path):
+                                          registrar_password, tmp_path):
     page, problems = browser_page
     page.goto(f"{console_url}/queue")
     assert page.url.endswith("/login?next=/queue")
     page.fill("#username", "registrar7")
-    page.fill("#password", PASSWORD)
+    page.fill("#password", registrar_password)
     page.press("#password", "Enter")
     page.wait_for_url(f"{console_url}/queue")
     page.wait_for_selector("#feed-state.on")  # the live feed is connected

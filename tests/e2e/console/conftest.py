@@ -1,0 +1,94 @@
+"""Fixtures for the console in a real browser: the console served by uvicorn over a copy of the
+demo database on a free loopback port, a registrar account, and a headless Debian Chromium page
+that records any JavaScript error or CSP violation."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from agent_console.app import create_app
+from booking_core import agents
+from booking_core.actors import Actor
+from registratura.bootstrap import Container
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "e2e-password-1"
+TIMEOUT_MS = 15_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def console_url(sqlite_container: Container) -> Iterator[str]:
+    agents.create_agent(agents.NewAgent("registrar7", "agent", PASSWORD, Actor.system("e2e"),
+                                        full_name="Смирнова Е. А."), sqlite_container.uow())
+    app = create_app(sqlite_container, poll_interval=0.2, sse_max_seconds=10)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, name="console-e2e", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+@pytest.fixture
+def browser_page():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{CHROMIUM} missing: scripts/setup.sh --test installs it")
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="ru-RU")
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+        page.on("dialog", lambda d: d.accept())  # "cancel this appointment?" -> yes
+        yield page, problems
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def registrar_password() -> str:
+    """The password of ``registrar7``, the registrar ``console_url`` creates."""
+    return PASSWORD
+
+
+@pytest.fixture
+def login(console_url: str, registrar_password: str):  # type: ignore[no-untyped-def]
+    """``login(page, path="/queue")``: sign ``registrar7`` in and land on ``path``."""
+
+    def sign_in(page, path: str = "/queue") -> None:  # type: ignore[no-untyped-def]
+        page.goto(f"{console_url}/login?next={path}")
+        page.fill("#username", "registrar7")
+        page.fill("#password", registrar_password)
+        page.press("#password", "Enter")
+        page.wait_for_url(f"{console_url}{path}")
+
+    return sign_in
