@@ -89,3 +89,9 @@ class AttachmentTooSoon(DomainError):
 
 class InvalidTransition(DomainError):
     code = "invalid_transition"
+
+
+class ArrivalOutsideWindow(DomainError):
+    """«Пришёл» far from the visit time (a future visit, or one long past)."""
+
+    code = "arrival_outside_window"

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     no_show_block_threshold: int = Field(3, ge=1)
     no_show_block_days: int = Field(30, ge=1)
     late_walk_in_minutes: int = Field(15, ge=0)
+    #: «Пришёл» is accepted from this many minutes before a visit to as many after its start.
+    arrival_window_minutes: int = Field(120, ge=1)
     id_failures_per_caller: int = Field(5, ge=1)
     id_failures_per_policy: int = Field(5, ge=1)
     id_failure_window_minutes: int = Field(60, ge=1)

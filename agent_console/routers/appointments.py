@@ -64,7 +64,16 @@ def reschedule_form(appointment_id: int, request: Request, container: ContainerD
 def arrived_form(appointment_id: int, request: Request, container: ContainerDep,
                  agent: Registrar) -> Response:
     appt = booking.mark_arrived(appointment_id, actor_of(request, agent), container.uow())
-    flash(request, f"Отмечено: {labels.label(labels.STATUSES, appt.status)}.")
+    flash(request, f"Отмечено: {labels.label(labels.STATUSES, appt.status)} "
+                   f"({appt.starts_at:%H:%M}). Если по ошибке — «Отменить отметку».")
+    return RedirectResponse(safe_back(request, f"/patients/{appt.patient_id}"), status_code=303)
+
+
+@router.post("/appointments/{appointment_id}/arrived/undo")
+def undo_arrival_form(appointment_id: int, request: Request, container: ContainerDep,
+                      agent: Registrar) -> Response:
+    appt = booking.undo_arrival(appointment_id, actor_of(request, agent), container.uow())
+    flash(request, f"Отметка о приходе снята: запись {_said(appt)} снова ждёт пациента.")
     return RedirectResponse(safe_back(request, f"/patients/{appt.patient_id}"), status_code=303)
 
 
@@ -109,11 +118,20 @@ def api_reschedule(appointment_id: int, body: RescheduleIn, request: Request,
 
 
 @api.post("/{appointment_id}/arrived", response_model=AppointmentOut,
-          summary="The patient came (completed, or walk_in when late)")
+          summary="The patient came (completed, or walk_in when late); only around the visit "
+                  "time, else arrival_outside_window")
 def api_arrived(appointment_id: int, request: Request, container: ContainerDep,
                 agent: Registrar) -> AppointmentOut:
     return AppointmentOut.model_validate(
         booking.mark_arrived(appointment_id, actor_of(request, agent), container.uow()))
+
+
+@api.post("/{appointment_id}/arrived/undo", response_model=AppointmentOut,
+          summary="Take back an arrival recorded by mistake (booked again, audited)")
+def api_undo_arrival(appointment_id: int, request: Request, container: ContainerDep,
+                     agent: Registrar) -> AppointmentOut:
+    return AppointmentOut.model_validate(
+        booking.undo_arrival(appointment_id, actor_of(request, agent), container.uow()))
 
 
 @api.post("/{appointment_id}/no-show", response_model=AppointmentOut,
