@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from agent_console import charts, labels
 from agent_console.security import csrf_token, pop_flashes
 from booking_core.agents import Permission
+from speech.ru_names import Case, full_name_in, short_name_in
 from speech.ru_numbers import plural
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,13 @@ NAV = (  # (path, label, access key, permission)
     ("/audit", "Журнал", "8", Permission.VIEW_AUDIT),
     ("/users", "Пользователи", "9", Permission.MANAGE_USERS),
 )
+
+
+def name_in(person: Any, case: str, short: bool = False) -> str:
+    """A patient's or doctor's name in a grammatical case: ``{{ patient|name_in('accs') }}`` →
+    «Петрову Анну Ивановну»; ``short=True`` → «Беловой И.С.»."""
+    parts = (person.last_name, person.first_name, person.middle_name)
+    return (short_name_in if short else full_name_in)(Case(case), *parts)
 
 
 def make_templates(timezone: str) -> Jinja2Templates:
@@ -67,6 +75,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
         reason=lambda c: labels.label(labels.REASONS, c),
         intent=lambda c: labels.label(labels.INTENTS, c, "не выбрано"),
         outcome=lambda c: labels.label(labels.OUTCOMES, c),
+        name_in=name_in,
     )
     env.globals.update(step_text=labels.step_text, quiet_steps=labels.QUIET_STEPS,
                        charts=charts, Permission=Permission, labels=labels)

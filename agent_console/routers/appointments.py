@@ -20,6 +20,7 @@ from agent_console.security import csrf_protect, flash
 from booking_core import booking
 from booking_core.commands import BookSlot, Cancel, Reschedule
 from booking_core.views import AppointmentView
+from speech.ru_names import Case, short_name_in
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,10 @@ api = APIRouter(prefix="/api/appointments", tags=["appointments"],
 
 
 def _said(appt: AppointmentView) -> str:
-    return (f"{labels.ru_day(appt.starts_at)} {appt.starts_at:%H:%M}, {appt.doctor.full_name}, "
+    doctor = appt.doctor
+    to_doctor = short_name_in(Case.DATIVE, doctor.last_name, doctor.first_name,
+                              doctor.middle_name)
+    return (f"{labels.ru_day(appt.starts_at)} {appt.starts_at:%H:%M}, к врачу {to_doctor}, "
             f"каб. {appt.cabinet}, талон {appt.confirmation_code}")
 
 
