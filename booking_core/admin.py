@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from booking_core import audit, notifications
@@ -18,6 +19,7 @@ from booking_core.views import AppointmentView, SlotOffer
 from models.tables import (
     Appointment,
     CallbackRequest,
+    CallRecord,
     ChannelRestriction,
     Clinic,
     Doctor,
@@ -187,6 +189,13 @@ def request_callback(cmd: RequestCallback, uow: UnitOfWork) -> int:
         )
         uow.session.add(req)
         uow.flush()
+        if cmd.call_id:  # the escalated call became this request: it waits no more
+            uow.session.execute(
+                update(CallRecord)
+                .where(col(CallRecord.call_id) == cmd.call_id,
+                       col(CallRecord.outcome).in_(("escalated", "abandoned")),
+                       col(CallRecord.answered_by).is_(None))
+                .values(outcome="callback", ended_at=uow.clock.now_utc()))
         audit.record(uow, cmd.actor, "callback_request", "callback", req.id, None,
                      {"reason": cmd.reason, "patient_id": cmd.patient_id})
         uow.commit()
