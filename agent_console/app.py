@@ -29,6 +29,7 @@ from agent_console.routers import (
     queue,
     restrictions,
     schedule,
+    telephony,
     users,
 )
 from agent_console.security import SESSION_COOKIE, SESSION_MAX_AGE, LoginThrottle
@@ -132,7 +133,7 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             swagger_ui_parameters={"tryItOutEnabled": False, "filter": True})
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users):
+                   restrictions, audit, dashboard, users, telephony):
         app.include_router(module.router)
         app.include_router(module.api)
 

@@ -399,3 +399,42 @@ class DashboardOut(BaseModel):
     escalation_reasons: dict[str, int]
     bookings_by_channel: dict[str, int]
     open_callbacks: int
+
+
+# --- telephony: the agent's phone in the queue, click-to-call --------------------------------
+
+
+class PhoneStatusOut(BaseModel):
+    configured: bool = Field(description="AMI is set up for this console")
+    connected: bool = Field(description="the AMI session is up")
+    interface: str | None = Field(None, description="this user's phone, e.g. PJSIP/agent101")
+    in_queue: bool = Field(False, description="the phone is a member of the agents' queue")
+    paused: bool = False
+    paused_reason: str = ""
+    status_text: str = Field("", description="«На линии», «Перерыв», ... in Russian")
+
+
+class PauseIn(BaseModel):
+    paused: bool
+    reason: str = Field("", max_length=60)
+
+
+class ClickToCallIn(BaseModel):
+    """Whom to call: a patient (their phone on file) or a callback request (its number).
+    The number itself never travels in a URL or a request."""
+
+    patient_id: int | None = None
+    callback_id: int | None = None
+
+    @model_validator(mode="after")
+    def one_target(self) -> ClickToCallIn:
+        if (self.patient_id is None) == (self.callback_id is None):
+            raise ValueError("give exactly one of patient_id and callback_id")
+        return self
+
+
+class ClickToCallOut(BaseModel):
+    action_id: str = Field(description="the AMI Originate ActionID; its outcome arrives on "
+                                       "the live feed as an originate notice")
+    interface: str
+    number_masked: str

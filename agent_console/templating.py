@@ -86,7 +86,14 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     """Render a page with the user, the navigation, the CSRF token and flash messages."""
     agent = getattr(request.state, "agent", None)
+    phone = None
+    if agent is not None:
+        from agent_console.routers.telephony import phone_status
+
+        phone = phone_status(request.app.state.container, agent)
     ctx: dict[str, Any] = {
+        "phone": phone,
+        "phone_ready": bool(phone and phone.connected and phone.interface),
         "agent": agent,
         "nav": [item for item in NAV if agent is not None and agent.can(item[3])],
         "csrf_token": csrf_token(request),
