@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_console import labels
 from booking_core import call_queue
 from booking_core.call_queue import QueuedCall
 from booking_core.masking import mask_phone, scrub
@@ -101,7 +102,7 @@ def _caller(entry: dict[str, Any]) -> dict[str, str]:
 def _member(entry: dict[str, Any]) -> dict[str, str]:
     return {
         "name": _text(entry.get("name") or entry.get("interface")),
-        "status": _text(entry.get("status_text") or entry.get("status")),
+        "status": labels.device_state(_text(entry.get("status_text") or entry.get("status"))),
         "paused": "да" if entry.get("paused") else "",
         "in_call": "да" if entry.get("in_call") else "",
         "available": "да" if entry.get("available") else "нет",

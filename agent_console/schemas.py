@@ -377,6 +377,14 @@ class AuditEntryOut(Out):
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    actor_name: str = Field("", description="the agent's or patient's name")
+    action_text: str = Field("", description="the action in Russian")
+    subject: str = Field("", description="the patient the entry is about, by name")
+
+    @model_validator(mode="after")
+    def _words(self) -> AuditEntryOut:
+        self.action_text = labels.AUDIT_ACTIONS.get(self.action, self.action)
+        return self
 
 
 class AuditPageOut(Out):
