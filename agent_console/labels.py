@@ -13,6 +13,34 @@ STATUSES = {
     "out_of_schedule": "Вне расписания",
 }
 
+def appointment_status(status: str, cancel_reason: str | None = None) -> str:
+    """The status as a registrar says it: a moved visit is «Перенесена», not «Отменена»."""
+    if status == "cancelled" and cancel_reason == "rescheduled":
+        return "Перенесена"
+    return STATUSES.get(status, status)
+
+
+SPECIALTY_CLOSED = {
+    "wrong_clinic": "пациент не прикреплён к поликлинике",
+    "referral_required": "нужно направление",
+    "limit_reached": "уже есть запись",
+    "booking_blocked": "запись заблокирована",
+}
+
+
+def specialty_closed_text(choice: object) -> str:
+    """Why a specialty cannot be booked for this patient now, in a few words."""
+    reason = getattr(choice, "reason", None)
+    if reason == "age_mismatch":
+        group = getattr(getattr(choice, "specialty", None), "age_group", "")
+        return "только для детей" if group == "child" else "только для взрослых"
+    text = SPECIALTY_CLOSED.get(reason or "", ERRORS.get(reason or "", ""))
+    until = getattr(choice, "until", None)
+    if reason == "limit_reached" and until is not None:
+        text += f" на {until:%d.%m} {until:%H:%M}"
+    return text
+
+
 CHANNELS = {
     "ivr": "Телефон (IVR)", "internet": "Интернет", "infomat": "Инфомат",
     "console": "Регистратура (консоль)", "desk": "Стойка регистратуры", "sms": "SMS",

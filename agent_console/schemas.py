@@ -100,9 +100,18 @@ class SlotOut(Out):
     cabinet: str
 
 
+class TakenSlotOut(Out):
+    slot_id: int
+    starts_at: datetime
+    appointment_id: int
+    patient_short: str = Field(description="«Петрова А.И.»: whose the slot is")
+    own: bool = Field(description="the patient the grid was asked for holds it")
+
+
 class DoctorDayOut(Out):
     doctor: DoctorOut
     free: list[SlotOut]
+    taken_slots: list[TakenSlotOut] = []
     total: int
     taken: int
     absent_reason: str | None
@@ -172,6 +181,13 @@ class AppointmentOut(Out):
     specialty: SpecialtyOut
     cabinet: str
     absence_id: int | None = None
+    cancel_reason: str | None = Field(None, description="rescheduled: moved to another slot")
+    status_text: str = Field("", description="the status in Russian («Перенесена», ...)")
+
+    @model_validator(mode="after")
+    def _words(self) -> AppointmentOut:
+        self.status_text = labels.appointment_status(self.status, self.cancel_reason)
+        return self
 
 
 class BlockOut(Out):

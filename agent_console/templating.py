@@ -76,6 +76,8 @@ def make_templates(timezone: str) -> Jinja2Templates:
         intent=lambda c: labels.label(labels.INTENTS, c, "не выбрано"),
         outcome=lambda c: labels.label(labels.OUTCOMES, c),
         name_in=name_in,
+        appt_status=lambda a: labels.appointment_status(a.status, getattr(a, "cancel_reason",
+                                                                          None)),
     )
     env.globals.update(step_text=labels.step_text, quiet_steps=labels.QUIET_STEPS,
                        charts=charts, Permission=Permission, labels=labels)

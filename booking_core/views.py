@@ -131,6 +131,7 @@ class AppointmentView:
     specialty: SpecialtyView
     cabinet: str
     absence_id: int | None = None
+    cancel_reason: str | None = None  # "rescheduled" when the visit moved to another slot
 
     @classmethod
     def of(
@@ -142,4 +143,5 @@ class AppointmentView:
             status=a.status, channel=a.channel, confirmation_code=a.confirmation_code,
             doctor=DoctorView.of(doctor), specialty=SpecialtyView.of(specialty),
             cabinet=cabinet or doctor.cabinet, absence_id=a.absence_id,
+            cancel_reason=a.cancel_reason,
         )

@@ -88,7 +88,7 @@ def card_page(patient_id: int, request: Request, container: ContainerDep,
     return render(request, "patient.html", {
         "card": card, "now": now, "call": current_call(request, container),
         "arrival_open_ids": arrival_open_ids,
-        "specialties": schedule.specialties(container.uow()),
+        "choices": schedule.specialty_choices(patient_id, container.uow()),
         "doctors": schedule.doctors(container.uow()),
     })
 
