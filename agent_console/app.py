@@ -1,9 +1,10 @@
 """The console's FastAPI application factory: pages for registrars, the JSON API under /api,
-the live queue feed, OpenAPI docs at /docs (Swagger UI from the swagger-ui-bundle package)."""
+the live queue feed, OpenAPI docs at /docs (Swagger UI 5 from the fastapi-swagger package)."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import logging
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from swagger_ui_bundle import swagger_ui_path
 
 from agent_console.deps import logged_in
 from agent_console.errors import install_handlers
@@ -37,6 +37,7 @@ from agent_console.routers import (
     restrictions,
     schedule,
     specialties,
+    telephony,
     users,
 )
 from agent_console.security import SESSION_COOKIE, SESSION_MAX_AGE, LoginThrottle
@@ -46,6 +47,7 @@ from registratura.bootstrap import Container
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
+SWAGGER_UI_DIR = importlib.resources.files("fastapi_swagger") / "resources"
 SSE_MAX_SECONDS = 20.0  # then the browser reconnects; lets a server shut down promptly
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -120,8 +122,9 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
                        max_age=SESSION_MAX_AGE, same_site="lax", https_only=False)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Swagger UI from the swagger-ui-bundle package: /docs works offline, nothing vendored here.
-    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    # Swagger UI 5 from the fastapi-swagger package: it reads OpenAPI 3.1 (FastAPI's output; the
+    # 4.x bundle said "Unable to render this definition"), and /docs works offline.
+    app.mount("/swagger-ui", StaticFiles(directory=str(SWAGGER_UI_DIR)), name="swagger-ui")
     install_handlers(app)
 
     @app.get("/healthz", tags=["system"])
@@ -137,10 +140,11 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             openapi_url="/openapi.json", title="Registratura API",
             swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg")
+            swagger_favicon_url="/static/favicon.svg",
+            swagger_ui_parameters={"tryItOutEnabled": False, "filter": True})
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users, desk,
+                   restrictions, audit, dashboard, users, desk, telephony,
                    # administration of the clinic (admin role)
                    clinics, specialties, doctors, doctor_schedules, registry, exports):
         app.include_router(module.router)

@@ -17,9 +17,11 @@ import inspect
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_console import labels
 from booking_core import call_queue
 from booking_core.call_queue import QueuedCall
 from booking_core.masking import mask_phone, scrub
@@ -28,6 +30,7 @@ from registratura.bootstrap import Container
 logger = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 100
+EXPIRE_EVERY_S = 60.0
 
 
 CALLER_STATES = {"waiting": "ждёт в очереди", "ringing": "звонит оператору",
@@ -99,7 +102,7 @@ def _caller(entry: dict[str, Any]) -> dict[str, str]:
 def _member(entry: dict[str, Any]) -> dict[str, str]:
     return {
         "name": _text(entry.get("name") or entry.get("interface")),
-        "status": _text(entry.get("status_text") or entry.get("status")),
+        "status": labels.device_state(_text(entry.get("status_text") or entry.get("status"))),
         "paused": "да" if entry.get("paused") else "",
         "in_call": "да" if entry.get("in_call") else "",
         "available": "да" if entry.get("available") else "нет",
@@ -150,6 +153,7 @@ class QueueFeed:
         self._live_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._expired_at = -EXPIRE_EVERY_S
 
     @property
     def live_board(self) -> Any:
@@ -159,12 +163,28 @@ class QueueFeed:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    def _expire_stale(self) -> None:
+        """Age out records nobody can still be waiting on (at most once a minute)."""
+        now = time.monotonic()
+        if now - self._expired_at < EXPIRE_EVERY_S:
+            return
+        self._expired_at = now
+        try:
+            call_queue.expire_stale_calls(self.container.uow(),
+                                          max_wait_minutes=self.max_wait_minutes)
+        except Exception:  # the queue page must not fail on this housekeeping
+            logger.warning("queue feed: ageing out stale calls failed", exc_info=True)
+
     def snapshot(self) -> QueueState:
         """Read the queue now (blocking: call from a thread in async code)."""
+        self._expire_stale()
+        board = self.live_board
+        live_ids = None
+        if board is not None and hasattr(board, "live_call_ids"):
+            live_ids = board.live_call_ids()
         calls = call_queue.waiting_calls(self.container.uow(),
                                          max_wait_minutes=self.max_wait_minutes,
-                                         limit=QUEUE_LIMIT)
-        board = self.live_board
+                                         limit=QUEUE_LIMIT, live_call_ids=live_ids)
         live: list[dict[str, str]] = []
         members: list[dict[str, str]] = []
         configured, connected = False, None

@@ -15,6 +15,34 @@ STATUSES = {
     "out_of_schedule": "Вне расписания",
 }
 
+def appointment_status(status: str, cancel_reason: str | None = None) -> str:
+    """The status as a registrar says it: a moved visit is «Перенесена», not «Отменена»."""
+    if status == "cancelled" and cancel_reason == "rescheduled":
+        return "Перенесена"
+    return STATUSES.get(status, status)
+
+
+SPECIALTY_CLOSED = {
+    "wrong_clinic": "пациент не прикреплён к поликлинике",
+    "referral_required": "нужно направление",
+    "limit_reached": "уже есть запись",
+    "booking_blocked": "запись заблокирована",
+}
+
+
+def specialty_closed_text(choice: object) -> str:
+    """Why a specialty cannot be booked for this patient now, in a few words."""
+    reason = getattr(choice, "reason", None)
+    if reason == "age_mismatch":
+        group = getattr(getattr(choice, "specialty", None), "age_group", "")
+        return "только для детей" if group == "child" else "только для взрослых"
+    text = SPECIALTY_CLOSED.get(reason or "", ERRORS.get(reason or "", ""))
+    until = getattr(choice, "until", None)
+    if reason == "limit_reached" and until is not None:
+        text += f" на {until:%d.%m} {until:%H:%M}"
+    return text
+
+
 CHANNELS = {
     "ivr": "Телефон (IVR)", "internet": "Интернет", "infomat": "Инфомат",
     "console": "Регистратура (консоль)", "desk": "Стойка регистратуры", "sms": "SMS",
@@ -77,8 +105,76 @@ STEPS = {
     "limit_day": "Лимит в день", "queue_no_agent": "Нет оператора",
 }
 
-#: Steps that say nothing to an agent.
-QUIET_STEPS = frozenset({"greeting", "goodbye", "to_agent", "identified_readback"})
+STEPS.update({
+    "speech_not_understood": "Речь не распознана", "speech_off": "Речь отключена",
+    "ask_policy": "Спросили полис", "policy_bad_length": "Полис: не та длина",
+    "policy_bad_check": "Полис: не сошлась контрольная цифра",
+    "ask_birth_date": "Спросили дату рождения", "birth_date_bad": "Дата рождения: ошибка",
+    "identity_fix": "Исправление данных", "not_identified_final": "Не опознан окончательно",
+    "choose_specialty": "Выбор специальности", "specialty_option": "Специальности",
+    "no_specialties": "Нет специальностей", "no_slots_on_day": "Нет времени в этот день",
+    "offer_first": "Предложено время", "offer_next": "Следующее время",
+    "offer_menu": "Меню предложения", "no_more_slots": "Время закончилось",
+    "no_other_doctor": "Другого врача нет", "ask_day": "Спросили день",
+    "day_bad": "День: ошибка", "booked": "Записан", "no_appointments": "Записей нет",
+    "appointments_count": "Названо число записей", "appointment_item": "Прочитана запись",
+    "appointment_menu": "Меню записи", "cancelled": "Запись отменена",
+    "not_cancellable": "Отменить нельзя", "rescheduled": "Запись перенесена",
+    "home_visit_after_hours": "Вызов на дом (нерабочее время)",
+    "after_hours": "Нерабочее время", "callback_saved": "Заказан обратный звонок",
+    "reminder_intro": "Напоминание", "reminder_menu": "Меню напоминания",
+    "reminder_confirmed": "Визит подтверждён", "reminder_confirm_cancel": "Подтверждение отмены",
+    "reminder_cancelled": "Отменено по напоминанию", "reminder_kept": "Запись оставлена",
+    "reminder_gone": "Записи уже нет", "reminder_no_answer": "Нет ответа",
+})
+
+#: Steps that say nothing to an agent (parts of sentences, greetings).
+QUIET_STEPS = frozenset({"greeting", "goodbye", "to_agent", "identified_readback",
+                         "slot_phrase", "slot_phrase_full", "tomorrow"})
+#: A step the table does not know yet: a word, never the internal id.
+UNKNOWN_STEP = "Шаг меню"
+
+#: Asterisk device states of agents' phones (``ast_device_state``).
+DEVICE_STATES = {
+    "unknown": "неизвестно", "not_in_use": "свободен", "in_use": "разговаривает",
+    "busy": "занят", "invalid": "нет такого телефона", "unavailable": "не в сети",
+    "ringing": "звонит", "ring_in_use": "звонит во время разговора", "on_hold": "на удержании",
+}
+
+AUDIT_ACTIONS = {
+    "book": "Запись", "hold": "Удержание времени", "confirm": "Подтверждение записи",
+    "cancel": "Отмена записи", "reschedule": "Перенос записи", "arrived": "Пациент пришёл",
+    "arrival_undone": "Отметка о приходе снята", "no_show": "Неявка",
+    "out_of_schedule": "Приём вне расписания", "confirm_attendance": "Визит подтверждён",
+    "block": "Блокировка записи", "unblock": "Блокировка снята", "attach": "Прикрепление",
+    "absence": "Отсутствие врача", "restrict": "Ограничение записи",
+    "unrestrict": "Ограничение снято", "callback_request": "Просьба перезвонить",
+    "callback_done": "Перезвонили", "take_call": "Звонок принят",
+    "dismiss_call": "Звонок снят с очереди", "click_to_call": "Звонок из консоли",
+    "agent_create": "Новый пользователь", "agent_update": "Изменён пользователь",
+    "login": "Вход", "login_failed": "Неудачный вход", "logout": "Выход",
+}
+
+AUDIT_ENTITIES = {
+    "appointment": "Запись", "patient": "Пациент", "doctor": "Врач", "callback": "Перезвон",
+    "call": "Звонок", "agent": "Пользователь", "channel_restriction": "Ограничение",
+}
+
+SYSTEM_ACTORS = {"hold_expiry": "истечение удержания", "cli": "командная строка",
+                 "demo_seed": "демо-данные", "test": "тест"}
+
+AUDIT_FIELDS = {
+    "status": "Статус", "slot_id": "Время (слот)", "starts_at": "Начало", "doctor_id": "Врач",
+    "confirmation_code": "Талон", "arrived_at": "Пришёл в", "blocked_from": "Блокировка с",
+    "blocked_until": "Блокировка до", "reason": "Причина", "channel": "Канал",
+    "specialty_id": "Специальность", "starts_on": "С", "ends_on": "По",
+    "clinic_id": "Поликлиника", "district_id": "Участок", "attached_on": "Прикреплён с",
+    "username": "Логин", "role": "Роль", "full_name": "Имя", "extension": "Телефон",
+    "active": "Активен", "answered_by": "Принял", "outcome": "Итог", "note": "Заметка",
+    "via": "Как", "affected": "Затронуто записей", "block_id": "Блокировка",
+    "patient_id": "Пациент", "interface": "Телефон оператора",
+    "substitute_doctor_id": "Замена",
+}
 
 MAIN_MENU = {"1": "запись", "2": "мои записи", "3": "вызов на дом", "0": "оператор"}
 
@@ -101,6 +197,8 @@ ERRORS = {
     "hold_expired": "Время удержания истекло.",
     "attachment_too_soon": "Прикрепление можно менять не чаще раза в год.",
     "invalid_transition": "Так изменить статус записи нельзя.",
+    "arrival_outside_window": "Отметить приход можно только около времени приёма "
+                              "(за два часа до начала и в течение двух часов после).",
     "invalid_credentials": "Неверное имя пользователя или пароль.",
     "already_exists": "Такой пользователь уже есть.",
     "call_taken": "Этот звонок уже принял другой оператор.",
@@ -112,6 +210,10 @@ ERRORS = {
     "invalid_birth_date": "Дата рождения в будущем или невозможна.",
     "invalid_phone": "Телефон не похож на номер телефона.",
     "clinic_not_set_up": "Поликлиника ещё не настроена.",
+    "telephony_unavailable": "Телефония недоступна: Asterisk не подключён.",
+    "no_agent_phone": "Вам не назначен телефон в очереди операторов — обратитесь к администратору.",
+    "no_phone_number": "У пациента нет номера телефона.",
+    "telephony_failed": "Asterisk не выполнил команду. Попробуйте ещё раз.",
 }
 
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
@@ -140,7 +242,7 @@ def ru_day(d: date | datetime) -> str:
 
 def step_text(name: str, value: str | None) -> str:
     """One IVR step as a short phrase: ``Главное меню: 1 (запись)``, ``Полис: 16 цифр``."""
-    text = STEPS.get(name, name)
+    text = STEPS.get(name, UNKNOWN_STEP)
     if value is None:
         return text
     if name == "main_menu":
@@ -175,3 +277,69 @@ def desk_text(hours: DeskHours, now: datetime) -> str:
     if status.opens_at.date() == now.date():
         return f"{text}, откроется сегодня в {status.opens_at:%H:%M}"
     return f"{text}, откроется {ru_day(status.opens_at)} в {status.opens_at:%H:%M}"
+def device_state(code: str | None) -> str:
+    """An agent phone's Asterisk state in Russian (``not_in_use`` → «свободен»)."""
+    return DEVICE_STATES.get(code or "", code or "—")
+
+
+def actor_text(actor: str, name: str = "") -> str:
+    """Who did it, for people: the name, or «Система: истечение удержания», «Пациент»."""
+    kind, _, ident = actor.partition(":")
+    if name:
+        return name
+    if kind == "system":
+        return f"Система: {SYSTEM_ACTORS.get(ident, ident)}" if ident else "Система"
+    if kind == "patient":
+        return "Пациент" + (f" № {ident}" if ident else " (не опознан)")
+    return ident or actor
+
+
+def _audit_value(field: str, value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "да" if value else "нет"
+    if field == "status":
+        return STATUSES.get(str(value), str(value))
+    if field == "channel":
+        return CHANNELS.get(str(value), str(value))
+    if field == "role":
+        return ROLES.get(str(value), str(value))
+    if field == "outcome":
+        return OUTCOMES.get(str(value), str(value))
+    if field == "reason":
+        return REASONS.get(str(value), str(value))
+    text = str(value)
+    try:
+        if len(text) >= 10 and text[4] == "-" and text[7] == "-":
+            at = datetime.fromisoformat(text)
+            return at.strftime("%d.%m.%Y %H:%M") if "T" in text else at.strftime("%d.%m.%Y")
+    except ValueError:
+        pass
+    if isinstance(value, list | dict):
+        return f"{len(value)}" if field == "affected" else str(value)
+    return text
+
+
+#: Internal ids another field already says in words (the slot is its start time).
+HIDDEN_AUDIT_FIELDS = frozenset({"slot_id"})
+
+
+def audit_changes(before: dict | None, after: dict | None,
+                  refs: dict[str, dict[str, str]] | None = None) -> list[tuple[str, str, str]]:
+    """Before/after as readable rows ``(field, was, now)``: only what changed (or everything
+    when only one side exists), field names and codes in Russian, ids by name (``refs``)."""
+    before, after, refs = before or {}, after or {}, refs or {}
+
+    def show(field: str, value: object) -> str:
+        named = refs.get(field, {}).get(str(value))
+        return named or _audit_value(field, value)
+
+    rows = []
+    for field in dict.fromkeys([*before, *after]):
+        old, new = before.get(field), after.get(field)
+        if field in HIDDEN_AUDIT_FIELDS or (before and after and old == new):
+            continue
+        rows.append((AUDIT_FIELDS.get(field, field), show(field, old) if before else "",
+                     show(field, new) if after else ""))
+    return rows

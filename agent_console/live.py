@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +163,7 @@ class LiveBoard:
         self._callbacks: deque[dict[str, Any]] = deque(maxlen=RECENT_LIMIT)
         self._seq = 0
         self._subscribers: set[_Subscriber] = set()
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # ------------------------------------------------------------------ reading
 
@@ -285,7 +286,8 @@ class LiveBoard:
                 del self._callers[uniqueid]
                 self._close_up_locked(entry)
                 self._publish_locked({"type": "caller_left", "uniqueid": uniqueid,
-                                      "queue": entry.queue, "abandoned": abandoned})
+                                      "queue": entry.queue, "abandoned": abandoned,
+                                      "call_id": entry.call_id})
             elif entry.position:
                 self._close_up_locked(entry)
                 entry.position = 0
@@ -306,7 +308,9 @@ class LiveBoard:
                         self._publish_locked({"type": "member_updated",
                                               "member": member.to_dict()})
             self._publish_locked({"type": "call_ended", "uniqueid": uniqueid,
-                                  "queue": entry.queue, "why": why})
+                                  "queue": entry.queue, "why": why, "call_id": entry.call_id,
+                                  "state": entry.state, "agent_name": entry.agent_name,
+                                  "agent_interface": entry.agent_interface})
 
     def _set_caller_state(self, uniqueid: str, state: str, interface: str, name: str) -> None:
         with self._lock:
@@ -440,6 +444,19 @@ class LiveBoard:
             with self._lock:
                 self._subscribers.discard(sub)
 
+    def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener(event)`` with every change, in the thread that made it, under the
+        board's lock: it must only hand the event on (e.g. put it in a queue)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def live_call_ids(self) -> set[str] | None:
+        """REG_CALL_IDs of the callers Asterisk has now; ``None`` while AMI is not connected."""
+        with self._lock:
+            if not self._connected:
+                return None
+            return {c.call_id for c in self._callers.values() if c.call_id}
+
     @property
     def subscriber_count(self) -> int:
         with self._lock:
@@ -448,6 +465,11 @@ class LiveBoard:
     def _publish_locked(self, event: dict[str, Any]) -> None:
         self._seq += 1
         event["seq"] = self._seq
+        for listener in self._listeners:
+            try:
+                listener(dict(event))
+            except Exception:  # a listener must not break the board
+                logger.exception("live board listener failed")
         dead: list[_Subscriber] = []
         for sub in self._subscribers:
             try:

@@ -111,9 +111,18 @@ class SlotOut(Out):
     cabinet: str
 
 
+class TakenSlotOut(Out):
+    slot_id: int
+    starts_at: datetime
+    appointment_id: int
+    patient_short: str = Field(description="«Петрова А.И.»: whose the slot is")
+    own: bool = Field(description="the patient the grid was asked for holds it")
+
+
 class DoctorDayOut(Out):
     doctor: DoctorOut
     free: list[SlotOut]
+    taken_slots: list[TakenSlotOut] = []
     total: int
     taken: int
     absent_reason: str | None
@@ -184,6 +193,13 @@ class AppointmentOut(Out):
     cabinet: str
     absence_id: int | None = None
     flag: str | None = None  # "doctor_left" / "schedule_changed"
+    cancel_reason: str | None = Field(None, description="rescheduled: moved to another slot")
+    status_text: str = Field("", description="the status in Russian («Перенесена», ...)")
+
+    @model_validator(mode="after")
+    def _words(self) -> AppointmentOut:
+        self.status_text = labels.appointment_status(self.status, self.cancel_reason)
+        return self
 
 
 class BlockOut(Out):
@@ -390,6 +406,14 @@ class AuditEntryOut(Out):
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    actor_name: str = Field("", description="the agent's or patient's name")
+    action_text: str = Field("", description="the action in Russian")
+    subject: str = Field("", description="the patient the entry is about, by name")
+
+    @model_validator(mode="after")
+    def _words(self) -> AuditEntryOut:
+        self.action_text = labels.AUDIT_ACTIONS.get(self.action, self.action)
+        return self
 
 
 class AuditPageOut(Out):
@@ -412,3 +436,42 @@ class DashboardOut(BaseModel):
     escalation_reasons: dict[str, int]
     bookings_by_channel: dict[str, int]
     open_callbacks: int
+
+
+# --- telephony: the agent's phone in the queue, click-to-call --------------------------------
+
+
+class PhoneStatusOut(BaseModel):
+    configured: bool = Field(description="AMI is set up for this console")
+    connected: bool = Field(description="the AMI session is up")
+    interface: str | None = Field(None, description="this user's phone, e.g. PJSIP/agent101")
+    in_queue: bool = Field(False, description="the phone is a member of the agents' queue")
+    paused: bool = False
+    paused_reason: str = ""
+    status_text: str = Field("", description="«На линии», «Перерыв», ... in Russian")
+
+
+class PauseIn(BaseModel):
+    paused: bool
+    reason: str = Field("", max_length=60)
+
+
+class ClickToCallIn(BaseModel):
+    """Whom to call: a patient (their phone on file) or a callback request (its number).
+    The number itself never travels in a URL or a request."""
+
+    patient_id: int | None = None
+    callback_id: int | None = None
+
+    @model_validator(mode="after")
+    def one_target(self) -> ClickToCallIn:
+        if (self.patient_id is None) == (self.callback_id is None):
+            raise ValueError("give exactly one of patient_id and callback_id")
+        return self
+
+
+class ClickToCallOut(BaseModel):
+    action_id: str = Field(description="the AMI Originate ActionID; its outcome arrives on "
+                                       "the live feed as an originate notice")
+    interface: str
+    number_masked: str

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from agent_console import charts, labels
 from agent_console.security import csrf_token, pop_flashes
 from booking_core.agents import Permission
+from speech.ru_names import Case, full_name_in, short_name_in
 from speech.ru_numbers import plural
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,13 @@ NAV = (  # (path, label, access key, permission)
     ("/users", "Пользователи", "9", Permission.MANAGE_USERS),
     ("/admin", "Управление", "0", Permission.MANAGE_CLINIC),
 )
+
+
+def name_in(person: Any, case: str, short: bool = False) -> str:
+    """A patient's or doctor's name in a grammatical case: ``{{ patient|name_in('accs') }}`` →
+    «Петрову Анну Ивановну»; ``short=True`` → «Беловой И.С.»."""
+    parts = (person.last_name, person.first_name, person.middle_name)
+    return (short_name_in if short else full_name_in)(Case(case), *parts)
 
 
 def make_templates(timezone: str) -> Jinja2Templates:
@@ -68,6 +76,9 @@ def make_templates(timezone: str) -> Jinja2Templates:
         reason=lambda c: labels.label(labels.REASONS, c),
         intent=lambda c: labels.label(labels.INTENTS, c, "не выбрано"),
         outcome=lambda c: labels.label(labels.OUTCOMES, c),
+        name_in=name_in,
+        appt_status=lambda a: labels.appointment_status(a.status, getattr(a, "cancel_reason",
+                                                                          None)),
     )
     env.globals.update(step_text=labels.step_text, quiet_steps=labels.QUIET_STEPS,
                        charts=charts, Permission=Permission, labels=labels)
@@ -85,7 +96,14 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     """Render a page with the user, the navigation, the CSRF token and flash messages."""
     agent = getattr(request.state, "agent", None)
+    phone = None
+    if agent is not None:
+        from agent_console.routers.telephony import phone_status
+
+        phone = phone_status(request.app.state.container, agent)
     ctx: dict[str, Any] = {
+        "phone": phone,
+        "phone_ready": bool(phone and phone.connected and phone.interface),
         "agent": agent,
         "nav": [item for item in NAV if agent is not None and agent.can(item[3])],
         "csrf_token": csrf_token(request),

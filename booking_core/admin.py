@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -22,6 +22,7 @@ from models.tables import (
     Appointment,
     AppointmentStatus,
     CallbackRequest,
+    CallRecord,
     Channel,
     ChannelRestriction,
     Clinic,
@@ -271,6 +272,13 @@ def request_callback(cmd: RequestCallback, uow: UnitOfWork) -> int:
         )
         uow.session.add(req)
         uow.flush()
+        if cmd.call_id:  # the escalated call became this request: it waits no more
+            uow.session.execute(
+                update(CallRecord)
+                .where(col(CallRecord.call_id) == cmd.call_id,
+                       col(CallRecord.outcome).in_(("escalated", "abandoned")),
+                       col(CallRecord.answered_by).is_(None))
+                .values(outcome="callback", ended_at=uow.clock.now_utc()))
         audit.record(uow, cmd.actor, "callback_request", "callback", req.id, None,
                      {"reason": cmd.reason, "patient_id": cmd.patient_id})
         uow.commit()

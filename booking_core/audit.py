@@ -43,3 +43,12 @@ def record(
             after=after,
         )
     )
+
+
+def note(uow: UnitOfWork, actor: Actor, action: str, entity: str, entity_id: object,
+         after: dict[str, Any] | None = None) -> None:
+    """An audit entry in a transaction of its own, for actions outside the booking tables
+    (a click-to-call placed from the console)."""
+    with uow:
+        record(uow, actor, action, entity, entity_id, None, after)
+        uow.commit()

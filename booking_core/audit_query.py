@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,7 +15,15 @@ from booking_core.errors import InvalidInput
 from booking_core.masking import mask_phone
 from booking_core.reports import utc_bounds
 from booking_core.uow import UnitOfWork
-from models.tables import AuditLog
+from models.tables import (
+    Agent,
+    Appointment,
+    AuditLog,
+    CallbackRequest,
+    Doctor,
+    Patient,
+    Specialty,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +55,10 @@ class AuditEntry:
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    actor_name: str = ""  # the agent's or patient's name, when the log names one
+    subject: str = ""  # whom the entry is about (the appointment's or callback's patient)
+    #: names of ids in before/after: ``{"doctor_id": {"1": "Кашинцева Г.В."}}``
+    refs: dict[str, dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,11 +116,80 @@ def search_audit(q: AuditQuery, uow: UnitOfWork, tz: str) -> AuditPage:
             .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
             .offset((q.page - 1) * q.per_page).limit(q.per_page)
         ).all()
+        actors = _actor_names(uow, rows)
+        subjects = _subjects(uow, rows)
+        refs = _refs(uow, rows)
         entries = [AuditEntry(
             id=r.id, at=r.at, actor=r.actor, actor_kind=r.actor_kind, channel=r.channel,  # type: ignore[arg-type]
             source=_source(r.source), action=r.action, entity=r.entity, entity_id=r.entity_id,
-            before=r.before, after=r.after) for r in rows]
+            before=r.before, after=r.after, actor_name=actors.get(r.actor, ""),
+            subject=subjects.get((r.entity, r.entity_id), ""), refs=refs) for r in rows]
         return AuditPage(entries, total, q.page, q.per_page)
+
+
+def _ids(values: Iterable[str]) -> set[int]:
+    return {int(v) for v in values if v.isdigit()}
+
+
+def _actor_names(uow: UnitOfWork, rows: Sequence[AuditLog]) -> dict[str, str]:
+    """``"agent:ivanova"`` → «Иванова Е. А.», ``"patient:42"`` → the patient's name."""
+    usernames = {r.actor.partition(":")[2] for r in rows if r.actor.startswith("agent:")}
+    patients = _ids(r.actor.partition(":")[2] for r in rows if r.actor.startswith("patient:"))
+    names: dict[str, str] = {}
+    if usernames:
+        for username, full_name in uow.session.exec(
+                select(Agent.username, Agent.full_name)
+                .where(col(Agent.username).in_(usernames))):
+            names[f"agent:{username}"] = full_name or username
+    if patients:
+        for p in uow.session.exec(select(Patient).where(col(Patient.id).in_(patients))):
+            names[f"patient:{p.id}"] = p.full_name
+    return names
+
+
+def _refs(uow: UnitOfWork, rows: Sequence[AuditLog]) -> dict[str, dict[str, str]]:
+    """Doctor and specialty names for the ids the entries' before/after mention."""
+    wanted: dict[str, set[int]] = {"doctor_id": set(), "specialty_id": set(),
+                                   "substitute_doctor_id": set()}
+    for r in rows:
+        for side in (r.before or {}, r.after or {}):
+            for key, ids in wanted.items():
+                if isinstance(side.get(key), int):
+                    ids.add(side[key])
+    doctors = wanted["doctor_id"] | wanted["substitute_doctor_id"]
+    out: dict[str, dict[str, str]] = {}
+    if doctors:
+        names = {str(d.id): d.full_name for d in uow.session.exec(
+            select(Doctor).where(col(Doctor.id).in_(doctors)))}
+        out["doctor_id"] = out["substitute_doctor_id"] = names
+    if wanted["specialty_id"]:
+        out["specialty_id"] = {str(s.id): s.name_ru for s in uow.session.exec(
+            select(Specialty).where(col(Specialty.id).in_(wanted["specialty_id"])))}
+    return out
+
+
+def _subjects(uow: UnitOfWork, rows: Sequence[AuditLog]) -> dict[tuple[str, str], str]:
+    """The patient each appointment / patient / callback entry is about, by name."""
+    appts = _ids(r.entity_id for r in rows if r.entity == "appointment")
+    pats = _ids(r.entity_id for r in rows if r.entity == "patient")
+    cbs = _ids(r.entity_id for r in rows if r.entity == "callback")
+    out: dict[tuple[str, str], str] = {}
+    if appts:
+        for appt_id, p in uow.session.exec(
+                select(Appointment.id, Patient)
+                .join(Patient, col(Patient.id) == Appointment.patient_id)
+                .where(col(Appointment.id).in_(appts))):
+            out[("appointment", str(appt_id))] = p.full_name
+    if pats:
+        for p in uow.session.exec(select(Patient).where(col(Patient.id).in_(pats))):
+            out[("patient", str(p.id))] = p.full_name
+    if cbs:
+        for cb_id, p in uow.session.exec(
+                select(CallbackRequest.id, Patient)
+                .join(Patient, col(Patient.id) == CallbackRequest.patient_id)
+                .where(col(CallbackRequest.id).in_(cbs))):
+            out[("callback", str(cb_id))] = p.full_name
+    return out
 
 
 def audit_facets(uow: UnitOfWork) -> AuditFacets:

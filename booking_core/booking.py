@@ -24,6 +24,7 @@ from booking_core.eligibility import (
     get_patient_and_block,
 )
 from booking_core.errors import (
+    ArrivalOutsideWindow,
     HoldExpired,
     InvalidTransition,
     LimitReached,
@@ -33,7 +34,7 @@ from booking_core.errors import (
     SlotUnavailable,
     WrongClinic,
 )
-from booking_core.rules import booking_window, is_remote, new_confirmation_code
+from booking_core.rules import arrival_open, booking_window, is_remote, new_confirmation_code
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView
 from models.tables import (
@@ -51,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 LIVE_FUTURE = (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
 AUDIT_FIELDS = ("status", "slot_id", "starts_at", "doctor_id", "confirmation_code")
+ARRIVAL_FIELDS = (*AUDIT_FIELDS, "arrived_at")
+ARRIVED = (AppointmentStatus.COMPLETED, AppointmentStatus.WALK_IN)
 
 
 def book(cmd: BookSlot, uow: UnitOfWork) -> AppointmentView:
@@ -170,18 +173,44 @@ def _take_substitute_in_tx(uow: UnitOfWork, hold: Appointment, actor: Actor) -> 
 
 def mark_arrived(appointment_id: int, actor: Actor, uow: UnitOfWork,
                  at: datetime | None = None) -> AppointmentView:
-    """The patient came: "completed", or "walk_in" when more than the allowed minutes late."""
+    """The patient came: "completed", or "walk_in" when more than the allowed minutes late.
+
+    Only around the visit time (``rules.arrival_window_minutes`` either side of its start): a
+    visit days ahead cannot be marked by a slip of the mouse."""
     with uow:
         appt = _get_appointment(uow, appointment_id)
         if appt.status != AppointmentStatus.BOOKED:
             raise InvalidTransition("only a booked appointment can be marked arrived")
         at = at or uow.clock.now_local()
+        if not arrival_open(appt.starts_at, at, uow.rules.arrival_window_minutes):
+            raise ArrivalOutsideWindow("arrival can be recorded only around the visit time",
+                                       window_minutes=uow.rules.arrival_window_minutes)
         late = at - appt.starts_at > timedelta(minutes=uow.rules.late_walk_in_minutes)
-        before = audit.snapshot(appt, AUDIT_FIELDS)
+        before = audit.snapshot(appt, ARRIVAL_FIELDS)
         appt.arrived_at = at
         _set_status(uow, appt, AppointmentStatus.WALK_IN if late else AppointmentStatus.COMPLETED)
         audit.record(uow, actor, "arrived", "appointment", appt.id, before,
-                     audit.snapshot(appt, AUDIT_FIELDS))
+                     audit.snapshot(appt, ARRIVAL_FIELDS))
+        uow.commit()
+        return _view(uow, appt)
+
+
+def undo_arrival(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentView:
+    """Take back a «Пришёл» recorded by mistake: the visit is booked again, and the audit log
+    keeps both the mark and its undoing.  Allowed while the arrival window is open."""
+    with uow:
+        appt = _get_appointment(uow, appointment_id)
+        if appt.status not in ARRIVED or appt.arrived_at is None:
+            raise InvalidTransition("only a recorded arrival can be undone")
+        if not arrival_open(appt.starts_at, uow.clock.now_local(),
+                            uow.rules.arrival_window_minutes):
+            raise ArrivalOutsideWindow("an arrival can be undone only around the visit time",
+                                       window_minutes=uow.rules.arrival_window_minutes)
+        before = audit.snapshot(appt, ARRIVAL_FIELDS)
+        appt.arrived_at = None
+        _set_status(uow, appt, AppointmentStatus.BOOKED)
+        audit.record(uow, actor, "arrival_undone", "appointment", appt.id, before,
+                     audit.snapshot(appt, ARRIVAL_FIELDS))
         uow.commit()
         return _view(uow, appt)
 

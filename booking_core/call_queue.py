@@ -1,9 +1,13 @@
 """The agents' queue: IVR calls escalated to a human, with what the IVR already learned.
 
-A call waits while its record says ``escalated``, nobody has taken it and it is not too old
-(without AMI the registry cannot see a caller hang up in the Asterisk queue, so old entries
-drop out, and an agent may dismiss one).  Taking a call is atomic: of two agents clicking at
-once, one gets it and the other is told ``call_taken``.
+A call waits while its record says ``escalated``, nobody has taken it and it is not too old.
+The list follows reality: with AMI connected the console closes a record when Asterisk says
+the caller hung up or left the queue, or an agent answered (:func:`close_waiting_call`), and
+shows only callers Asterisk still has (``live_call_ids``); without AMI a callback request
+closes it (:func:`booking_core.admin.request_callback`), an agent taking it answers it, and
+records older than the queue's longest wait age out (:func:`expire_stale_calls`).  Taking a
+call is atomic: of two agents clicking at once, one gets it and the other is told
+``call_taken``.
 """
 
 from __future__ import annotations
@@ -25,8 +29,14 @@ from models.tables import CallRecord, Patient, Specialty
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_WAIT_MINUTES = 120
+#: Longer than the dialplan lets a caller wait (REG_QUEUE_TIMEOUT 300 s x REG_QUEUE_MAX_ATTEMPTS 2,
+#: plus the callback flow in between): a record older than this is nobody on the line.
+DEFAULT_MAX_WAIT_MINUTES = 15
+#: Between the IVR's escalation and Asterisk's QueueCallerJoin: not yet on the live board.
+JOIN_GRACE_SECONDS = 30
 ESCALATED = "escalated"
+ABANDONED = "abandoned"
+CALLBACK = "callback"
 
 
 class CallTaken(DomainError):
@@ -103,19 +113,69 @@ def _load(uow: UnitOfWork, rows: list[CallRecord]) -> list[QueuedCall]:
     return [_queued(r, patients.get(r.patient_id), specialties, now, today) for r in rows]
 
 
+def _waiting() -> list[object]:
+    return [CallRecord.outcome == ESCALATED, col(CallRecord.answered_by).is_(None)]
+
+
 def waiting_calls(uow: UnitOfWork, *, max_wait_minutes: int = DEFAULT_MAX_WAIT_MINUTES,
-                  limit: int = 100) -> list[QueuedCall]:
-    """Escalated calls nobody has taken yet, longest waiting first."""
+                  limit: int = 100, live_call_ids: set[str] | None = None) -> list[QueuedCall]:
+    """Escalated calls nobody has taken yet, longest waiting first.
+
+    ``live_call_ids`` — the REG_CALL_IDs of the callers Asterisk has right now (AMI connected):
+    a record not among them is shown only in the moments before its caller joins the queue.
+    """
     with uow.reading():
-        since = uow.clock.now_utc() - timedelta(minutes=max_wait_minutes)
-        rows = uow.session.exec(
+        now = uow.clock.now_utc()
+        since = now - timedelta(minutes=max_wait_minutes)
+        rows = list(uow.session.exec(
             select(CallRecord).where(
-                CallRecord.outcome == ESCALATED,
-                col(CallRecord.answered_by).is_(None),
-                col(CallRecord.started_at) >= since,
+                *_waiting(), col(CallRecord.started_at) >= since,
             ).order_by(col(CallRecord.escalated_at), col(CallRecord.started_at)).limit(limit)
-        ).all()
-        return _load(uow, list(rows))
+        ).all())
+        if live_call_ids is not None:
+            joining = now - timedelta(seconds=JOIN_GRACE_SECONDS)
+            rows = [r for r in rows if r.call_id in live_call_ids
+                    or (r.escalated_at or r.started_at) >= joining]
+        return _load(uow, rows)
+
+
+def close_waiting_call(call_id: str, uow: UnitOfWork, *, answered_by: str | None = None,
+                       outcome: str = ABANDONED) -> bool:
+    """Asterisk says the caller of ``call_id`` is no longer waiting: an agent answered
+    (``answered_by``: the agent's name or phone) or the caller hung up / left the queue
+    (``outcome``).  Only a record still waiting changes; True when it did."""
+    if not call_id:
+        return False
+    with uow:
+        row = uow.session.exec(select(CallRecord).where(CallRecord.call_id == call_id,
+                                                        *_waiting())).first()
+        if row is None:
+            return False
+        if answered_by:
+            row.answered_by = answered_by[:60]
+        else:
+            row.outcome = outcome
+            row.ended_at = uow.clock.now_utc()
+        uow.commit()
+    logger.info("call %s: %s", call_id, "answered in Asterisk" if answered_by else outcome)
+    return True
+
+
+def expire_stale_calls(uow: UnitOfWork, *,
+                       max_wait_minutes: int = DEFAULT_MAX_WAIT_MINUTES) -> int:
+    """Close records that have waited longer than any caller can: nobody is on the line."""
+    with uow:
+        cutoff = uow.clock.now_utc() - timedelta(minutes=max_wait_minutes)
+        result = uow.session.execute(
+            update(CallRecord)
+            .where(CallRecord.outcome == ESCALATED, col(CallRecord.answered_by).is_(None),
+                   col(CallRecord.started_at) < cutoff)
+            .values(outcome=ABANDONED, ended_at=uow.clock.now_utc()))
+        uow.commit()
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if count:
+        logger.info("%d escalated call record(s) aged out of the queue", count)
+    return count
 
 
 def get_call(call_id: str, uow: UnitOfWork) -> QueuedCall:

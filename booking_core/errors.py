@@ -113,3 +113,7 @@ class ClinicNotSetUp(DomainError):
     """The installation has no clinic with a doctor yet: nothing can be booked."""
 
     code = "clinic_not_set_up"
+class ArrivalOutsideWindow(DomainError):
+    """«Пришёл» far from the visit time (a future visit, or one long past)."""
+
+    code = "arrival_outside_window"

@@ -28,6 +28,7 @@ from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView, DoctorView, SlotOffer
 from models.tables import Clinic, Doctor, Patient
 from sms.segments import SegmentInfo, segment_info
+from speech.ru_names import Case, short_name_in
 
 if TYPE_CHECKING:
     from booking_core.admin import AffectedAppointment
@@ -86,6 +87,21 @@ def doctor_short_name(doctor: DoctorView | Doctor) -> str:
     return f"{doctor.last_name} {initials}".strip()
 
 
+def doctor_cases(doctor: DoctorView | Doctor) -> dict[str, str]:
+    """The doctor's short name declined for the texts: «к врачу Беловой И.С.» (dative), «у врача
+    Орлова А.Н.» (genitive).  Computed from the whole name, whose patronymic tells the gender."""
+    parts = (doctor.last_name, doctor.first_name, doctor.middle_name)
+    return {"doctor_dat": short_name_in(Case.DATIVE, *parts),
+            "doctor_gen": short_name_in(Case.GENITIVE, *parts)}
+
+
+def _declined_short(short: str, case: Case) -> str:
+    """A stored «Белова И.С.» in ``case`` (rows queued before the facts carried the cases):
+    the surname's ending decides the gender."""
+    surname, _, initials = short.partition(" ")
+    return f"{short_name_in(case, surname)} {initials}".strip() if surname else short
+
+
 def appointment_facts(uow: UnitOfWork, view: AppointmentView) -> tuple[dict[str, Any], Patient]:
     """What any SMS about ``view`` may mention (no phone number), and the patient."""
     patient = uow.session.get(Patient, view.patient_id)
@@ -96,6 +112,7 @@ def appointment_facts(uow: UnitOfWork, view: AppointmentView) -> tuple[dict[str,
         "clinic": clinic.short_name if clinic else "",
         "phone": clinic.phone if clinic else "",
         "doctor": doctor_short_name(view.doctor),
+        **doctor_cases(view.doctor),
         "specialty_ru": view.specialty.name_ru,
         "specialty_en": view.specialty.name_en,
         "starts_at": view.starts_at.isoformat(),
@@ -229,6 +246,10 @@ def text_values(facts: dict[str, Any], locale: str, sender_name: str = "") -> di
         "clinic": sender_name or str(facts.get("clinic") or ""),
         "phone": str(facts.get("phone") or ""),
         "doctor": str(facts.get("doctor") or ""),
+        "doctor_dat": str(facts.get("doctor_dat")
+                          or _declined_short(str(facts.get("doctor") or ""), Case.DATIVE)),
+        "doctor_gen": str(facts.get("doctor_gen")
+                          or _declined_short(str(facts.get("doctor") or ""), Case.GENITIVE)),
         "specialty": str(facts.get("specialty_en") if locale == "en"
                          else (facts.get("specialty_ru") or "")).lower(),
         "cabinet": str(facts.get("cabinet") or ""),

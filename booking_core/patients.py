@@ -1,9 +1,10 @@
 """Patient search and the patient card for registrars (read models only).
 
 Search takes any of policy, name, phone and date of birth; the criteria given are combined.
-Names are matched by prefix, surname first ("иванов с п"), in the capitalisation a registry
-writes them, which works the same on SQLite (whose ``lower()`` knows no Cyrillic) and
-PostgreSQL.
+Names are matched by prefix, surname first ("иванов с п", "Соколов А.И."), on the folded
+``Patient.name_key`` column (case, ё/е and spaces folded in Python, so SQLite, whose ``lower()``
+knows no Cyrillic, and PostgreSQL agree); Latin letters typed on the wrong keyboard layout are
+tried as the Cyrillic keys they sit on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from booking_core.booking import LIVE_FUTURE, _view
 from booking_core.eligibility import active_block
 from booking_core.errors import InvalidInput, NotFound
 from booking_core.masking import mask_digits, mask_phone
+from booking_core.name_search import key_matches, like_prefix, typed_variants
 from booking_core.rules import age_on, only_digits
 from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView, PatientView
@@ -37,6 +39,8 @@ from models.tables import (
 logger = logging.getLogger(__name__)
 
 MAX_RESULTS = 50
+#: Name search reads this many times the limit, then keeps the rows whose words line up.
+NAME_OVERFETCH = 4
 
 
 @dataclass(frozen=True)
@@ -124,13 +128,6 @@ class PatientCard:
     callbacks: list[CallbackInfo] = field(default_factory=list)
 
 
-def _name_variants(word: str) -> list[str]:
-    """The spellings a registry may have stored: as typed, Capitalised, UPPER."""
-    word = word.strip().replace("%", "").replace("_", "")
-    variants = [word, word[:1].upper() + word[1:].lower(), word.upper()]
-    return list(dict.fromkeys(v for v in variants if v))
-
-
 def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) -> list[
         PatientSummary]:
     """Patients matching every given criterion, by name."""
@@ -144,10 +141,9 @@ def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) 
         # A whole policy matches exactly; a shorter run matches the end (the visible digits).
         stmt = stmt.where(Patient.policy_number == policy if len(policy) == 16
                           else col(Patient.policy_number).like(f"%{policy}"))
-    words = q.name.replace(".", " ").split()
-    for column, word in zip((Patient.last_name, Patient.first_name, Patient.middle_name), words,
-                            strict=False):
-        stmt = stmt.where(or_(*(col(column).like(f"{v}%") for v in _name_variants(word))))
+    variants = typed_variants(q.name)
+    if variants:
+        stmt = stmt.where(or_(*(col(Patient.name_key).like(like_prefix(w)) for w in variants)))
     if q.phone.strip():
         phone = only_digits(q.phone)
         if len(phone) < 4:
@@ -156,10 +152,13 @@ def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) 
     if q.birth_date is not None:
         stmt = stmt.where(Patient.birth_date == q.birth_date)
     stmt = stmt.order_by(col(Patient.last_name), col(Patient.first_name),
-                         col(Patient.birth_date)).limit(limit)
+                         col(Patient.birth_date))
+    stmt = stmt.limit(limit * NAME_OVERFETCH if variants else limit)
     with uow.reading():
         today = uow.clock.today()
-        rows = uow.session.exec(stmt).all()
+        rows = [p for p in uow.session.exec(stmt).all()
+                if not variants or any(key_matches(p.name_key or "", w) for w in variants)]
+        rows = rows[:limit]
         logger.info("patient search: %d found", len(rows))
         return [
             PatientSummary(id=p.id, full_name=p.full_name, birth_date=p.birth_date,  # type: ignore[arg-type]

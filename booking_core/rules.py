@@ -32,6 +32,7 @@ class BookingRules:
     no_show_lookback_months: int = 12
     substitute_hold_minutes: int = 24 * 60
     late_walk_in_minutes: int = 15
+    arrival_window_minutes: int = 120
     id_failures_per_caller: int = 5
     id_failures_per_policy: int = 5
     id_failure_window_minutes: int = 60
@@ -181,3 +182,9 @@ def new_confirmation_code() -> str:
 def personal_key(kind: str, value: str, pepper: str) -> str:
     """A keyed hash for rate-limit bookkeeping, so that table holds no personal data."""
     return hashlib.sha256(f"{pepper}:{kind}:{value}".encode()).hexdigest()
+
+
+def arrival_open(starts_at: datetime, at: datetime, window_minutes: int) -> bool:
+    """«Пришёл» can be recorded only around the visit: from ``window_minutes`` before its start
+    to as long after it (a later patient is seen out of schedule)."""
+    return abs(at - starts_at) <= timedelta(minutes=window_minutes)

@@ -152,6 +152,7 @@ class AppointmentView:
     cabinet: str
     absence_id: int | None = None
     flag: str | None = None  # "doctor_left" / "schedule_changed": rearrange with the patient
+    cancel_reason: str | None = None  # "rescheduled" when the visit moved to another slot
 
     @classmethod
     def of(
@@ -163,4 +164,5 @@ class AppointmentView:
             status=a.status, channel=a.channel, confirmation_code=a.confirmation_code,
             doctor=DoctorView.of(doctor), specialty=SpecialtyView.of(specialty),
             cabinet=cabinet or doctor.cabinet, absence_id=a.absence_id, flag=a.flag,
+            cancel_reason=a.cancel_reason,
         )

@@ -12,6 +12,7 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 
 from booking_core.booking import LIVE_FUTURE, _view
+from booking_core.errors import NotFound
 from booking_core.masking import mask_phone
 from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView
@@ -99,11 +100,21 @@ class AbsenceItem:
     affected_live: int
 
 
-def callbacks(uow: UnitOfWork, status: str | None = "open", limit: int = 200) -> list[
-        CallbackItem]:
+def callback_item(callback_id: int, uow: UnitOfWork) -> CallbackItem:
+    """One callback request (the number to dial for click-to-call)."""
+    items = callbacks(uow, status=None, callback_id=callback_id)
+    if not items:
+        raise NotFound("callback request not found")
+    return items[0]
+
+
+def callbacks(uow: UnitOfWork, status: str | None = "open", limit: int = 200, *,
+              callback_id: int | None = None) -> list[CallbackItem]:
     """Callback requests (open ones first by age); ``status=None`` lists every state."""
     with uow.reading():
         stmt = select(CallbackRequest)
+        if callback_id is not None:
+            stmt = stmt.where(CallbackRequest.id == callback_id)
         if status:
             stmt = stmt.where(CallbackRequest.status == status)
             stmt = stmt.order_by(col(CallbackRequest.created_at))

@@ -7,12 +7,13 @@ template means.  Bookkeeping timestamps (``created_at``, audit ``at``) are naive
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
 from pydantic import NaiveDatetime
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 
@@ -206,7 +207,33 @@ class Slot(SQLModel, table=True):
     cabinet: str = Field(default="", max_length=20)
 
 
+_NOT_NAME = re.compile(r"[^\w-]+")
+
+
+def fold_name(text: str) -> str:
+    """A name as search compares it: lower case, ё as е, punctuation and runs of spaces as one
+    space.  SQLite's ``lower()`` knows no Cyrillic, so the folding is done here, once."""
+    return " ".join(_NOT_NAME.sub(" ", text.lower().replace("ё", "е")).replace("_", " ").split())
+
+
+def patient_name_key(last_name: str, first_name: str, middle_name: str = "") -> str:
+    """The value of ``Patient.name_key``: the folded full name, surname first."""
+    return fold_name(f"{last_name} {first_name} {middle_name or ''}")
+
+
+def _name_key_default(context: Any) -> str:
+    """Column default for Core inserts (bulk imports) that do not pass the key."""
+    row = context.get_current_parameters()
+    return patient_name_key(row.get("last_name", ""), row.get("first_name", ""),
+                            row.get("middle_name", ""))
+
+
 class Patient(SQLModel, table=True):
+    __table_args__ = (
+        # Prefix search on the folded name; text_pattern_ops lets PostgreSQL use it for LIKE
+        # 'x%' whatever the database collation (SQLite ignores the option).
+        Index("ix_patient_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+    )
     id: int | None = Field(default=None, primary_key=True)
     last_name: str = Field(max_length=80)
     first_name: str = Field(max_length=80)
@@ -223,10 +250,20 @@ class Patient(SQLModel, table=True):
     # The MIS's id of this patient, when it sends one (the policy number stays the key).
     external_id: str | None = Field(default=None, max_length=64, index=True)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+    #: ``patient_name_key(...)`` of the name, kept in step on every insert and update.
+    name_key: str | None = Field(default=None, max_length=250,
+                                 sa_column_kwargs={"default": _name_key_default})
 
     @property
     def full_name(self) -> str:
         return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+
+
+@event.listens_for(Patient, "before_insert")
+@event.listens_for(Patient, "before_update")
+def _keep_name_key(_mapper: Any, _connection: Any, patient: Patient) -> None:
+    patient.name_key = patient_name_key(patient.last_name, patient.first_name,
+                                        patient.middle_name)
 
 
 class Referral(SQLModel, table=True):

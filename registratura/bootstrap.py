@@ -64,6 +64,7 @@ def rules_from(settings: Settings) -> BookingRules:
         no_show_lookback_months=settings.no_show_lookback_months,
         substitute_hold_minutes=settings.substitute_hold_minutes,
         late_walk_in_minutes=settings.late_walk_in_minutes,
+        arrival_window_minutes=settings.arrival_window_minutes,
         id_failures_per_caller=settings.id_failures_per_caller,
         id_failures_per_policy=settings.id_failures_per_policy,
         id_failure_window_minutes=settings.id_failure_window_minutes,

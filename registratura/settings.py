@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # How long the substitute slot offered after a doctor's absence is held (rule 14).
     substitute_hold_minutes: int = Field(24 * 60, ge=1)
     late_walk_in_minutes: int = Field(15, ge=0)
+    #: «Пришёл» is accepted from this many minutes before a visit to as many after its start.
+    arrival_window_minutes: int = Field(120, ge=1)
     id_failures_per_caller: int = Field(5, ge=1)
     id_failures_per_policy: int = Field(5, ge=1)
     id_failure_window_minutes: int = Field(60, ge=1)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from agent_console.ami import AmiClient, AmiConfig
 from agent_console.live import LiveBoard
+from agent_console.reconcile import CallReconciler
 from registratura.bootstrap import Container
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Telephony:
     board: LiveBoard
     ami: AmiClient
     agent_interfaces: dict[str, str]
+    reconciler: CallReconciler | None = None
 
     def agent_interface(self, username: str) -> str | None:
         """The queue interface (``PJSIP/agent101``) of a console user, if configured."""
@@ -49,6 +51,8 @@ class Telephony:
     def stop(self, timeout: float = 5.0) -> None:
         """Log off and stop reconnecting (call on shutdown)."""
         self.ami.stop(timeout)
+        if self.reconciler is not None:
+            self.reconciler.stop(timeout)
 
 
 def _unknown_presence() -> bool | None:
@@ -74,7 +78,9 @@ def start_telephony(container: Container) -> Telephony | None:
     container.extras["live_board"] = board
     container.extras["agent_presence"] = presence
     container.extras["ami"] = client
-    telephony = Telephony(board, client, dict(settings.ami_agent_interfaces))
+    # Escalated-call records follow Asterisk: hung up, left the queue, answered.
+    reconciler = CallReconciler(board, container.uow).start()
+    telephony = Telephony(board, client, dict(settings.ami_agent_interfaces), reconciler)
     container.extras["telephony"] = telephony
     client.start()
     logger.info("AMI: connecting to %s:%s as %s (queue %s)", config.host, config.port,

@@ -20,6 +20,7 @@ from agent_console.security import csrf_protect, flash
 from booking_core import booking
 from booking_core.commands import BookSlot, Cancel, Reschedule
 from booking_core.views import AppointmentView
+from speech.ru_names import Case, short_name_in
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,10 @@ api = APIRouter(prefix="/api/appointments", tags=["appointments"],
 
 
 def _said(appt: AppointmentView) -> str:
-    return (f"{labels.ru_day(appt.starts_at)} {appt.starts_at:%H:%M}, {appt.doctor.full_name}, "
+    doctor = appt.doctor
+    to_doctor = short_name_in(Case.DATIVE, doctor.last_name, doctor.first_name,
+                              doctor.middle_name)
+    return (f"{labels.ru_day(appt.starts_at)} {appt.starts_at:%H:%M}, к врачу {to_doctor}, "
             f"каб. {appt.cabinet}, талон {appt.confirmation_code}")
 
 
@@ -64,7 +68,16 @@ def reschedule_form(appointment_id: int, request: Request, container: ContainerD
 def arrived_form(appointment_id: int, request: Request, container: ContainerDep,
                  agent: Registrar) -> Response:
     appt = booking.mark_arrived(appointment_id, actor_of(request, agent), container.uow())
-    flash(request, f"Отмечено: {labels.label(labels.STATUSES, appt.status)}.")
+    flash(request, f"Отмечено: {labels.label(labels.STATUSES, appt.status)} "
+                   f"({appt.starts_at:%H:%M}). Если по ошибке — «Отменить отметку».")
+    return RedirectResponse(safe_back(request, f"/patients/{appt.patient_id}"), status_code=303)
+
+
+@router.post("/appointments/{appointment_id}/arrived/undo")
+def undo_arrival_form(appointment_id: int, request: Request, container: ContainerDep,
+                      agent: Registrar) -> Response:
+    appt = booking.undo_arrival(appointment_id, actor_of(request, agent), container.uow())
+    flash(request, f"Отметка о приходе снята: запись {_said(appt)} снова ждёт пациента.")
     return RedirectResponse(safe_back(request, f"/patients/{appt.patient_id}"), status_code=303)
 
 
@@ -109,11 +122,20 @@ def api_reschedule(appointment_id: int, body: RescheduleIn, request: Request,
 
 
 @api.post("/{appointment_id}/arrived", response_model=AppointmentOut,
-          summary="The patient came (completed, or walk_in when late)")
+          summary="The patient came (completed, or walk_in when late); only around the visit "
+                  "time, else arrival_outside_window")
 def api_arrived(appointment_id: int, request: Request, container: ContainerDep,
                 agent: Registrar) -> AppointmentOut:
     return AppointmentOut.model_validate(
         booking.mark_arrived(appointment_id, actor_of(request, agent), container.uow()))
+
+
+@api.post("/{appointment_id}/arrived/undo", response_model=AppointmentOut,
+          summary="Take back an arrival recorded by mistake (booked again, audited)")
+def api_undo_arrival(appointment_id: int, request: Request, container: ContainerDep,
+                     agent: Registrar) -> AppointmentOut:
+    return AppointmentOut.model_validate(
+        booking.undo_arrival(appointment_id, actor_of(request, agent), container.uow()))
 
 
 @api.post("/{appointment_id}/no-show", response_model=AppointmentOut,

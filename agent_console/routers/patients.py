@@ -23,6 +23,7 @@ from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
 from booking_core import blocks, booking, patients, schedule
 from booking_core.patients import PatientQuery
+from booking_core.rules import arrival_open
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +82,13 @@ def card_page(patient_id: int, request: Request, container: ContainerDep,
               agent: Registrar) -> Response:
     card = patients.patient_card(patient_id, container.uow())
     now = container.clock.now_local()
+    window = container.rules.arrival_window_minutes
+    arrival_open_ids = {a.id for a in (*card.upcoming, *card.past)
+                        if arrival_open(a.starts_at, now, window)}
     return render(request, "patient.html", {
         "card": card, "now": now, "call": current_call(request, container),
-        "specialties": schedule.specialties(container.uow()),
+        "arrival_open_ids": arrival_open_ids,
+        "choices": schedule.specialty_choices(patient_id, container.uow()),
         "doctors": schedule.doctors(container.uow()),
     })
 

@@ -66,7 +66,7 @@ def console_url(sqlite_container: Container) -> Iterator[str]:
 def empty_console(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[str, Container]]:
     """The console over a migrated but empty database (``serve --no-seed-demo``)."""
     container = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}",  # type: ignore[arg-type]
-                                  secret_key="e2e-secret"), clock=clock)
+                                  secret_key="e2e-secret-key-0123456789"), clock=clock)
     upgrade(container.engine)
     try:
         with serving(container) as url:
@@ -97,3 +97,23 @@ def browser_page():  # type: ignore[no-untyped-def]
         yield page, problems
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def registrar_password() -> str:
+    """The password of ``registrar7``, the registrar ``console_url`` creates."""
+    return PASSWORD
+
+
+@pytest.fixture
+def login(console_url: str, registrar_password: str):  # type: ignore[no-untyped-def]
+    """``login(page, path="/queue")``: sign ``registrar7`` in and land on ``path``."""
+
+    def sign_in(page, path: str = "/queue") -> None:  # type: ignore[no-untyped-def]
+        page.goto(f"{console_url}/login?next={path}")
+        page.fill("#username", "registrar7")
+        page.fill("#password", registrar_password)
+        page.press("#password", "Enter")
+        page.wait_for_url(f"{console_url}{path}")
+
+    return sign_in

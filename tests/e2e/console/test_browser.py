@@ -39,12 +39,12 @@ def escalate_blocked_patient(container: Container) -> str:
 
 
 def test_registrar_takes_a_call_and_books(console_url, sqlite_container, browser_page,
-                                          tmp_path):
+                                          registrar_password, tmp_path):
     page, problems = browser_page
     page.goto(f"{console_url}/queue")
     assert page.url.endswith("/login?next=/queue")
     page.fill("#username", "registrar7")
-    page.fill("#password", PASSWORD)
+    page.fill("#password", registrar_password)
     page.press("#password", "Enter")
     page.wait_for_url(f"{console_url}/queue")
     page.wait_for_selector("#feed-state.on")  # the live feed is connected

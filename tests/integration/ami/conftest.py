@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from agent_console.ami import AmiClient, AmiConfig
-from agent_console.ami_sim import AmiSimulator
 from agent_console.live import LiveBoard
+from support.ami_sim import AmiSimulator
 
 USER, SECRET = "registratura", "s3cret"
 

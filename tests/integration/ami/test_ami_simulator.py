@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from agent_console.ami_sim import AmiSimulator
+from support.ami_sim import AmiSimulator
 
 USER, SECRET = "registratura", "s3cret"  # as in conftest.py
 

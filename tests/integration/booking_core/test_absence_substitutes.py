@@ -82,7 +82,7 @@ def test_each_patient_gets_a_different_reachable_slot_held_for_them(container):
 
 
 def test_the_hold_time_is_a_setting(db_url, clock):
-    c = bootstrap(Settings(database_url=db_url, secret_key="test-secret",
+    c = bootstrap(Settings(database_url=db_url, secret_key="test-secret-key-0123456789",
                            substitute_hold_minutes=90), clock=clock)
     try:
         kashintseva, _ = _book_kashintseva(c, [patient_id(c, "adult")])

@@ -155,7 +155,7 @@ def test_a_no_show_inside_the_look_back_window_counts(container, clock):
 
 
 def test_the_look_back_window_is_a_setting(db_url, clock):
-    c = bootstrap(Settings(database_url=db_url, secret_key="test-secret",
+    c = bootstrap(Settings(database_url=db_url, secret_key="test-secret-key-0123456789",
                            no_show_lookback_months=24), clock=clock)
     try:
         pid = patient_id(c, "adult")

@@ -38,7 +38,7 @@ def empty(empty_url: str, clock: FixedClock) -> Iterator[Container]:
     """A migrated, empty database (no demo clinic) with the tests' fixed clock."""
     from models.migrate import upgrade
 
-    c = bootstrap(Settings(database_url=empty_url, secret_key="test-secret"),  # type: ignore[arg-type]
+    c = bootstrap(Settings(database_url=empty_url, secret_key="test-secret-key-0123456789"),  # type: ignore[arg-type]
                   clock=clock)
     upgrade(c.engine)
     yield c

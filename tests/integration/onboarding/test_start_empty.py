@@ -27,7 +27,7 @@ PASSWORD = "empty-clinic-1"
 @pytest.fixture
 def empty_container(tmp_path: Path, clock: FixedClock) -> Iterator[Container]:
     c = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}",  # type: ignore[arg-type]
-                           secret_key="test-secret"), clock=clock)
+                           secret_key="test-secret-key-0123456789"), clock=clock)
     upgrade(c.engine)
     for name, role in (("boss", "admin"), ("desk", "agent")):
         agents.create_agent(agents.NewAgent(name, role, PASSWORD, Actor.system("test")), c.uow())
@@ -100,7 +100,7 @@ def test_serve_without_the_demo_says_what_to_do_next(tmp_path, clock, monkeypatc
     from registratura import cli
 
     container = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'fresh.db'}",  # type: ignore[arg-type]
-                                   secret_key="test-secret"), clock=clock)
+                                   secret_key="test-secret-key-0123456789"), clock=clock)
     out = Console(width=200, record=True)
     monkeypatch.setattr(cli, "console", out)
     try:

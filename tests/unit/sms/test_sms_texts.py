@@ -14,6 +14,7 @@ from booking_core.notifications import (
     normalize_phone,
     render,
     render_template,
+    text_values,
 )
 from booking_core.outbox import backoff_delay
 from booking_core.reminders import parse_reply
@@ -48,6 +49,17 @@ def test_english_templates_themselves_are_gsm7():
         assert is_gsm7(template.replace("{", "").replace("}", "")), key
 
 
+def test_doctor_names_are_declined():
+    booked = render("booked", FACTS | {"doctor": "Белова И.С."})
+    assert "вы записаны к врачу Беловой И.С." in booked.text
+    assert "к врачу Орлову А.Н." in render("booked", FACTS | {"doctor": "Орлов А.Н."}).text
+    facts = FACTS | {"doctor": "Шевчук И.С.", "doctor_dat": "Шевчук И.С.",
+                     "doctor_gen": "Шевчук И.С."}  # a woman's surname, cases from her full name
+    reminder = load_texts("ru")["reminder"]
+    assert "у врача Шевчук И.С.," in reminder.format(**text_values(facts, "ru"))
+    assert "у врача Кашинцевой Г.В.," in reminder.format(**text_values(FACTS, "ru"))
+
+
 def test_dates_are_digits_and_short_words():
     at = datetime(2026, 9, 8, 17, 30)
     assert format_when(at) == "вт 08.09 в 17:30"
@@ -57,7 +69,7 @@ def test_dates_are_digits_and_short_words():
 
 def test_booking_text_has_every_fact_in_two_segments_with_the_full_clinic_name():
     r = render("booked", FACTS)
-    for part in (CLINIC, "Кашинцева Г.В.", "вт 08.09 в 17:30", "каб. 15", "482913",
+    for part in (CLINIC, "к врачу Кашинцевой Г.В.", "вт 08.09 в 17:30", "каб. 15", "482913",
                  "Отмена: ответьте 2"):
         assert part in r.text
     assert (r.info.encoding, r.info.segments) == ("UCS-2", 2)
@@ -75,7 +87,7 @@ def test_cancellation_fits_one_segment():
     r = render("cancelled", FACTS)
     assert r.info.segments == 1 and r.text == f"{CLINIC}: запись вт 08.09 в 17:30 отменена."
     short_name = render("cancelled", FACTS, sender_name="ГП № 3")
-    assert short_name.text == "ГП № 3: запись к врачу Кашинцева Г.В. вт 08.09 в 17:30 отменена."
+    assert short_name.text == "ГП № 3: запись к врачу Кашинцевой Г.В. вт 08.09 в 17:30 отменена."
     assert short_name.info.segments == 1
 
 

@@ -1,4 +1,6 @@
-"""An Asterisk Manager Interface (AMI) server simulator over real TCP, for tests and demos.
+"""An Asterisk Manager Interface (AMI) server simulator over real TCP, test-only code.
+
+It lives under ``tests/support`` so the product package ships no test doubles.
 
 It speaks the AMI wire protocol the way Asterisk 20/22 does (``main/manager.c``,
 ``apps/app_queue.c``): a banner line ``Asterisk Call Manager/9.0.0``, then messages made of
