@@ -126,7 +126,7 @@ class PatientCard:
 
 def _name_variants(word: str) -> list[str]:
     """The spellings a registry may have stored: as typed, Capitalised, UPPER."""
-    word = word.strip().replace("%", "").replace("_", "")
+    word = word.strip()
     variants = [word, word[:1].upper() + word[1:].lower(), word.upper()]
     return list(dict.fromkeys(v for v in variants if v))
 
@@ -147,7 +147,9 @@ def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) 
     words = q.name.replace(".", " ").split()
     for column, word in zip((Patient.last_name, Patient.first_name, Patient.middle_name), words,
                             strict=False):
-        stmt = stmt.where(or_(*(col(column).like(f"{v}%") for v in _name_variants(word))))
+        # autoescape: "%" and "_" typed by a user are letters, not wildcards.
+        stmt = stmt.where(or_(*(col(column).startswith(v, autoescape=True)
+                                for v in _name_variants(word))))
     if q.phone.strip():
         phone = only_digits(q.phone)
         if len(phone) < 4:
