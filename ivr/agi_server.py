@@ -349,7 +349,9 @@ class SocketAGI(AGI):
         self.hungup = True
         if not self.hangup_reason:
             self.hangup_reason = reason
-        logger.info("agi %s: caller hangup detected (%s)", self.uniqueid, reason)
+        # A peer that never answered is not a call: under a flood its line would be noise.
+        logger.log(logging.INFO if self.answered else logging.DEBUG,
+                   "agi %s: caller hangup detected (%s)", self.uniqueid, reason)
         return cls(reason)
 
     # -- commands --------------------------------------------------------------------------
@@ -641,6 +643,10 @@ class _TCPServer(socketserver.ThreadingTCPServer):
         super().__init__(address, _Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
+        if not self.owner._room_for_more():
+            # Every thread slot is taken (calls plus connections being let go): leave the
+            # newcomers in the kernel's backlog, where they cost us no descriptor, for now.
+            raise OSError(errno.EAGAIN, "connection threads saturated")
         try:
             return self.socket.accept()
         except OSError as exc:
@@ -857,6 +863,12 @@ class AgiServer:
 
     # -- admission -------------------------------------------------------------------------
 
+    def _room_for_more(self, wait: float = 0.5) -> bool:
+        """Fewer connection threads than twice the cap (the second half: connections being
+        let go, whose descriptors close when their threads end)?  Waits up to ``wait`` s."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active < 2 * self.max_calls, timeout=wait)
+
     def _admit(self, sock: socket.socket, address: Any) -> bool:
         """Called in the accept thread: may this connection have a place (and a thread)?
 
@@ -878,6 +890,7 @@ class AgiServer:
                 refused = False
             if not refused:
                 self._unproven[sock] = None
+                self._active += 1  # counted here, before its thread exists
         if evicted is not None:
             logger.warning("agi: at the cap of %d calls; dropped the oldest silent connection",
                            self.max_calls)
@@ -890,11 +903,15 @@ class AgiServer:
             return False
         return True
 
-    def _proven_call(self, sock: socket.socket) -> None:
+    def _proven_call(self, sock: socket.socket, agi: SocketAGI | None, peer: str) -> None:
         """The peer answered its first command: a real call, never evicted."""
         with self._lock:
             if self._unproven.pop(sock, False) is None:
                 self._proven.add(sock)
+        if agi is not None:
+            request = AgiRequest.from_agi(agi, peer)
+            logger.info("agi %s: call from %s via %s, script %r", request.uniqueid or "?",
+                        mask_phone(request.caller_number) or "unknown", peer, request.script)
 
     def _release(self, sock: socket.socket) -> None:
         with self._lock:
@@ -905,8 +922,6 @@ class AgiServer:
 
     def _handle_connection(self, sock: socket.socket, address: Any) -> None:
         peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
-        with self._lock:
-            self._active += 1
         rfile = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
         wfile = sock.makefile("w", encoding="utf-8", newline="\n")
         agi: SocketAGI | None = None
@@ -915,7 +930,7 @@ class AgiServer:
                 agi = SocketAGI(rfile, wfile, sock=sock, env_timeout=self.env_timeout,
                                 reply_timeout=self.reply_timeout, peer=peer,
                                 first_reply_timeout=self.first_reply_timeout,
-                                on_ready=lambda: self._proven_call(sock))
+                                on_ready=lambda: self._proven_call(sock, agi, peer))
             except AgiEnvError as exc:
                 with self._lock:
                     self.connections_rejected += 1
@@ -943,8 +958,8 @@ class AgiServer:
         threading.current_thread().name = f"agi-{uid}"
         with self._lock:
             self.calls_started += 1
-        logger.info("agi %s: call from %s via %s, script %r", uid,
-                    mask_phone(request.caller_number) or "unknown", peer, script)
+        # "call from" is logged once the peer answers its first command (a silent peer,
+        # not a call, leaves no line behind).
         route = self.routes.get(script)
         if route is None:
             logger.error("agi %s: no route for script %r (known: %s)", uid, script,
@@ -957,7 +972,8 @@ class AgiServer:
         try:
             route(request)
         except CallerHangup as exc:
-            logger.info("agi %s: caller hung up (%s)", uid, exc)
+            logger.log(logging.INFO if agi.answered else logging.DEBUG,
+                       "agi %s: caller hung up (%s)", uid, exc)
         except TransportFailure as exc:
             if not agi.answered:
                 # Silent since its environment: not a call, nobody to escalate.
