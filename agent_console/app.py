@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from agent_console.deps import logged_in
+from agent_console.deps import CurrentAgent, phone_user
 from agent_console.errors import install_handlers
 from agent_console.feed import QueueFeed
 from agent_console.routers import (
@@ -65,11 +66,18 @@ and dates of birth are only ever sent in request bodies, never in URLs.
 """
 
 
-class SecurityHeaders:
-    """Adds the usual browser hardening headers to every HTTP response."""
+#: Responses under these paths may carry personal data: never stored by a browser or proxy.
+NO_STORE_PATHS = ("/api/", "/openapi.json")
+HSTS = b"max-age=31536000; includeSubDomains"
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class SecurityHeaders:
+    """Adds the usual browser hardening headers to every HTTP response; ``no-store`` on the
+    API (patient data); HSTS when the console is served over https."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,6 +94,10 @@ class SecurityHeaders:
                          (b"x-frame-options", b"DENY")]
                 if not path.startswith(CSP_EXEMPT):
                     extra.append((b"content-security-policy", CSP.encode()))
+                if path.startswith(NO_STORE_PATHS):
+                    extra.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    extra.append((b"strict-transport-security", HSTS))
                 headers += [(k, v) for k, v in extra if k not in names]
                 message["headers"] = headers
             await send(message)
@@ -106,21 +118,27 @@ def _optional_router(module: str) -> object | None:
 def create_app(container: Container, *, poll_interval: float = 1.0,
                sse_max_seconds: float = SSE_MAX_SECONDS) -> FastAPI:
     """Build the web app around an already wired container."""
+    # The schema and /docs are served below, behind the login (they map the whole API).
     app = FastAPI(title="Registratura console API", version="0.1.0", description=DESCRIPTION,
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.container = container
     app.state.templates = make_templates(container.settings.timezone)
     app.state.feed = QueueFeed(container, interval=poll_interval)
     app.state.login_throttle = LoginThrottle()
     app.state.sse_max_seconds = sse_max_seconds
 
-    secret = container.settings.secret_key
+    settings = container.settings
+    secret = settings.secret_key
     if secret is None:  # bootstrap() always resolves it; a hand-built container must too
         raise RuntimeError("settings carry no secret key: build the container with bootstrap()")
+    https = settings.public_base_url.strip().lower().startswith("https://")
     app.add_middleware(SessionMiddleware, secret_key=secret.get_secret_value(),
                        session_cookie=SESSION_COOKIE,
-                       max_age=SESSION_MAX_AGE, same_site="lax", https_only=False)
-    app.add_middleware(SecurityHeaders)
+                       max_age=SESSION_MAX_AGE, same_site="lax", https_only=https)
+    app.add_middleware(SecurityHeaders, hsts=https)
+    # Outermost: the client address (login throttle, audit) is the forwarded one only when
+    # the request came from a configured proxy; nobody else can choose their address.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Swagger UI 5 from the fastapi-swagger package: it reads OpenAPI 3.1 (FastAPI's output; the
     # 4.x bundle said "Unable to render this definition"), and /docs works offline.
@@ -134,8 +152,12 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
         body = {"status": "ok" if db_ok else "degraded", "database": "ok" if db_ok else "down"}
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(agent: CurrentAgent) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
+    def docs(agent: CurrentAgent) -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json", title="Registratura API",
             swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
@@ -154,7 +176,7 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
     # --- routers written by the telephony side (present once their modules land) ----------
     phone_router = _optional_router("agent_console.phone")  # /phone page + websocket
     if phone_router is not None:
-        app.include_router(phone_router, dependencies=[Depends(logged_in)])  # type: ignore[arg-type]
+        app.include_router(phone_router, dependencies=[Depends(phone_user)])  # type: ignore[arg-type]
     # Twilio SMS webhooks: they authenticate by Twilio's signature, not by a console session,
     # so their router carries no CSRF dependency of ours.
     webhooks_router = _optional_router("agent_console.webhooks")

@@ -10,7 +10,13 @@ from fastapi import Depends, Request, WebSocketException, status
 from starlette.requests import HTTPConnection
 
 from agent_console.errors import Forbidden, NotAuthenticated
-from agent_console.security import client_ip, end_session, session_user
+from agent_console.security import (
+    client_ip,
+    end_session,
+    same_origin,
+    session_generation,
+    session_user,
+)
 from booking_core import agents, call_queue
 from booking_core.actors import Actor
 from booking_core.agents import AgentView, Permission
@@ -27,35 +33,53 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def current_agent(request: Request, container: ContainerDep) -> AgentView:
-    """The logged-in, still active console user (re-read each request: a disabled account or
-    a changed role takes effect at once)."""
-    username = session_user(request)
+def session_agent(conn: HTTPConnection) -> AgentView:
+    """The logged-in, still active console user of a request or websocket, re-read each time
+    (a disabled account or a changed role takes effect at once).  A session issued before the
+    user's last logout, password change or disabling no longer counts."""
+    username = session_user(conn)
     if not username:
         raise NotAuthenticated()
+    container: Container = conn.app.state.container
     agent = agents.get_agent(username, container.uow())
-    if agent is None or not agent.active:
-        end_session(request)
+    if agent is None or not agent.active or session_generation(conn) != agent.session_version:
+        end_session(conn)
         raise NotAuthenticated()
-    request.state.agent = agent
+    conn.state.agent = agent
     return agent
+
+
+def current_agent(request: Request) -> AgentView:
+    """The logged-in console user of this request (:func:`session_agent`)."""
+    return session_agent(request)
 
 
 CurrentAgent = Annotated[AgentView, Depends(current_agent)]
 
 
-def logged_in(conn: HTTPConnection) -> str:
-    """Any console user, for pages and websockets alike (the browser phone).
+def phone_user(conn: HTTPConnection) -> AgentView:
+    """The browser phone's user, for its page and its websocket alike.
 
-    The phone lets its user pick the caller number, so it stays behind the login: otherwise
-    it would sidestep the identification limits that are counted per caller number.
+    The phone books and cancels, so it takes the registrar's permission (not the observer's);
+    what is done there is recorded as done by this user.  The websocket handshake must come
+    from our own pages (a foreign ``Origin`` would let another site drive the phone with the
+    user's cookie).
     """
-    username = conn.session.get("agent")
-    if username:
-        return username
-    if conn.scope["type"] == "websocket":
-        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="log in first")
-    raise NotAuthenticated()
+    websocket = conn.scope["type"] == "websocket"
+    try:
+        if websocket and not same_origin(conn):
+            logger.info("browser phone: websocket from a foreign origin refused")
+            raise Forbidden()
+        agent = session_agent(conn)
+        if not agent.can(Permission.WORK_PATIENTS):
+            logger.info("user %s refused the browser phone", agent.username)
+            raise Forbidden()
+    except (NotAuthenticated, Forbidden) as exc:
+        if websocket:
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION,
+                                     reason=exc.code) from None
+        raise
+    return agent
 
 
 def require(permission: Permission) -> Callable[[AgentView], AgentView]:

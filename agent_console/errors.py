@@ -88,7 +88,7 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 def is_api(request: Request) -> bool:
     """JSON callers: the /api tree, or anyone who asks for JSON only."""
     path = request.url.path
-    if path.startswith("/api/") or path == "/api":
+    if path.startswith("/api/") or path in ("/api", "/openapi.json"):
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept

@@ -9,9 +9,18 @@
   relative name (``ru/<24 hex>.wav``), validated strictly (no path tricks);
 * ``WS /phone/ws`` — one call: :func:`ivr.service.run_registry_call` on a
   :class:`ivr.browser_io.BrowserCallIO` in a worker thread (the flows are synchronous), bridged
-  to the socket with thread-safe queues.  ``?caller=+7...`` sets the caller number the flow sees
-  (callback requests use it).  An escalation ends the call with "Соединяю с оператором": the flow
-  has saved the call record as usual, so it shows up in the console's queue.
+  to the socket with thread-safe queues.  The browser's first message
+  ``{"type": "start", "caller": "+7..."}`` sets the caller number the flow sees (callback
+  requests use it; personal data never travels in the URL).  An escalation ends the call with
+  "Соединяю с оператором": the flow has saved the call record as usual, so it shows up in the
+  console's queue.
+
+Only registrars (agents and admins) may use the phone, and the call runs on their behalf: the
+console user is the actor of every booking, cancellation and callback request made there, and
+identification failures count against them (``CallInfo.operator``).  The app includes this
+router behind :func:`agent_console.deps.phone_user`, which checks the session, the role and the
+websocket's ``Origin`` and leaves the user in ``websocket.state.agent``; a socket without one
+is closed.
 
 The IVR runtime comes from ``app.state.container.extras["ivr_runtime"]`` (an
 :class:`ivr.runtime.IvrRuntime`, set by ``registratura serve``).
@@ -58,6 +67,8 @@ SCRIPT = _HERE / "static" / "phone.js"
 MAX_BROWSER_CALLS = 16
 #: Largest message accepted from the browser.
 MAX_MESSAGE_BYTES = 2048
+#: Seconds to wait for the browser's ``start`` message before the call starts without it.
+START_WAIT_SECONDS = 5.0
 
 TRANSFER_TEXT = {"ru": "Соединяю с оператором…", "en": "Connecting you to an agent…"}
 
@@ -121,6 +132,10 @@ def phone_audio(file: str, request: Request) -> Response:
 @router.websocket("/phone/ws")
 async def phone_socket(websocket: WebSocket) -> None:
     """One browser call (see :mod:`ivr.browser_io` for the message protocol)."""
+    agent = getattr(websocket.state, "agent", None)
+    if agent is None:  # included without phone_user: nobody to act as
+        await websocket.close(code=1008)
+        return
     await websocket.accept()
     runtime = _runtime(websocket.app)
     if runtime is None:
@@ -132,10 +147,31 @@ async def phone_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1013)
         return
     # From here the call's worker thread owns the slot and releases it when the flow ends.
-    await _call(websocket, runtime)
+    try:
+        caller, early = await _start_message(websocket)
+    except BaseException:
+        _slots.release()
+        raise
+    await _call(websocket, runtime, agent.username, caller, early)
 
 
-async def _call(websocket: WebSocket, runtime: IvrRuntime) -> None:
+async def _start_message(websocket: WebSocket) -> tuple[str, dict[str, Any] | None]:
+    """The caller number from the browser's ``start`` message (``""`` without one), and any
+    other message that came first instead (handed to the call)."""
+    try:
+        data = await asyncio.wait_for(websocket.receive_json(), START_WAIT_SECONDS)
+    except (TimeoutError, ValueError, KeyError):
+        return "", None
+    if not isinstance(data, dict):
+        return "", None
+    if data.get("type") != "start":
+        return "", data
+    caller = str(data.get("caller", "")).strip()
+    return (caller if _CALLER.fullmatch(caller) else ""), None
+
+
+async def _call(websocket: WebSocket, runtime: IvrRuntime, operator: str, caller: str,
+                early: dict[str, Any] | None) -> None:
     loop = asyncio.get_running_loop()
     outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
@@ -144,19 +180,20 @@ async def _call(websocket: WebSocket, runtime: IvrRuntime) -> None:
             loop.call_soon_threadsafe(outbox.put_nowait, message)
 
     try:
-        caller = websocket.query_params.get("caller", "").strip()
-        info = CallInfo(call_uid=f"web-{secrets.token_hex(6)}",
-                        caller_number=caller if _CALLER.fullmatch(caller) else "",
-                        channel="browser")
+        info = CallInfo(call_uid=f"web-{secrets.token_hex(6)}", caller_number=caller,
+                        channel="browser", operator=operator,
+                        operator_source=websocket.client.host if websocket.client else "")
         audio_base = websocket.url.path.rsplit("/", 1)[0] + "/audio/"
         io = BrowserCallIO(info, runtime.cache, send, audio_base=audio_base)
+        if early is not None and isinstance(early.get("type"), str):
+            io.feed(early)
         worker = threading.Thread(target=_worker, args=(io, runtime, send),
                                   name=f"phone-{info.call_uid}", daemon=True)
         worker.start()
     except BaseException:
         _slots.release()
         raise
-    logger.info("browser phone: call %s from %s started", info.call_uid,
+    logger.info("browser phone: call %s by %s as %s started", info.call_uid, operator,
                 mask_phone(info.caller_number) or "anonymous")
     sender = asyncio.create_task(_pump(websocket, outbox))
     receiver = asyncio.create_task(_listen(websocket, io))

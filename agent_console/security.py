@@ -1,8 +1,12 @@
 """Sessions, CSRF protection, flash messages and login throttling.
 
-The session is Starlette's signed cookie (HttpOnly, SameSite=Lax, keyed by the
-``secret_key`` setting) holding the user name, a per-session CSRF token and flash messages;
-never a password or personal data of patients.
+The session is Starlette's signed cookie (HttpOnly, SameSite=Lax, ``Secure`` when the public
+URL is https, keyed by the ``secret_key`` setting) holding the user name, the user's session
+generation, a per-session CSRF token and flash messages; never a password or personal data of
+patients.  A signed cookie cannot be recalled, so each console user has a ``session_version``
+in the database: the cookie carries the value it was issued with, and logout, a password
+change or reset and disabling the account raise it -- every older cookie stops working at once,
+in every process.
 
 CSRF: every unsafe request to a console router must prove it comes from our own pages:
 forms carry the token in the hidden field ``csrf_token``; JSON calls authenticated by the
@@ -15,11 +19,12 @@ import logging
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from urllib.parse import urlsplit
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
+from starlette.requests import HTTPConnection
 
 from agent_console.errors import CsrfFailed, TooManyLogins
 
@@ -45,27 +50,43 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def start_session(request: Request, username: str) -> str:
-    """A fresh session for a user who just logged in (new CSRF token: no fixation)."""
+def start_session(request: Request, username: str, generation: int = 0) -> str:
+    """A fresh session for a user who just logged in (new CSRF token: no fixation).
+
+    ``generation`` is the user's ``session_version``: the session is valid while they match.
+    """
     request.session.clear()
     request.session["agent"] = username
+    request.session["gen"] = generation
     request.session["csrf"] = secrets.token_urlsafe(32)
     return request.session["csrf"]
 
 
-def end_session(request: Request) -> None:
-    request.session.clear()
+def end_session(conn: HTTPConnection) -> None:
+    conn.session.clear()
 
 
-def session_user(request: Request) -> str | None:
-    return request.session.get("agent")
+def session_user(conn: HTTPConnection) -> str | None:
+    return conn.session.get("agent")
 
 
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
+def session_generation(conn: HTTPConnection) -> int | None:
+    """The ``session_version`` this session was issued with (None: an unversioned cookie)."""
+    value = conn.session.get("gen")
+    return value if isinstance(value, int) else None
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """False when the browser says the request comes from another site (or an opaque one).
+
+    Browsers always send ``Origin`` on cross-site POSTs and on WebSocket handshakes; a
+    request without it comes from a non-browser client, which cannot carry a victim's cookie.
+    """
+    origin = conn.headers.get("origin")
     if not origin or origin == "null":
         return origin != "null"
-    return urlsplit(origin).netloc == request.url.netloc
+    return urlsplit(origin).netloc == conn.url.netloc
+
 
 
 async def csrf_protect(
@@ -74,7 +95,7 @@ async def csrf_protect(
     """Router dependency: refuse unsafe requests that can't show the session's CSRF token."""
     if request.method in SAFE_METHODS:
         return
-    if not _same_origin(request):
+    if not same_origin(request):
         raise CsrfFailed("foreign origin")
     expected = request.session.get("csrf", "")
     if request.url.path.startswith("/api/"):
@@ -104,39 +125,66 @@ def pop_flashes(request: Request) -> list[dict[str, str]]:
     return list(request.session.pop("flash", []) or [])
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+def client_ip(conn: HTTPConnection) -> str:
+    """The client's address.  Behind a configured reverse proxy this is already the
+    forwarded address (see ``trusted_proxies``: uvicorn's proxy-headers middleware rewrites
+    it only for requests that come from one of those proxies)."""
+    return conn.client.host if conn.client else ""
 
 
 class LoginThrottle:
-    """At most ``limit`` failed logins per (address, user name) within ``window`` seconds."""
+    """Failed logins within ``window`` seconds: at most ``limit`` per (address, user name) and
+    at most ``per_address`` per address across all names (a password spray over many names).
 
-    def __init__(self, limit: int = 10, window: float = 900.0) -> None:
+    Memory is bounded: past ``max_keys`` tracked keys the least recently failed one is
+    forgotten first, so a flood of names never wipes the counters of an ongoing attack.
+    """
+
+    def __init__(self, limit: int = 10, window: float = 900.0, *, per_address: int = 30,
+                 max_keys: int = 10_000) -> None:
         self.limit = limit
+        self.per_address = per_address
         self.window = window
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self.max_keys = max_keys
+        self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _keys(address: str, username: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        # The address-wide key has a prefix no user name can have (names are [a-z0-9_.-]).
+        return (address, "u:" + username.strip().lower()), (address, "*")
+
     def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
+        q = self._failures.get(key)
+        if q is None:
+            return deque()
         while q and now - q[0] > self.window:
             q.popleft()
         return q
 
     def check(self, address: str, username: str) -> None:
-        """Raise :class:`TooManyLogins` if this pair failed too often recently."""
-        key = (address, username.strip().lower())
+        """Raise :class:`TooManyLogins` if this pair or this address failed too often."""
+        pair, whole = self._keys(address, username)
+        now = time.monotonic()
         with self._lock:
-            if len(self._recent(key, time.monotonic())) >= self.limit:
+            if (len(self._recent(pair, now)) >= self.limit
+                    or len(self._recent(whole, now)) >= self.per_address):
+                logger.info("login throttled")
                 raise TooManyLogins()
 
     def failed(self, address: str, username: str) -> None:
-        key = (address, username.strip().lower())
+        now = time.monotonic()
         with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
-            if len(self._failures) > 10_000:  # bounded memory under a spray of names
-                self._failures.clear()
+            for key in self._keys(address, username):
+                q = self._recent(key, now)
+                q.append(now)
+                self._failures[key] = q
+                self._failures.move_to_end(key)
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)  # the least recently failed first
 
     def succeeded(self, address: str, username: str) -> None:
+        """A good password clears that name's counter (not the address-wide one)."""
+        pair, _ = self._keys(address, username)
         with self._lock:
-            self._failures.pop((address, username.strip().lower()), None)
+            self._failures.pop(pair, None)

@@ -18,6 +18,7 @@ every request is refused.
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -36,6 +37,20 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio", tags=["sms"])
 
 TWIML = "application/xml"
+#: Twilio's ids are "SM"/"MM" + 32 hex digits; the column holds 64.  Anything else is refused
+#: with 400 (a validly signed but odd request must not turn into a database error).
+_SID = re.compile(r"[A-Za-z0-9]{2,64}")
+_STATUS = re.compile(r"[a-z_-]{0,20}")
+MAX_ERROR_CODE = 20
+
+
+def _sid(params: dict[str, str], *, required: bool) -> str:
+    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    if not sid and not required:
+        return ""
+    if not _SID.fullmatch(sid):
+        raise HTTPException(status_code=400, detail="MessageSid missing or malformed")
+    return sid
 
 
 def _container(request: Request) -> Container:
@@ -84,9 +99,7 @@ async def inbound_sms(request: Request) -> Response:
     """Confirm ("1") or cancel ("2") the patient's upcoming appointment; answer in TwiML."""
     container = _container(request)
     params = await _signed_form(request, container)
-    sid = params.get("MessageSid") or params.get("SmsSid") or ""
-    if not sid:
-        raise HTTPException(status_code=400, detail="MessageSid missing")
+    sid = _sid(params, required=True)
     settings = container.settings
     reply = reminders.SmsReply(message_sid=sid, from_phone=params.get("From", ""),
                                body=params.get("Body", ""))
@@ -103,11 +116,14 @@ async def delivery_status(request: Request) -> Response:
     """Move the outbox row forward (sent → delivered / failed)."""
     container = _container(request)
     params = await _signed_form(request, container)
-    state = params.get("MessageStatus") or params.get("SmsStatus") or ""
+    state = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+    if not _STATUS.fullmatch(state):
+        raise HTTPException(status_code=400, detail="MessageStatus malformed")
     found = await run_in_threadpool(
         outbox.record_delivery, container.uow(), provider_status=state,
-        provider_id=params.get("MessageSid") or params.get("SmsSid") or "",
-        key=request.query_params.get("key", ""), error_code=params.get("ErrorCode", ""))
+        provider_id=_sid(params, required=False),
+        key=request.query_params.get("key", ""),
+        error_code=params.get("ErrorCode", "")[:MAX_ERROR_CODE])
     if not found:
         logger.info("delivery report for an unknown message (%s)", scrub(state))
     return Response(status_code=204)

@@ -68,6 +68,7 @@ class AgentView:
     role: str
     extension: str
     active: bool
+    session_version: int = 0
 
     @property
     def display_name(self) -> str:
@@ -85,7 +86,8 @@ class AgentView:
     def of(cls, a: Agent) -> AgentView:
         assert a.id is not None
         return cls(id=a.id, username=a.username, full_name=a.full_name, role=a.role,
-                   extension=a.extension, active=a.active)
+                   extension=a.extension, active=a.active,
+                   session_version=a.session_version or 0)
 
 
 @dataclass(frozen=True)
@@ -221,9 +223,26 @@ def update_agent(username: str, actor: Actor, uow: UnitOfWork, *, role: str | No
         if password:
             agent.password_hash = _hasher().hash(password)
             after["password"] = "changed"
+        if password or active is False:
+            # A copied cookie must not outlive a password reset or a disabled account.
+            agent.session_version = (agent.session_version or 0) + 1
+            after["sessions"] = "ended"
         audit.record(uow, actor, "agent_update", "agent", agent.id, before, after)
         uow.commit()
         return AgentView.of(agent)
+
+
+def end_sessions(username: str, actor: Actor, uow: UnitOfWork) -> None:
+    """End every console session of this user (logout): their cookies stop working at once."""
+    with uow:
+        agent = uow.session.exec(
+            select(Agent).where(Agent.username == normalize_username(username))
+        ).first()
+        if agent is None:
+            raise NotFound("user not found")
+        agent.session_version = (agent.session_version or 0) + 1
+        audit.record(uow, actor, "logout", "agent", agent.id)
+        uow.commit()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ class Identify:
     birth_date: date
     channel: str
     caller_number: str = ""
+    operator: str = ""  # a console user identifying on the caller's behalf (browser phone)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
     # or one attacker could lock out every caller who hides their number.
     caller_digits = only_digits(cmd.caller_number)
     caller_key = personal_key("caller", caller_digits, rules.pepper) if caller_digits else ""
+    if cmd.operator:
+        # A console user types any caller number they like: count their own failures.
+        caller_key = personal_key("operator", cmd.operator, rules.pepper)
     policy_key = personal_key("policy", policy, rules.pepper)
     with uow:
         since = uow.clock.now_utc() - timedelta(minutes=rules.id_failure_window_minutes)

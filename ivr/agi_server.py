@@ -34,12 +34,16 @@ How the replies map onto the dialogue port's exceptions (:mod:`ivr.io`):
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import re
+import selectors
 import socket
 import socketserver
+import struct
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -68,6 +72,15 @@ DEFAULT_PORT = 4573
 DEFAULT_ENV_TIMEOUT = 10.0
 #: Seconds to wait for the reply to one command (a prompt plus a digit timeout fit easily).
 DEFAULT_REPLY_TIMEOUT = 300.0
+#: Seconds a peer may take to answer the first command after its environment: Asterisk
+#: answers at once, so a peer silent for longer is not a call and frees its place.
+DEFAULT_FIRST_REPLY_TIMEOUT = 5.0
+#: Concurrent calls one server serves; more are refused (see :meth:`AgiServer._admit`).
+DEFAULT_MAX_CALLS = 200
+#: Refused connections being told so at once, at most (more are reset outright).
+MAX_REFUSING = 64
+#: Seconds a refused connection gets to read the verdict and go.
+REFUSAL_LINGER = 2.0
 #: Seconds to wait for the reply that follows an asynchronous ``HANGUP`` line.
 HANGUP_REPLY_TIMEOUT = 5.0
 #: Seconds allowed for the escalation commands sent after a failed route.
@@ -75,7 +88,10 @@ ESCALATION_TIMEOUT = 5.0
 
 MAX_LINE = 8192
 MAX_ENV_LINES = 256
-MAX_USAGE_LINES = 200
+MAX_USAGE_LINES = 200  # kept for the log
+MAX_USAGE_DRAIN = 2000  # read past, to find the end of an over-long usage body
+#: What :meth:`SocketAGI._read_line` returns for a line it had to skip for its length.
+_OVERLONG = "\x00overlong"
 
 #: Commands Asterisk still executes after the channel hung up (``dead`` flag in res_agi.c).
 DEAD_SAFE_COMMANDS = frozenset(
@@ -232,6 +248,8 @@ class SocketAGI(AGI):
         env_timeout: float | None = DEFAULT_ENV_TIMEOUT,
         reply_timeout: float | None = DEFAULT_REPLY_TIMEOUT,
         peer: str = "",
+        first_reply_timeout: float | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         # Deliberately not calling AGI.__init__: it calls signal.signal() and reads the env
         # without any validation.  These are the attributes pyst2's methods rely on.
@@ -249,10 +267,18 @@ class SocketAGI(AGI):
         self._probing = False
         self._env_timeout = env_timeout
         self._lock = threading.RLock()
+        # Until the peer has answered one command it has proven nothing: a short deadline.
+        self._first_reply_timeout = first_reply_timeout
+        self._on_ready = on_ready
         self._get_agi_env()
         self._set_timeout(reply_timeout)
 
     # -- environment ---------------------------------------------------------------------
+
+    @property
+    def answered(self) -> bool:
+        """True once the peer has answered a command (a silent peer is not a call)."""
+        return self._on_ready is None
 
     @property
     def uniqueid(self) -> str:
@@ -323,7 +349,9 @@ class SocketAGI(AGI):
         self.hungup = True
         if not self.hangup_reason:
             self.hangup_reason = reason
-        logger.info("agi %s: caller hangup detected (%s)", self.uniqueid, reason)
+        # A peer that never answered is not a call: under a flood its line would be noise.
+        logger.log(logging.INFO if self.answered else logging.DEBUG,
+                   "agi %s: caller hangup detected (%s)", self.uniqueid, reason)
         return cls(reason)
 
     # -- commands --------------------------------------------------------------------------
@@ -354,6 +382,8 @@ class SocketAGI(AGI):
         self._set_timeout(timeout)
         try:
             raw = self.stdin.readline(MAX_LINE + 1)
+            if len(raw) > MAX_LINE and not raw.endswith("\n"):
+                raw = self._drain_long_line(raw)
         except TimeoutError as exc:
             raise AgiReplyTimeout(
                 f"no reply to {scrub(self.last_command)!r} within {timeout} s"
@@ -367,10 +397,32 @@ class SocketAGI(AGI):
             raise self._hangup("end of stream")
         return raw.rstrip("\r\n")
 
+    def _drain_long_line(self, head: str) -> str:
+        """Skip the rest of a line longer than :data:`MAX_LINE` (up to its newline), so the
+        next read starts at the next reply; returns the marker :data:`_OVERLONG`."""
+        skipped = len(head)
+        while True:
+            chunk = self.stdin.readline(MAX_LINE + 1)
+            skipped += len(chunk)
+            if chunk == "" or chunk.endswith("\n"):
+                break
+        logger.warning("agi %s: a reply line of %d characters was skipped (limit %d)",
+                       self.uniqueid, skipped, MAX_LINE)
+        return _OVERLONG if chunk else ""
+
     def get_result(self, stdin: Any = None) -> dict[str, tuple[str, str]]:
         """Read and parse the reply to the last command (``stdin`` is ignored, kept for pyst2)."""
         verb = _command_verb(self.last_command)
-        line = self._read_line(self.reply_timeout)
+        if self._on_ready is not None and self._first_reply_timeout is not None:
+            line = self._read_line(min(self._first_reply_timeout, self.reply_timeout or
+                                       self._first_reply_timeout))
+        else:
+            line = self._read_line(self.reply_timeout)
+        if self._on_ready is not None:
+            ready, self._on_ready = self._on_ready, None
+            ready()
+        if line == _OVERLONG:
+            raise self._garbled(f"reply to {verb} longer than {MAX_LINE} characters")
         saw_hangup_line = False
         while line.strip().upper() == "HANGUP":
             saw_hangup_line = True
@@ -422,17 +474,23 @@ class SocketAGI(AGI):
         return AgiGarbledReply(message)
 
     def _read_usage(self) -> list[str]:
-        """Read the body of a ``520-`` reply up to ``520 End of proper usage.``."""
+        """Read the body of a ``520-`` reply up to ``520 End of proper usage.``.
+
+        At most :data:`MAX_USAGE_LINES` lines are kept; a body that goes on is read to its end
+        line within :data:`MAX_USAGE_DRAIN` lines so the session stays in step, then given up.
+        """
         lines: list[str] = []
-        for _ in range(MAX_USAGE_LINES):
+        for count in range(MAX_USAGE_DRAIN):
             try:
                 line = self._read_line(self.reply_timeout)
             except AgiCallerHangup:
                 lines.append("(connection closed inside the usage text)")
                 return lines
-            lines.append(line)
             if line.startswith("520 "):
+                lines.append(line)
                 return lines
+            if count < MAX_USAGE_LINES:
+                lines.append(line[:200])
         raise self._garbled("520 usage reply does not end")
 
     @staticmethod
@@ -569,6 +627,11 @@ class AgiRequest:
         )
 
 
+#: Errors of ``accept()`` that mean "out of resources": back off instead of spinning.
+_ACCEPT_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+ACCEPT_BACKOFF = 0.1
+
+
 class _TCPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
@@ -579,8 +642,114 @@ class _TCPServer(socketserver.ThreadingTCPServer):
         self.owner = owner
         super().__init__(address, _Handler)
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        if not self.owner._room_for_more():
+            # Every thread slot is taken (calls plus connections being let go): leave the
+            # newcomers in the kernel's backlog, where they cost us no descriptor, for now.
+            raise OSError(errno.EAGAIN, "connection threads saturated")
+        try:
+            return self.socket.accept()
+        except OSError as exc:
+            if exc.errno in _ACCEPT_EXHAUSTED:
+                # Out of file descriptors: the listening socket stays readable, so without a
+                # pause this loop would spin (and log) as fast as the CPU allows.
+                logger.error("agi: cannot accept a connection: %s", exc.strerror)
+                time.sleep(ACCEPT_BACKOFF)
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self.owner._admit(request, client_address):
+            super().process_request(request, client_address)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.exception("agi: unhandled error on connection from %s", client_address)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close at once with a TCP reset (frees the descriptor, no lingering)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+class _Refuser:
+    """Tells connections beyond the cap "busy" without a thread each.
+
+    The verdict is written at once (``REG_ESCALATE=1``, ``REG_REASON=ivr_busy``: the dialplan
+    queues the caller for an agent, as for any escalation), then our side is closed for
+    writing; Asterisk runs the two commands, sees the end of the script and hangs up the
+    socket.  One thread drains what it sends meanwhile and closes each connection when the
+    peer is done or after :data:`REFUSAL_LINGER` seconds.  Beyond :data:`MAX_REFUSING` at once
+    a connection is reset outright.
+    """
+
+    VERDICT = (f"SET VARIABLE REG_ESCALATE {quote_arg('1')}\n"
+               f"SET VARIABLE REG_REASON {quote_arg('ivr_busy')}\n").encode()
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._deadlines: dict[socket.socket, float] = {}
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def refuse(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._stopped or len(self._deadlines) >= MAX_REFUSING:
+                _reset(sock)
+                return
+            try:
+                sock.setblocking(False)
+                sock.send(self.VERDICT)
+                sock.shutdown(socket.SHUT_WR)
+                self._selector.register(sock, selectors.EVENT_READ)
+            except OSError:
+                _reset(sock)
+                return
+            self._deadlines[sock] = time.monotonic() + REFUSAL_LINGER
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="agi-refuser",
+                                                daemon=True)
+                self._thread.start()
+
+    def _close(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._deadlines.pop(sock, None)
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(sock)
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    def _run(self) -> None:
+        while not self._stopped:
+            with self._lock:
+                empty = not self._deadlines
+            events = [] if empty else self._selector.select(timeout=0.2)
+            if empty:
+                time.sleep(0.05)
+            for key, _ in events:
+                sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                try:
+                    if sock.recv(4096):
+                        continue
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    pass
+                self._close(sock)
+            now = time.monotonic()
+            with self._lock:
+                expired = [s for s, t in self._deadlines.items() if t <= now]
+            for sock in expired:
+                self._close(sock)
+
+    def stop(self) -> None:
+        self._stopped = True
+        with self._lock:
+            socks = list(self._deadlines)
+        for sock in socks:
+            self._close(sock)
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -607,10 +776,21 @@ class AgiServer:
         *,
         env_timeout: float | None = DEFAULT_ENV_TIMEOUT,
         reply_timeout: float | None = DEFAULT_REPLY_TIMEOUT,
+        first_reply_timeout: float | None = DEFAULT_FIRST_REPLY_TIMEOUT,
+        max_calls: int = DEFAULT_MAX_CALLS,
     ) -> None:
         self.routes: dict[str, Route] = {name.strip("/"): route for name, route in routes.items()}
         self.env_timeout = env_timeout
         self.reply_timeout = reply_timeout
+        self.first_reply_timeout = first_reply_timeout
+        self.max_calls = max_calls
+        # Places under the cap: connections that have not answered a command yet (oldest
+        # first; they give way to newcomers when the cap is full) and proven calls.
+        self._unproven: OrderedDict[socket.socket, None] = OrderedDict()
+        self._proven: set[socket.socket] = set()
+        self._refuser = _Refuser()
+        self.connections_refused = 0
+        self.connections_evicted = 0
         self._server = _TCPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
@@ -666,6 +846,7 @@ class AgiServer:
         if self._serving.is_set():
             self._server.shutdown()
         self._server.server_close()
+        self._refuser.stop()
         if self._thread is not None:
             self._thread.join(5.0)
             self._thread = None
@@ -680,19 +861,76 @@ class AgiServer:
     def __exit__(self, *_exc: object) -> None:
         self.shutdown()
 
+    # -- admission -------------------------------------------------------------------------
+
+    def _room_for_more(self, wait: float = 0.5) -> bool:
+        """Fewer connection threads than twice the cap (the second half: connections being
+        let go, whose descriptors close when their threads end)?  Waits up to ``wait`` s."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active < 2 * self.max_calls, timeout=wait)
+
+    def _admit(self, sock: socket.socket, address: Any) -> bool:
+        """Called in the accept thread: may this connection have a place (and a thread)?
+
+        Under the cap: yes.  At the cap, the oldest connection that has not answered a single
+        command yet (a silent peer, not a call) gives its place up.  With every place held
+        by a real call, the newcomer is refused at once (:class:`_Refuser`).
+        """
+        evicted: socket.socket | None = None
+        with self._lock:
+            if len(self._unproven) + len(self._proven) >= self.max_calls:
+                if not self._unproven:
+                    self.connections_refused += 1
+                    refused = True
+                else:
+                    evicted, _ = self._unproven.popitem(last=False)
+                    self.connections_evicted += 1
+                    refused = False
+            else:
+                refused = False
+            if not refused:
+                self._unproven[sock] = None
+                self._active += 1  # counted here, before its thread exists
+        if evicted is not None:
+            logger.warning("agi: at the cap of %d calls; dropped the oldest silent connection",
+                           self.max_calls)
+            with contextlib.suppress(OSError):
+                evicted.shutdown(socket.SHUT_RDWR)  # its thread reads EOF and ends
+        if refused:
+            logger.warning("agi: at the cap of %d calls; refused a call (ivr_busy)",
+                           self.max_calls)
+            self._refuser.refuse(sock)
+            return False
+        return True
+
+    def _proven_call(self, sock: socket.socket, agi: SocketAGI | None, peer: str) -> None:
+        """The peer answered its first command: a real call, never evicted."""
+        with self._lock:
+            if self._unproven.pop(sock, False) is None:
+                self._proven.add(sock)
+        if agi is not None:
+            request = AgiRequest.from_agi(agi, peer)
+            logger.info("agi %s: call from %s via %s, script %r", request.uniqueid or "?",
+                        mask_phone(request.caller_number) or "unknown", peer, request.script)
+
+    def _release(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._unproven.pop(sock, None)
+            self._proven.discard(sock)
+
     # -- one connection --------------------------------------------------------------------
 
     def _handle_connection(self, sock: socket.socket, address: Any) -> None:
         peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
-        with self._lock:
-            self._active += 1
         rfile = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
         wfile = sock.makefile("w", encoding="utf-8", newline="\n")
         agi: SocketAGI | None = None
         try:
             try:
                 agi = SocketAGI(rfile, wfile, sock=sock, env_timeout=self.env_timeout,
-                                reply_timeout=self.reply_timeout, peer=peer)
+                                reply_timeout=self.reply_timeout, peer=peer,
+                                first_reply_timeout=self.first_reply_timeout,
+                                on_ready=lambda: self._proven_call(sock, agi, peer))
             except AgiEnvError as exc:
                 with self._lock:
                     self.connections_rejected += 1
@@ -708,6 +946,7 @@ class AgiServer:
                 for stream in (wfile, rfile):
                     with contextlib.suppress(Exception):
                         stream.close()
+            self._release(sock)
             with self._idle:
                 self._active -= 1
                 self._idle.notify_all()
@@ -719,8 +958,8 @@ class AgiServer:
         threading.current_thread().name = f"agi-{uid}"
         with self._lock:
             self.calls_started += 1
-        logger.info("agi %s: call from %s via %s, script %r", uid,
-                    mask_phone(request.caller_number) or "unknown", peer, script)
+        # "call from" is logged once the peer answers its first command (a silent peer,
+        # not a call, leaves no line behind).
         route = self.routes.get(script)
         if route is None:
             logger.error("agi %s: no route for script %r (known: %s)", uid, script,
@@ -733,8 +972,14 @@ class AgiServer:
         try:
             route(request)
         except CallerHangup as exc:
-            logger.info("agi %s: caller hung up (%s)", uid, exc)
+            logger.log(logging.INFO if agi.answered else logging.DEBUG,
+                       "agi %s: caller hung up (%s)", uid, exc)
         except TransportFailure as exc:
+            if not agi.answered:
+                # Silent since its environment: not a call, nobody to escalate.
+                logger.warning("agi %s: peer %s never answered a command; let go (%s)",
+                               uid, peer, exc)
+                return
             with self._lock:
                 self.calls_failed += 1
             logger.error("agi %s: transport failure in route %r: %s", uid, script, exc)

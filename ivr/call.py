@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
+from booking_core.actors import Actor
 from booking_core.hours import DeskHours
 from booking_core.uow import UnitOfWorkFactory
 from booking_core.views import PatientView
@@ -20,6 +21,7 @@ from ivr.catalogue import Catalogue, load_catalogue
 from ivr.io import CallIO, Digits, Grammar, Prompt, Speech, Timeout
 from ivr.phrasing import Phraser
 from ivr.recording import CallRecorder
+from models.tables import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +113,14 @@ class Call:
         self.spoken = False  # the last menu answer came by voice (may be misheard), not a key
         self.speech_misses = 0
         self.set_locale(locale)
+
+    def actor(self, patient_id: int | None) -> Actor:
+        """Who the audit log names for what this call does: the patient on a phone line, the
+        console user when one places the call from the browser phone."""
+        info = self.io.info
+        if info.operator:
+            return Actor.agent(info.operator, info.operator_source, channel=Channel.IVR)
+        return Actor.patient(patient_id, Channel.IVR, self.record.data.caller_number)
 
     def set_locale(self, locale: str) -> None:
         self.state.locale = locale

@@ -132,7 +132,8 @@ def ensure_identified(call: Call) -> PatientView:
         policy, birth = _ask_identity(call)
         try:
             patient = identification.identify(
-                Identify(policy, birth, Channel.IVR, call.record.data.caller_number),
+                Identify(policy, birth, Channel.IVR, call.record.data.caller_number,
+                         operator=call.io.info.operator),
                 call.deps.uow(),
             )
         except TooManyAttempts:
@@ -404,7 +405,7 @@ def _take(call: Call, patient: PatientView, offer: SlotOffer,
     if call.spoken and not call.yes_no(call.p("confirm_booking", slot=call.phrase.slot(offer)),
                                        step="confirm_booking"):
         return None
-    actor = Actor.patient(patient.id, Channel.IVR, call.record.data.caller_number)
+    actor = call.actor(patient.id)
     try:
         if moving is not None:
             return booking.reschedule(
@@ -568,7 +569,7 @@ def _take_substitute(call: Call, patient: PatientView, appt: AppointmentView) ->
 def _cancel(call: Call, patient: PatientView, appt: AppointmentView) -> None:
     if not call.yes_no(call.p("confirm_cancel"), step="confirm_cancel"):
         return
-    actor = Actor.patient(patient.id, Channel.IVR, call.record.data.caller_number)
+    actor = call.actor(patient.id)
     try:
         booking.cancel(Cancel(appt.id, actor, patient_id=patient.id), call.deps.uow())
     except NotCancellable:
@@ -667,8 +668,7 @@ def _set_escalation_vars(call: Call, reason: str) -> None:
 
 def _save_callback(call: Call, reason: str) -> bool:
     patient = call.state.patient
-    actor = Actor.patient(patient.id if patient else None, Channel.IVR,
-                          call.record.data.caller_number)
+    actor = call.actor(patient.id if patient else None)
     try:
         admin.request_callback(
             RequestCallback(call.record.data.caller_number, reason, actor,

@@ -82,6 +82,11 @@ class CallInfo:
     called_number: str = ""
     channel: str = "ivr"
     extra: dict[str, str] = field(default_factory=dict)
+    #: A console user placing the call (the browser phone) and their address: everything the
+    #: call does is then recorded as done by that user, and identification attempts are
+    #: counted against them instead of a caller number they typed.
+    operator: str = ""
+    operator_source: str = ""
 
 
 class CallIO(abc.ABC):

@@ -71,7 +71,9 @@ class IvrRuntime:
                                  "callback": self.callback_route,
                                  "reminder": self.reminder_route},
                                 host or settings.agi_host,
-                                settings.agi_port if port is None else port)
+                                settings.agi_port if port is None else port,
+                                first_reply_timeout=settings.agi_first_reply_timeout,
+                                max_calls=settings.agi_max_calls)
 
     def speech_for(self, request: AgiRequest) -> SpeechInput | None:
         """Vosk when a model is configured; the text stand-in when the terminal phone asks for

@@ -399,6 +399,9 @@ class Agent(SQLModel, table=True):
     role: str = Field(default=Role.AGENT, max_length=12)
     extension: str = Field(default="", max_length=20)
     active: bool = True
+    # Carried in the session cookie; raising it ends every session of this user at once
+    # (logout, password change or reset, disabling) -- signed cookies can't be recalled.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

@@ -341,10 +341,12 @@ async def _serve(container: Container) -> None:
     import uvicorn
 
     from agent_console.app import create_app
+    from registratura.http_server import raise_open_files_limit, uvicorn_config
     from registratura.maintenance import Maintenance
     from registratura.telephony import start_telephony
 
     settings = container.settings
+    raise_open_files_limit()
     # Telephony first: the IVR asks its agent presence (AMI) whom to escalate to.
     telephony = start_telephony(container)
     ivr = _start_ivr(container)
@@ -352,9 +354,7 @@ async def _serve(container: Container) -> None:
     sms = _start_sms(container, telephony)
     maintenance = Maintenance(container)
     maintenance.start()
-    config = uvicorn.Config(create_app(container), host=settings.http_host,
-                            port=settings.http_port, log_level="info")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(create_app(container), settings))
     console.print(f"Console and API on http://{settings.http_host}:{settings.http_port}/")
     try:
         await server.serve()

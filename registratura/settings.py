@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     closing_time: time = time(20, 0)
     desk_hours: dict[str, str | None] = Field(default_factory=dict)
     desk_holiday_country: str = "RU"
+    # Limits against one client starving the IVR or the console (see README "Security").
+    agi_max_calls: int = Field(200, ge=1)  # concurrent FastAGI calls; more are refused
+    agi_first_reply_timeout: float = Field(5.0, gt=0)  # a peer silent after its environment
+    http_limit_concurrency: int = Field(500, ge=1)  # connections+requests; more get 503
+    http_header_timeout: float = Field(10.0, gt=0)  # to send a whole request head
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, e.g.
+    # '["10.0.0.5", "192.168.1.0/24"]'); empty: the peer address is the client address.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Asterisk Manager Interface (the console's live queue, click-to-call, reminder calls).
     # Empty host = no AMI: the console runs without Asterisk.

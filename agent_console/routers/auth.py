@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from agent_console.deps import ContainerDep, CurrentAgent
-from agent_console.errors import is_api
+from agent_console.deps import ContainerDep, CurrentAgent, actor_of, session_agent
+from agent_console.errors import NotAuthenticated, is_api
 from agent_console.schemas import ERRORS, AgentOut, LoginIn, SessionOut
 from agent_console.security import (
     client_ip,
@@ -41,7 +41,7 @@ def _login(request: Request, container: Container, username: str, password: str)
         throttle.failed(ip, username)
         raise
     throttle.succeeded(ip, username)
-    start_session(request, agent.username)
+    start_session(request, agent.username, agent.session_version)
     logger.info("console login: %s (%s)", agent.username, agent.role)
     return agent
 
@@ -73,9 +73,21 @@ def login_form(
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
-@router.post("/logout")
-def logout(request: Request) -> Response:
+def _logout(request: Request, container: Container) -> None:
+    """End this user's sessions everywhere (a copied cookie dies too), then this one."""
+    try:
+        agent = session_agent(request)
+    except NotAuthenticated:
+        agent = None  # already invalid: nothing to revoke
+    if agent is not None:
+        agents.end_sessions(agent.username, actor_of(request, agent), container.uow())
+        logger.info("console logout: %s", agent.username)
     end_session(request)
+
+
+@router.post("/logout")
+def logout(request: Request, container: ContainerDep) -> Response:
+    _logout(request, container)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -100,6 +112,6 @@ def api_session(request: Request, agent: CurrentAgent) -> SessionOut:
 
 
 @api.delete("/session", status_code=204, summary="Log out")
-def api_logout(request: Request, agent: CurrentAgent) -> Response:
-    end_session(request)
+def api_logout(request: Request, agent: CurrentAgent, container: ContainerDep) -> Response:
+    _logout(request, container)
     return Response(status_code=204)

@@ -174,9 +174,9 @@
     showVars();
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     var caller = callerInput.value.trim();
-    var url = proto + location.host + base + "/ws" +
-      (caller ? "?caller=" + encodeURIComponent(caller) : "");
-    ws = new WebSocket(url);
+    // The caller number is personal data: it goes in the first message, never in the URL.
+    ws = new WebSocket(proto + location.host + base + "/ws");
+    ws.onopen = function () { ws.send(JSON.stringify({type: "start", caller: caller})); };
     setStatus("Соединение…", "active");
     callBtn.textContent = "Положить трубку";
     callBtn.classList.add("hangup");

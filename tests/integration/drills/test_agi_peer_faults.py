@@ -119,8 +119,10 @@ def half_a_reply(p: Peer) -> None:
 def silent_after_a_command(p: Peer) -> None:
     p.env()
     assert p.command() == "ANSWER"
-    line = p.command()  # nothing sent back: the reply timeout fires, the server escalates
-    assert line.startswith(("VERBOSE", "SET VARIABLE")), line
+    # Nothing sent back: a peer that never answered its first command is not a call (a flood
+    # of such peers must not hold threads); the server lets it go without escalating.
+    line = p.command()
+    assert line == "", line
 
 
 BAD_PEERS: Sequence[Callable[[Peer], None]] = (

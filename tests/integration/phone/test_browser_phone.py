@@ -9,14 +9,15 @@ import time
 import wave
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from starlette.requests import HTTPConnection
 
 from agent_console import phone
 from booking_core import booking
+from booking_core.agents import AgentView
 from booking_core.calls import get_call
 from ivr.runtime import IvrRuntime
 from support.fakes import QuietEngine
@@ -42,11 +43,25 @@ def runtime(sqlite_container, tmp_path) -> Iterator[IvrRuntime]:
     rt.shutdown()
 
 
+REGISTRAR = AgentView(id=1, username="registrar", full_name="", role="agent", extension="",
+                      active=True)
+
+
+def as_registrar(conn: HTTPConnection) -> None:
+    """Stands in for the console's login and role check (tested in tests/integration/console)."""
+    conn.state.agent = REGISTRAR
+
+
+def phone_app(container) -> FastAPI:  # type: ignore[no-untyped-def]
+    app = FastAPI()
+    app.state.container = container
+    app.include_router(phone.router, dependencies=[Depends(as_registrar)])
+    return app
+
+
 @pytest.fixture
 def client(sqlite_container, runtime) -> Iterator[TestClient]:
-    app = FastAPI()
-    app.state.container = sqlite_container
-    app.include_router(phone.router)
+    app = phone_app(sqlite_container)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -56,9 +71,9 @@ def browser_call(client: TestClient, script: list[Any], *, caller: str = "") -> 
     the next script step (``None`` silence, ``"!k"`` key pressed during the prompt before it,
     ``"hangup"``).  Returns every message the server sent, up to ``end``."""
     script = list(script)
-    url = "/phone/ws" + (f"?caller={quote(caller)}" if caller else "")
     messages: list[dict] = []
-    with client.websocket_connect(url) as ws:
+    with client.websocket_connect("/phone/ws") as ws:
+        ws.send_json({"type": "start", "caller": caller})
         while True:
             msg = ws.receive_json()
             messages.append(msg)
@@ -163,6 +178,7 @@ def test_key_during_the_greeting_barges_in(client):
 
 def test_closing_the_socket_hangs_up_the_flow(client, sqlite_container):
     with client.websocket_connect("/phone/ws") as ws:
+        ws.send_json({"type": "start"})
         first = ws.receive_json()
         assert first["type"] == "play" and first["text"]
     # The flow thread notices the hangup and records the call; poll the database.
@@ -194,11 +210,28 @@ def test_phone_page_and_script(client):
 
 
 def test_without_ivr_runtime_the_socket_says_so(sqlite_container):
-    app = FastAPI()
-    app.state.container = sqlite_container
-    app.include_router(phone.router)
-    with TestClient(app) as test_client:
+    with TestClient(phone_app(sqlite_container)) as test_client:
         with test_client.websocket_connect("/phone/ws") as ws:
             assert ws.receive_json()["type"] == "error"
         assert test_client.get("/phone/audio/registratura/ru/" + "a" * 24 + ".wav"
                                ).status_code == 503
+
+
+def test_the_console_user_is_the_actor_of_a_browser_booking(client, sqlite_container):
+    from sqlmodel import select
+
+    from models.tables import Appointment, AuditLog
+
+    browser_call(client, BOOK_NEAREST, caller="+79990001122")
+    with sqlite_container.uow().reading() as uow:
+        appt = uow.session.exec(select(Appointment)).all()[-1]
+        entry = uow.session.exec(select(AuditLog).where(AuditLog.entity == "appointment")
+                                 ).all()[-1]
+    assert appt.created_by == "agent:registrar"
+    assert (entry.actor_kind, entry.actor) == ("agent", "agent:registrar")
+    assert "patient" not in entry.actor_kind
+
+
+def test_the_caller_number_never_travels_in_the_url():
+    script = phone.SCRIPT.read_text(encoding="utf-8")
+    assert "?caller=" not in script and '"start"' in script

@@ -351,3 +351,22 @@ def test_reply_2_to_an_absence_cancels_and_releases_the_hold(container, webhook_
     answer(inbound(webhook_client, "2"))
     assert status_of(container, appt.id) == "cancelled"
     assert status_of(container, item.hold_id) == "cancelled"
+
+
+# --- over-long or odd ids (validly signed) ----------------------------------------------------
+
+
+def test_an_over_long_message_sid_is_a_clean_400(container, webhook_client):
+    appt = book(container)
+    r = inbound(webhook_client, "2", sid="SM" + "c" * 80)
+    assert r.status_code == 400 and "MessageSid" in r.text
+    assert inbound(webhook_client, "2", sid="SM'; --").status_code == 400
+    assert status_of(container, appt.id) == "booked"
+    params = {"MessageSid": "SM" + "d" * 80, "MessageStatus": "delivered"}
+    r = webhook_client.post(STATUS, data=params,
+                            headers={"X-Twilio-Signature": sign(STATUS, params)})
+    assert r.status_code == 400
+    params = {"MessageSid": "SM" + "d" * 32, "MessageStatus": "x" * 40}
+    r = webhook_client.post(STATUS, data=params,
+                            headers={"X-Twilio-Signature": sign(STATUS, params)})
+    assert r.status_code == 400
