@@ -18,6 +18,8 @@ from swagger_ui_bundle import swagger_ui_path
 from agent_console.deps import logged_in
 from agent_console.errors import install_handlers
 from agent_console.feed import QueueFeed
+from agent_console.fhir import MOUNT_PATH as FHIR_MOUNT_PATH
+from agent_console.fhir import create_fhir_app
 from agent_console.routers import (
     absences,
     appointments,
@@ -115,6 +117,8 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
     # Swagger UI from the swagger-ui-bundle package: /docs works offline, nothing vendored here.
     app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     install_handlers(app)
+    # Other channels (portal, infomat, MIS): their own app with OAuth2 and OperationOutcome.
+    app.mount(FHIR_MOUNT_PATH, create_fhir_app(container))
 
     @app.get("/healthz", tags=["system"])
     def healthz() -> JSONResponse:
