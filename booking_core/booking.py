@@ -24,6 +24,7 @@ from booking_core.eligibility import (
     get_patient_and_block,
 )
 from booking_core.errors import (
+    DomainError,
     HoldExpired,
     InvalidInput,
     InvalidTransition,
@@ -74,8 +75,9 @@ def book(cmd: BookSlot, uow: UnitOfWork) -> AppointmentView:
             if not cmd.hold:
                 notifications.appointment_booked(uow, view)  # SMS in the same transaction
             _commit_or_slot_taken(uow)
-    except SlotTaken:
-        # A racing retry of the same request committed first: its appointment is the answer.
+    except DomainError:
+        # A racing retry of the same request committed first, so this one was refused (slot
+        # taken, or the per-specialty limit now counts the first): its appointment is the answer.
         if cmd.idempotency_key and (earlier := _idempotent_result(cmd, uow)) is not None:
             return earlier
         raise

@@ -7,9 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 import uvicorn
 from fhirpy import SyncFHIRClient
@@ -18,14 +16,7 @@ from agent_console.app import create_app
 from booking_core import api_clients
 from booking_core.actors import Actor
 from registratura.bootstrap import Container
-
-ALL_SCOPES = ("system/*.read", "system/Appointment.write", "system/Patient.search")
-
-
-@dataclass(frozen=True)
-class ApiClientCreds:
-    client_id: str
-    secret: str
+from support.fhir_api import ALL_SCOPES, ApiClientCreds, get_token
 
 
 def _free_port() -> int:
@@ -63,13 +54,6 @@ def register(container: Container) -> Callable[..., ApiClientCreds]:
         return ApiClientCreds(client.client_id, secret)
 
     return make
-
-
-def get_token(base: str, creds: ApiClientCreds) -> str:
-    r = httpx.post(f"{base}/auth/token", data={"grant_type": "client_credentials"},
-                   auth=(creds.client_id, creds.secret))
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture

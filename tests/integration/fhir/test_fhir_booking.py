@@ -19,29 +19,10 @@ from booking_core.slots import find_free_slots
 from models.tables import Appointment as AppointmentRow
 from models.tables import AuditLog, Channel
 from registratura.bootstrap import Container
+from support.fhir_api import POLICY_SYSTEM, parameters, requested
 from support.world import demo, patient_id, specialty_id
 
 ADULT = demo("adult")
-POLICY_SYSTEM = "http://fhir.ru/ig/RuSEMD/systems/OMS"
-
-
-def parameters(**values: object) -> dict:  # type: ignore[type-arg]
-    """A Parameters resource: strings as valueString, dicts with resourceType as resources."""
-    out = []
-    for name, value in values.items():
-        if isinstance(value, dict) and "resourceType" in value:
-            out.append({"name": name.replace("_", "-"), "resource": value})
-        else:
-            out.append({"name": name.replace("_", "-"), "valueString": str(value)})
-    return {"resourceType": "Parameters", "parameter": out}
-
-
-def requested(slot_ref: str, patient_ref: str, appointment_id: str | None = None) -> dict:  # type: ignore[type-arg]
-    appt = {"resourceType": "Appointment", "status": "proposed", "slot": [{"reference": slot_ref}],
-            "participant": [{"actor": {"reference": patient_ref}, "status": "needs-action"}]}
-    if appointment_id:
-        appt["id"] = appointment_id
-    return parameters(appointment_resource=appt)
 
 
 def identify(client: SyncFHIRClient) -> str:
