@@ -14,6 +14,7 @@ BENCHES = {
     "search": ("bench.search", "nearest-free-slot queries in a 500-doctor clinic"),
     "caller_time": ("bench.caller_time", "seconds a caller spends per scenario (real TTS)"),
     "tts": ("bench.tts", "prompt render time, cold and warm cache"),
+    "fhir": ("bench.fhir", "the FHIR API's cost over the use cases it calls (search, $book)"),
 }
 
 

@@ -43,18 +43,16 @@ def searchset(request: Request, resources: Sequence[Resource], *, offset: int = 
     if count is not None and offset > 0:
         links.append({"relation": "previous",
                       "url": _with_offset(request, max(0, offset - count))})
-    data: dict = {"resourceType": "Bundle", "type": "searchset", "link": links,  # type: ignore[type-arg]
-                  "entry": [{"fullUrl": f"{base}/{r.get_resource_type()}/{r.id}"
-                             if getattr(r, "id", None) else None,
-                             "resource": r.model_dump(mode="json", exclude_none=True),
-                             "search": {"mode": "match"}} for r in resources]}
-    for entry in data["entry"]:
-        if entry["fullUrl"] is None:
-            del entry["fullUrl"]
+    shell: dict = {"resourceType": "Bundle", "type": "searchset", "link": links}  # type: ignore[type-arg]
     if total is not None:
-        data["total"] = total
-    bundle = Bundle.model_validate(data)
-    return FhirResponse(bundle.model_dump(mode="json", exclude_none=True))
+        shell["total"] = total
+    # The shell is validated; the entries' resources were validated when they were built, so
+    # they are dumped once instead of being parsed again as part of the Bundle.
+    data = Bundle.model_validate(shell).model_dump(mode="json", exclude_none=True)
+    data["entry"] = [{**({"fullUrl": f"{base}/{r.get_resource_type()}/{r.id}"} if r.id else {}),
+                      "resource": r.model_dump(mode="json", exclude_none=True),
+                      "search": {"mode": "match"}} for r in resources]
+    return FhirResponse(data)
 
 
 def _with_offset(request: Request, offset: int) -> str:

@@ -41,7 +41,7 @@ def search_slots(request: Request, client: SlotReader,
         channel=client.channel, specialty_id=spec.id if spec else None,
         doctor_id=reference_id(schedule_ref, "Schedule"), start=lo, end=hi, limit=count,
         offset=offset), uow)
-    specs = {s.id: s for s in schedule.specialties(uow)}
+    specs = {spec.id: spec} if spec else {s.id: s for s in schedule.specialties(uow)}
     return searchset(request, [slot(o, specs[o.doctor.specialty_id], True, tz)
                                for o in found.offers],
                      offset=offset, count=count, has_more=found.has_more)

@@ -54,6 +54,7 @@ def test_portal_finds_holds_books_and_cancels(
 
     found = portal.execute("Appointment/$find", data=parameters(
         specialty="therapist", patient=f"Patient/{pid}", _count=3))
+    Bundle.model_validate(found)  # the whole Bundle, entries included, is valid FHIR
     proposals = [Appointment.model_validate(e["resource"]) for e in found["entry"]]
     assert proposals and all(p.status == "proposed" for p in proposals)
     slot_ref = proposals[0].slot[0].reference
