@@ -22,6 +22,7 @@ from agent_console.fhir import MOUNT_PATH as FHIR_MOUNT_PATH
 from agent_console.fhir import create_fhir_app
 from agent_console.routers import (
     absences,
+    api_clients,
     appointments,
     audit,
     auth,
@@ -136,7 +137,7 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             swagger_favicon_url="/static/favicon.svg")
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users):
+                   restrictions, audit, dashboard, users, api_clients):
         app.include_router(module.router)
         app.include_router(module.api)
 
