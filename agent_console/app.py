@@ -19,8 +19,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from agent_console.deps import CurrentAgent, phone_user
 from agent_console.errors import install_handlers
 from agent_console.feed import QueueFeed
+from agent_console.fhir import MOUNT_PATH as FHIR_MOUNT_PATH
+from agent_console.fhir import create_fhir_app
 from agent_console.routers import (
     absences,
+    api_clients,
     appointments,
     audit,
     auth,
@@ -144,6 +147,8 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
     # 4.x bundle said "Unable to render this definition"), and /docs works offline.
     app.mount("/swagger-ui", StaticFiles(directory=str(SWAGGER_UI_DIR)), name="swagger-ui")
     install_handlers(app)
+    # Other channels (portal, infomat, MIS): their own app with OAuth2 and OperationOutcome.
+    app.mount(FHIR_MOUNT_PATH, create_fhir_app(container))
 
     @app.get("/healthz", tags=["system"])
     def healthz() -> JSONResponse:
@@ -166,7 +171,7 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             swagger_ui_parameters={"tryItOutEnabled": False, "filter": True})
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users, desk, telephony,
+                   restrictions, audit, dashboard, users, desk, telephony, api_clients,
                    # administration of the clinic (admin role)
                    clinics, specialties, doctors, doctor_schedules, registry, exports):
         app.include_router(module.router)

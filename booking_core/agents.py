@@ -111,6 +111,16 @@ def _dummy_hash() -> str:
     return _hasher().hash(secrets.token_urlsafe(16))
 
 
+def hash_secret(secret: str) -> str:
+    """An argon2 hash of a password or an API client's secret."""
+    return _hasher().hash(secret)
+
+
+def verify_secret(secret: str, secret_hash: str | None) -> bool:
+    """Check ``secret``; with no hash (unknown account) it still costs one argon2 verification."""
+    return _hasher().verify(secret or "", secret_hash or _dummy_hash()) and secret_hash is not None
+
+
 def normalize_username(username: str) -> str:
     return (username or "").strip().lower()
 

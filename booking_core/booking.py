@@ -25,7 +25,9 @@ from booking_core.eligibility import (
 )
 from booking_core.errors import (
     ArrivalOutsideWindow,
+    DomainError,
     HoldExpired,
+    InvalidInput,
     InvalidTransition,
     LimitReached,
     NotCancellable,
@@ -43,6 +45,7 @@ from models.tables import (
     Clinic,
     Doctor,
     DoctorAbsence,
+    IdempotencyKey,
     Patient,
     Slot,
     Specialty,
@@ -57,14 +60,47 @@ ARRIVED = (AppointmentStatus.COMPLETED, AppointmentStatus.WALK_IN)
 
 
 def book(cmd: BookSlot, uow: UnitOfWork) -> AppointmentView:
-    """Book (or, with ``hold``, provisionally hold) a slot for a patient."""
-    with uow:
-        view = _book_in_tx(uow, cmd.patient_id, cmd.slot_id, cmd.actor, cmd.referral_id, cmd.hold)
-        if not cmd.hold:
-            notifications.appointment_booked(uow, view)  # SMS in the same transaction
-        _commit_or_slot_taken(uow)
-        logger.info("appointment %s %s via %s", view.id, view.status, cmd.actor.channel)
-        return view
+    """Book (or, with ``hold``, provisionally hold) a slot for a patient.
+
+    With an idempotency key, the key is stored in the booking's own transaction: a retry (even
+    one racing the first request) gets the appointment the first request made, never a second.
+    """
+    if cmd.idempotency_key and (earlier := _idempotent_result(cmd, uow)) is not None:
+        return earlier
+    try:
+        with uow:
+            view = _book_in_tx(uow, cmd.patient_id, cmd.slot_id, cmd.actor, cmd.referral_id,
+                               cmd.hold)
+            if cmd.idempotency_key:
+                uow.session.add(IdempotencyKey(actor=cmd.actor.label, key=cmd.idempotency_key,
+                                               appointment_id=view.id,
+                                               created_at=uow.clock.now_utc()))
+            if not cmd.hold:
+                notifications.appointment_booked(uow, view)  # SMS in the same transaction
+            _commit_or_slot_taken(uow)
+    except DomainError:
+        # A racing retry of the same request committed first, so this one was refused (slot
+        # taken, or the per-specialty limit now counts the first): its appointment is the answer.
+        if cmd.idempotency_key and (earlier := _idempotent_result(cmd, uow)) is not None:
+            return earlier
+        raise
+    logger.info("appointment %s %s via %s", view.id, view.status, cmd.actor.channel)
+    return view
+
+
+def _idempotent_result(cmd: BookSlot, uow: UnitOfWork) -> AppointmentView | None:
+    """The appointment an earlier request with this key made, if any."""
+    with uow.reading():
+        found = uow.session.exec(select(Appointment).join(
+            IdempotencyKey, col(IdempotencyKey.appointment_id) == Appointment.id).where(
+            IdempotencyKey.actor == cmd.actor.label,
+            IdempotencyKey.key == cmd.idempotency_key)).first()
+        if found is None:
+            return None
+        if found.slot_id != cmd.slot_id or found.patient_id != cmd.patient_id:
+            raise InvalidInput("idempotency key already used for another booking",
+                               field="idempotency_key")
+        return _view(uow, found)
 
 
 def confirm(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentView:

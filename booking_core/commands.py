@@ -36,6 +36,8 @@ class BookSlot:
     actor: Actor
     referral_id: int | None = None
     hold: bool = False  # True: "pending" until confirmed within the hold time
+    # A client's retry with the same key gets the appointment the first request made.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)

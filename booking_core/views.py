@@ -105,6 +105,7 @@ class DoctorView:
     cabinet: str
     specialty_id: int
     district_id: int | None
+    clinic_id: int | None = None
 
     @property
     def full_name(self) -> str:
@@ -116,6 +117,7 @@ class DoctorView:
         return cls(
             id=d.id, last_name=d.last_name, first_name=d.first_name, middle_name=d.middle_name,
             cabinet=d.cabinet, specialty_id=d.specialty_id, district_id=d.district_id,
+            clinic_id=d.clinic_id,
         )
 
 

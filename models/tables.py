@@ -515,3 +515,46 @@ class AppointmentReminder(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     answered_at: NaiveDatetime | None = None
     answer: str | None = Field(default=None, max_length=20)  # "confirmed" | "cancelled"
+
+
+# --- Other channels: API clients of the FHIR scheduling API ----------------------------------
+
+
+class ApiClient(SQLModel, table=True):
+    """A registered program that books through ``/fhir/R4`` (the portal, an infomat, the MIS).
+
+    Its ``channel`` is what the booking core sees (restrictions, remote-booking block); the
+    secret is stored as an argon2 hash and shown once, when the client is registered.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=120)
+    channel: str = Field(max_length=12)
+    scopes: str = Field(default="", max_length=400)  # space-separated, SMART style
+    secret_hash: str = Field(max_length=255)
+    requests_per_minute: int = Field(default=120, ge=1)
+    active: bool = True
+    created_by: str = Field(default="", max_length=80)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token issued by the client-credentials grant, kept as a SHA-256 digest."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    client_id: int = Field(foreign_key="apiclient.id", index=True)
+    expires_at: NaiveDatetime = Field(index=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A booking request's idempotency key: a retry gets the appointment the first one made."""
+
+    __table_args__ = (UniqueConstraint("actor", "key", name="uq_idempotency_actor_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(max_length=80)
+    key: str = Field(max_length=100)
+    appointment_id: int = Field(foreign_key="appointment.id")
+    created_at: NaiveDatetime = Field(default_factory=utcnow)

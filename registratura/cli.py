@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from registratura.bootstrap import Container, bootstrap
+from registratura.cli_api_clients import api_client_app
 from registratura.cli_sms import sms_app
 from registratura.logging_setup import configure_logging
 from registratura.secret_key import InsecureSecretKey
@@ -37,6 +38,7 @@ app.add_typer(slots_app, name="slots")
 speech_app = typer.Typer(help="Speech recognition models.", no_args_is_help=True)
 app.add_typer(speech_app, name="speech")
 app.add_typer(sms_app, name="sms")
+app.add_typer(api_client_app, name="api-client")
 agent_app = typer.Typer(help="Console users (admin, agent, observer).", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 

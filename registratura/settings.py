@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     reminder_calls: bool = False  # also phone patients who did not answer the reminder SMS
     reminder_call_hour: int = Field(17, ge=0, le=23)
 
+    # FHIR API: the identifier system of OMS policy numbers (Patient.identifier.system)
+    fhir_policy_system: str = "http://fhir.ru/ig/RuSEMD/systems/OMS"
+
     # Operations
     log_level: str = "INFO"
     # Clinic import: a bigger file is refused before it is read (split it).

@@ -1,7 +1,7 @@
 """console: folded patient name for search
 
 Revision ID: 0005_console
-Revises: 0003
+Revises: 0005_rules
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0005_console"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005_rules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """console users: session_version (revocable sessions)
 
 Revision ID: 0005_sec
-Revises: 0003
+Revises: 0005_console
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_sec"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005_console"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
