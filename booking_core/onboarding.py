@@ -49,9 +49,12 @@ from models.tables import (
     Patient,
     ScheduleTemplate,
     Specialty,
+    patient_name_key,
 )
 
 logger = logging.getLogger(__name__)
+
+_NAME_FIELDS = ("last_name", "first_name", "middle_name")
 
 ENTITIES = ("clinics", "districts", "specialties", "doctors", "templates", "patients")
 ERROR, WARNING = "error", "warning"
@@ -618,7 +621,9 @@ class Onboarding:
             if all(getattr(row, name) == values[name] for name in values):
                 counts.unchanged += 1
             else:
-                updates.append({"id": row.id, **values})
+                # A bulk UPDATE fires no ORM events: keep the folded search name in step here.
+                names = [values.get(n, getattr(row, n)) for n in _NAME_FIELDS]
+                updates.append({"id": row.id, **values, "name_key": patient_name_key(*names)})
         if inserts:  # Core, not the ORM: several times cheaper per row at this volume
             self.uow.session.execute(insert(table), inserts)
         if updates:

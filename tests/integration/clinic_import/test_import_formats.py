@@ -105,3 +105,18 @@ def test_a_header_row_under_a_title_is_found(empty, tmp_path):
     path.write_bytes(path.read_text(encoding="utf-8").encode("cp1251"))
     report = do_import(empty, path)
     assert report.applied and report.entities["patients"].created == 1, report.problems
+
+
+def test_a_renamed_patient_is_found_by_the_new_name(empty, tmp_path):
+    """Re-import changes a surname with a bulk UPDATE: the folded search name follows."""
+    from booking_core.patients import PatientQuery, search_patients
+
+    do_import(empty, EXAMPLES / "clinic.xlsx")
+    path = write_csv(tmp_path / "export.csv", [
+        ["Policy", "Last name", "First name", "Birth date"],
+        ["5077000000000007", "Щербакова-Смирнова", "Александр", "1940-01-01"],
+    ], encoding="utf-8-sig", sep=",")
+    assert do_import(empty, path).entities["patients"].updated == 1
+    found = search_patients(PatientQuery(name="щербакова-смирнова а"), empty.uow())
+    assert [p.full_name for p in found] == ["Щербакова-Смирнова Александр Иванович"]
+    assert search_patients(PatientQuery(name="Смирнов Александр"), empty.uow()) == []
