@@ -54,7 +54,9 @@ def queue_page(request: Request, container: ContainerDep, agent: QueueViewer) ->
     state = _feed(request).snapshot()
     ctx = _context(state, agent, csrf_token(request))
     ctx["current_call"] = current_call(request, container)
-    ctx["desk_text"] = labels.desk_text(container.hours, container.clock.now_local())
+    now = container.clock.now_local()
+    ctx["desk_open"] = container.hours.is_open(now)
+    ctx["desk_text"] = labels.desk_text(container.hours, now)
     return render(request, "queue.html", ctx)
 
 

@@ -106,7 +106,11 @@ def hangup_mid_command(p: Peer) -> None:
     p.env()
     assert p.command() == "ANSWER"
     p.send("200 result=0\n")
-    assert p.command().startswith("STREAM FILE")
+    line = p.command()
+    while line.startswith(("SET VARIABLE", "GET VARIABLE")):  # REG_DESK_OPEN, REG_TEST
+        p.send("200 result=0\n" if line.startswith("GET") else "200 result=1\n")
+        line = p.command()
+    assert line.startswith("STREAM FILE"), line
     p.send("HANGUP\n")  # the caller hung up while the greeting played; no reply follows
 
 
