@@ -3,9 +3,11 @@
 The IVR writes a call record when it hands a caller to the agents' queue; what happens next
 happens in Asterisk.  :class:`CallReconciler` listens to the :class:`~agent_console.live.LiveBoard`
 and closes a record when its caller (matched by ``REG_CALL_ID``) hangs up or leaves the queue
-(``QueueCallerLeave``, ``QueueCallerAbandon``, ``Hangup``), and marks it answered when an agent
-picks up (``AgentConnect``).  The board's lock is held while it reports a change, so the
-database work happens on a thread of its own.
+(``QueueCallerLeave``, ``QueueCallerAbandon``, ``Hangup``), and marks it answered by the agent
+when an answered call ends.  While an agent talks to the caller (``AgentConnect``) the record
+stays listed, with Asterisk's «разговаривает — Иванова» beside it, so the agent who picked up
+can open the card with what the IVR learned.  The board's lock is held while it reports a
+change, so the database work happens on a thread of its own.
 """
 
 from __future__ import annotations
@@ -29,11 +31,6 @@ def decision(event: dict[str, Any]) -> tuple[str, str | None] | None:
     """What a board event means for the call record: ``(call_id, answered_by)`` — answered by
     that agent when set, hung up / left the queue when ``None`` — or nothing to do."""
     kind = event.get("type")
-    if kind == "caller_updated":
-        caller = event.get("caller") or {}
-        if caller.get("state") == CONNECTED and caller.get("call_id"):
-            return caller["call_id"], caller.get("agent_name") or caller.get("agent_interface")
-        return None
     call_id = event.get("call_id")
     if not call_id:
         return None

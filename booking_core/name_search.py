@@ -48,3 +48,11 @@ def like_prefix(words: list[str]) -> str:
 
     Folded words hold only letters, digits and hyphens, so nothing needs escaping."""
     return "% ".join(words) + "%"
+
+
+def prefix_range(words: list[str]) -> tuple[str, str]:
+    """``(lo, hi)`` with ``lo <= key < hi`` for every key starting with the first word: an
+    index range SQLite can use (its LIKE ignores an ordinary index), exact in code point
+    order."""
+    lo = words[0]
+    return lo, lo[:-1] + chr(ord(lo[-1]) + 1)

@@ -13,14 +13,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 
 from booking_core.booking import LIVE_FUTURE, _view
 from booking_core.eligibility import active_block
 from booking_core.errors import InvalidInput, NotFound
 from booking_core.masking import mask_digits, mask_phone
-from booking_core.name_search import key_matches, like_prefix, typed_variants
+from booking_core.name_search import key_matches, like_prefix, prefix_range, typed_variants
 from booking_core.rules import age_on, only_digits
 from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView, PatientView
@@ -128,6 +128,18 @@ class PatientCard:
     callbacks: list[CallbackInfo] = field(default_factory=list)
 
 
+def _name_condition(words: list[str], uow: UnitOfWork) -> ColumnElement[bool]:
+    """The SQL side of a name match.  PostgreSQL runs the LIKE prefix on its
+    ``text_pattern_ops`` index; SQLite's LIKE cannot use an index, so a key range in code point
+    order (its BINARY collation) narrows the rows first."""
+    key = col(Patient.name_key)
+    like = key.like(like_prefix(words))
+    if uow.is_postgres:
+        return like
+    lo, hi = prefix_range(words)
+    return and_(key >= lo, key < hi, like)
+
+
 def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) -> list[
         PatientSummary]:
     """Patients matching every given criterion, by name."""
@@ -143,7 +155,7 @@ def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) 
                           else col(Patient.policy_number).like(f"%{policy}"))
     variants = typed_variants(q.name)
     if variants:
-        stmt = stmt.where(or_(*(col(Patient.name_key).like(like_prefix(w)) for w in variants)))
+        stmt = stmt.where(or_(*(_name_condition(w, uow) for w in variants)))
     if q.phone.strip():
         phone = only_digits(q.phone)
         if len(phone) < 4:

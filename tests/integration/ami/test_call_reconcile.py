@@ -64,9 +64,14 @@ def test_answer_in_asterisk_takes_the_call_off_the_list(sim, sqlite_container, r
     assert wait_until(lambda: "answered" in (board.live_call_ids() or set()))
     leg = sim.agent_called(uid, "PJSIP/agent101")
     sim.agent_connect(uid, leg, "PJSIP/agent101")  # QueueCallerLeave + AgentConnect
-    assert wait_until(lambda: record(sqlite_container, "answered").outcome == "escalated"
-                      and waiting(sqlite_container) == [])
-    assert call_queue.get_call("answered", sqlite_container.uow()).answered_by == "Иванова"
+    # While they talk the call stays listed: the agent who picked up opens its card.
+    assert wait_until(lambda: (board.caller(uid) or {}).get("state") == "connected")
+    assert waiting(sqlite_container, board) == ["answered"]
+    sim.agent_complete(uid, leg, "PJSIP/agent101")  # AgentComplete, both legs hang up
+    assert wait_until(lambda: call_queue.get_call("answered", sqlite_container.uow())
+                      .answered_by == "Иванова")
+    assert record(sqlite_container, "answered").outcome == "escalated"  # answered, not lost
+    assert waiting(sqlite_container, board) == [] and waiting(sqlite_container) == []
 
 
 def test_a_record_asterisk_does_not_have_is_a_ghost(sim, sqlite_container, reconciled,

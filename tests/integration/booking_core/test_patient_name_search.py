@@ -62,3 +62,26 @@ def test_the_key_follows_inserts_and_renames(container):
 
 def test_the_key_is_folded():
     assert patient_name_key("  Ёлкина-Смирнова ", "АЛЁНА", "") == "елкина-смирнова алена"
+
+
+def test_sqlite_name_search_uses_the_index(sqlite_container):
+    """SQLite's LIKE cannot use an index; the key range must, or 200,000 patients are scanned."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        if "FROM patient" in statement and "name_key" in statement:
+            seen.append((statement, parameters))
+
+    engine = sqlite_container.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        names(sqlite_container, "Соколов Артем")
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    (statement, parameters), = seen
+    with engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statement}", parameters))
+    assert "USING INDEX ix_patient_name_key" in plan, plan
