@@ -223,7 +223,7 @@ class Onboarding:
         self._district_cache: tuple[dict[tuple[int, int], District],
                                     dict[tuple[int, str], DistrictAddress]] | None = None
         self._doctor_rows: dict[tuple[int, str], Doctor] | None = None
-        self._fields_cache: dict[frozenset[str] | None, tuple[str, ...]] = {}
+        self._fields_cache: dict[frozenset[str] | None, tuple[tuple[str, int], ...]] = {}
 
     # -- look-ups (loaded once per phase: a batch never costs a query per row) --
 
@@ -597,12 +597,13 @@ class Onboarding:
         code = "patient_two_clinics" if first_clinic != clinic_id else "duplicate_key"
         issues.append(Issue(ref, "policy_number", code, {"first": first_ref}))
 
-    def _patient_fields(self, columns: frozenset[str] | None) -> tuple[str, ...]:
-        """The stored fields a file with these columns decides (computed once per file)."""
+    def _patient_fields(self, columns: frozenset[str] | None) -> tuple[tuple[str, int], ...]:
+        """The stored fields a file with these columns decides, with their index in the rows
+        :meth:`_write_patients` reads (computed once per file)."""
         names = self._fields_cache.get(columns)
         if names is None:
             kept = _present(dict.fromkeys(self.PATIENT_FIELDS), columns, _PATIENT_COLUMNS)
-            names = tuple({*kept, "attached_on"})
+            names = tuple((n, 2 + self.PATIENT_FIELDS.index(n)) for n in {*kept, "attached_on"})
             self._fields_cache[columns] = names
         return names
 
@@ -621,12 +622,13 @@ class Onboarding:
                 inserts.append({**values, "created_at": now})
                 continue
             names = self._patient_fields(columns)
-            if "clinic_id" not in names:
+            if columns is not None and "clinic" not in columns:
                 values["clinic_id"] = row.clinic_id
-            if values["attached_on"] is None or "attached_on" not in names:
+            if values["attached_on"] is None or (
+                    columns is not None and "attached_on" not in columns):
                 values["attached_on"] = (row.attached_on if row.clinic_id == values["clinic_id"]
                                          else self.today)
-            changed = {n: values[n] for n in names if row._mapping[n] != values[n]}
+            changed = {n: values[n] for n, i in names if row[i] != values[n]}
             if changed:
                 updates.append({"id": row.id, **changed})
             else:

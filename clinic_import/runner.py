@@ -86,6 +86,10 @@ class _Sheet:
     headers: Row
     columns: hdr.HeaderMap
 
+    @property
+    def last_column(self) -> int:
+        return max(self.columns.fields, default=0)
+
 
 @dataclass(frozen=True)
 class _Ref:
@@ -315,7 +319,10 @@ def _cell_problems(sheet: _Sheet, number: int, cells: Row,
 
 
 def _by_field(sheet: _Sheet, cells: Row) -> dict[str, object]:
-    return {name: cells[i] for i, name in sheet.columns.fields.items() if i < len(cells)}
+    pairs = sheet.columns.fields.items()
+    if len(cells) > sheet.last_column:  # the usual full row: no bounds check per cell
+        return {name: cells[i] for i, name in pairs}
+    return {name: cells[i] for i, name in pairs if i < len(cells)}
 
 
 def _header_text(sheet: _Sheet, index: int) -> str:
