@@ -162,6 +162,7 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
     if report.applied and generate and report.entities["doctors"].updated:
         # New schedules made their slots already; a doctor back at work needs the window.
         report.slots_created += generate_slots(uow_factory())
+    report.problems.sort(key=lambda p: (p.file, p.row or 0))  # as the files read
     logger.info("import %s: %d changes, %d rejected rows, %d problems",
                 "applied" if report.applied else "not applied", report.changes,
                 report.rejected, len(report.problems))
