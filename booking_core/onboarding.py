@@ -226,6 +226,7 @@ class Onboarding:
         self._district_cache: tuple[dict[tuple[int, int], District],
                                     dict[tuple[int, str], DistrictAddress]] | None = None
         self._doctor_rows: dict[tuple[int, str], Doctor] | None = None
+        self._fields_cache: dict[frozenset[str] | None, tuple[tuple[str, int], ...]] = {}
 
     # -- look-ups (loaded once per phase: a batch never costs a query per row) --
 
@@ -556,13 +557,13 @@ class Onboarding:
     def _patient_values(self, item: Item[PatientRecord], issues: list[Issue]
                         ) -> dict[str, Any] | None:
         r, ref = item.record, item.ref
-        before = sum(1 for i in issues if i.severity == ERROR)
+        before = len(issues)
         policy = only_digits(r.policy_number)
         if len(policy) != 16:
             issues.append(Issue(ref, "policy_number", "policy_format"))
         elif not luhn_valid(policy):
             issues.append(Issue(ref, "policy_number", "policy_luhn"))
-        snils = only_digits(r.snils)
+        snils = only_digits(r.snils) if r.snils else ""
         if r.snils and not snils_valid(snils):
             issues.append(Issue(ref, "snils", "snils_invalid"))
         problem = birth_date_problem(r.birth_date, self.today)
@@ -573,16 +574,17 @@ class Onboarding:
                        if clinic_id is not None else None)
         if len(policy) == 16:
             self._patient_seen(policy, clinic_id, ref, issues)
-        if sum(1 for i in issues if i.severity == ERROR) > before:
+        if len(issues) > before:  # only errors so far: the phone's warning comes below
             return None
         phone = normalize_phone(r.phone) if r.phone else ""
-        if r.phone and not is_russian_mobile(phone):
+        mobile = is_russian_mobile(phone)
+        if r.phone and not mobile:
             issues.append(Issue(ref, "phone", "phone_not_mobile" if phone else "phone_invalid",
                                 severity=WARNING))
         return {
             "policy_number": policy, "last_name": r.last_name, "first_name": r.first_name,
             "middle_name": r.middle_name, "birth_date": r.birth_date, "snils": snils or None,
-            "phone": phone, "sms_reachable": is_russian_mobile(phone), "clinic_id": clinic_id,
+            "phone": phone, "sms_reachable": mobile, "clinic_id": clinic_id,
             "district_id": district_id, "attached_on": r.attached_on,
             "external_id": r.external_id or None,
         }
@@ -598,6 +600,16 @@ class Onboarding:
         code = "patient_two_clinics" if first_clinic != clinic_id else "duplicate_key"
         issues.append(Issue(ref, "policy_number", code, {"first": first_ref}))
 
+    def _patient_fields(self, columns: frozenset[str] | None) -> tuple[tuple[str, int], ...]:
+        """The stored fields a file with these columns decides, with their index in the rows
+        :meth:`_write_patients` reads (computed once per file)."""
+        names = self._fields_cache.get(columns)
+        if names is None:
+            kept = _present(dict.fromkeys(self.PATIENT_FIELDS), columns, _PATIENT_COLUMNS)
+            names = tuple((n, 2 + self.PATIENT_FIELDS.index(n)) for n in {*kept, "attached_on"})
+            self._fields_cache[columns] = names
+        return names
+
     def _write_patients(self, good: dict[str, tuple[dict[str, Any], frozenset[str] | None]]
                         ) -> None:
         counts = self.counts["patients"]
@@ -612,18 +624,22 @@ class Onboarding:
             if row is None:
                 inserts.append({**values, "created_at": now})
                 continue
-            values = _present(values, columns, _PATIENT_COLUMNS)
-            values.setdefault("clinic_id", row.clinic_id)
-            values.setdefault("attached_on", row.attached_on)
-            if values["attached_on"] is None:
+            names = self._patient_fields(columns)
+            if columns is not None and "clinic" not in columns:
+                values["clinic_id"] = row.clinic_id
+            if values["attached_on"] is None or (
+                    columns is not None and "attached_on" not in columns):
                 values["attached_on"] = (row.attached_on if row.clinic_id == values["clinic_id"]
                                          else self.today)
-            if all(getattr(row, name) == values[name] for name in values):
-                counts.unchanged += 1
-            else:
+            changed = {n: values[n] for n, i in names if row[i] != values[n]}
+            if changed.keys() & _NAME_FIELDS:
                 # A bulk UPDATE fires no ORM events: keep the folded search name in step here.
-                names = [values.get(n, getattr(row, n)) for n in _NAME_FIELDS]
-                updates.append({"id": row.id, **values, "name_key": patient_name_key(*names)})
+                changed["name_key"] = patient_name_key(*(
+                    changed.get(n, row[2 + self.PATIENT_FIELDS.index(n)]) for n in _NAME_FIELDS))
+            if changed:
+                updates.append({"id": row.id, **changed})
+            else:
+                counts.unchanged += 1
         if inserts:  # Core, not the ORM: several times cheaper per row at this volume
             self.uow.session.execute(insert(table), inserts)
         if updates:

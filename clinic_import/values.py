@@ -25,6 +25,8 @@ EXCEL_EPOCH = date(1899, 12, 30)
 
 def text(value: object) -> str:
     """A cell as trimmed text (numbers without a trailing ``.0``)."""
+    if type(value) is str:  # the common case first: this runs for every cell
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -36,6 +38,8 @@ def text(value: object) -> str:
 
 def digits_text(value: object) -> str:
     """A number-like cell (policy, SNILS) as text: Excel may have stored it as a number."""
+    if type(value) is str:
+        return value.strip()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f"{int(value)}"
     return text(value)

@@ -134,3 +134,27 @@ def test_a_template_may_come_before_its_doctor_but_not_without_one(clinic, tmp_p
     assert (problem.file, problem.row, problem.column) == ("расписание.csv", 2, "Код врача")
     assert "D-811" in problem.message_ru
     assert not report.applied and _state(clinic) == before
+
+
+def test_a_formula_with_its_saved_value_is_imported_with_a_warning(clinic, tmp_path):
+    """Excel saves a formula's value beside it; that value is what the user sees."""
+    import zipfile
+
+    path = write_xlsx(tmp_path / "врачи.xlsx", {"Врачи": [
+        ["Код врача", "Специальность", "Фамилия", "Имя", "Кабинет"],
+        ["D-820", "therapist", "Белкина", "Ольга", "=100+3"],
+    ]})
+    with zipfile.ZipFile(path) as z:
+        parts = {i.filename: z.read(i.filename) for i in z.infolist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(b"<f>100+3</f><v />", b"<f>100+3</f><v>103</v>")
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    report = do_import(clinic, path)
+    warning = _only(report, "formula")
+    assert (warning.row, warning.column, warning.severity) == (2, "Кабинет", "warning")
+    assert report.applied and report.entities["doctors"].created == 1
+    with clinic.uow().reading() as uow:
+        doctor = uow.session.exec(select(Doctor).where(Doctor.external_id == "D-820")).one()
+        assert doctor.cabinet == "103"
