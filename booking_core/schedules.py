@@ -598,10 +598,13 @@ def _flag(uow: UnitOfWork, doctor: Doctor, appts: list[Appointment], flag: str) 
     spec = uow.session.get(Specialty, doctor.specialty_id)
     assert spec is not None
     affected = []
+    suggested: set[int] = set()  # each patient is told a different free time
     for appt in appts:
         patient = uow.session.get(Patient, appt.patient_id)
         assert patient is not None
-        substitute = _substitute_slot(uow, patient, spec, doctor, None)
+        substitute = _substitute_slot(uow, patient, spec, doctor, None, suggested)
+        if substitute is not None:
+            suggested.add(substitute.slot_id)
         affected.append(AffectedAppointment(_view(uow, appt), patient.phone, substitute))
     notifications.flag_notices(uow, flag, affected)
     return len(appts)

@@ -121,7 +121,7 @@ def test_admin_registers_hires_schedules_books_and_prints(console_url, sqlite_co
     # 6. Book the new patient into the new doctor's 15.09 afternoon.
     page.goto(f"{url}/schedule?patient={patient_id}&doctor={doctor_id}"
               f"&start=2026-09-15&days=1")
-    slot = page.wait_for_selector("button.slot[data-label*='Соколова']")
+    slot = page.wait_for_selector("button.slot[data-label*='к врачу Соколовой']")
     assert slot.inner_text() == "14:00"
     slot.click()
     page.keyboard.press("Enter")

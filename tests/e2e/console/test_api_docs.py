@@ -7,9 +7,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_swagger_ui_renders_the_openapi_document(console_url, browser_page, tmp_path):
+def test_swagger_ui_renders_the_openapi_document(console_url, browser_page, login, tmp_path):
     page, problems = browser_page
-    page.goto(f"{console_url}/docs")
+    login(page, "/docs")  # the docs are for console users only
     page.wait_for_function("document.querySelector('.opblock')"
                            " || document.body.innerText.includes('Unable to render')")
     page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
