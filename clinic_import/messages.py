@@ -16,8 +16,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "(настройка REGISTRATURA_IMPORT_MAX_FILE_MB); разделите его на части",
                        "the file is too large: {size_mb} MB, the limit is {limit_mb} MB "
                        "(setting REGISTRATURA_IMPORT_MAX_FILE_MB); split it"),
-    "unknown_format": ("неизвестный формат «{suffix}»: нужен XLSX или CSV",
-                       "unknown format '{suffix}': XLSX or CSV expected"),
+    "unknown_format": ("неизвестный формат «{suffix}»: нужен XLSX, CSV или FHIR Bundle (.json)",
+                       "unknown format '{suffix}': XLSX, CSV or a FHIR Bundle (.json) expected"),
     "xls_not_supported": ("старый формат XLS не поддерживается: сохраните как XLSX или CSV",
                           "the old XLS format is not supported: save as XLSX or CSV"),
     "xlsx_broken": ("файл XLSX повреждён или обрезан (не полный архив): выгрузите его заново",
@@ -47,6 +47,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_column": ("столбец «{value}» не распознан и пропущен",
                        "column '{value}' is not recognised and is ignored"),
     "empty_file": ("в файле нет строк с данными", "the file has no data rows"),
+    "fhir_not_json": ("файл .json не читается как JSON: выгрузите Bundle заново",
+                      "the .json file is not valid JSON: export the Bundle again"),
+    "fhir_not_bundle": ("в файле .json не FHIR Bundle (resourceType должен быть «Bundle»)",
+                        "the .json file is not a FHIR Bundle (resourceType must be 'Bundle')"),
+    "fhir_invalid_resource": ("ресурс FHIR не соответствует спецификации R4 (элемент Bundle "
+                              "с этим номером): проверьте его в МИС",
+                              "the FHIR resource does not conform to R4 (the Bundle entry "
+                              "with this number): check it in the MIS"),
     # cells
     "required": ("пустое обязательное поле", "a required value is empty"),
     "bad_date": ("не дата (ожидается ДД.ММ.ГГГГ)", "not a date (DD.MM.YYYY expected)"),

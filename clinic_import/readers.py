@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 Row = list[object]
 SAMPLE_BYTES = 1 << 20
+#: The identifier system of OMS policies in FHIR Bundles (the setting's default).
+DEFAULT_POLICY_SYSTEM = "http://fhir.ru/ig/RuSEMD/systems/OMS"
 ZIP_RATIO_LIMIT = 20  # an XLSX unpacks to at most this many times the size limit
 
 
@@ -62,8 +64,10 @@ class Source:
         return self.sheet or self.path.stem
 
 
-def open_sources(path: Path, max_bytes: int) -> list[Source]:
-    """The sources in ``path`` (one per CSV, one per XLSX sheet); raises :class:`FileError`."""
+def open_sources(path: Path, max_bytes: int,
+                 policy_system: str = DEFAULT_POLICY_SYSTEM) -> list[Source]:
+    """The sources in ``path`` (one per CSV, one per XLSX sheet, one per entity of a FHIR
+    Bundle); raises :class:`FileError`."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -77,6 +81,10 @@ def open_sources(path: Path, max_bytes: int) -> list[Source]:
         return _xlsx_sources(path, size, max_bytes)
     if suffix in (".csv", ".txt", ".tsv"):
         return [_csv_source(path, size)]
+    if suffix == ".json":
+        from clinic_import.fhir_bundle import bundle_sources
+
+        return bundle_sources(path, size, policy_system)
     if suffix == ".xls":
         raise FileError("xls_not_supported")
     raise FileError("unknown_format", suffix=suffix or "—")

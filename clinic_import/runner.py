@@ -24,6 +24,7 @@ from booking_core.uow import UnitOfWorkFactory
 from clinic_import import headers as hdr
 from clinic_import.messages import render
 from clinic_import.readers import (
+    DEFAULT_POLICY_SYSTEM,
     FileError,
     Row,
     Source,
@@ -124,8 +125,9 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
                skip_invalid: bool = False, error_file: Path | None = None, actor: Actor,
                progress: Callable[[int, int], None] | None = None,
                max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-               generate: bool = True) -> ImportReport:
-    """Import a clinic's files (XLSX sheets, CSV) into the database.
+               generate: bool = True,
+               policy_system: str = DEFAULT_POLICY_SYSTEM) -> ImportReport:
+    """Import a clinic's files (XLSX sheets, CSV, FHIR R4 Bundles) into the database.
 
     Nothing changes unless every row is valid, or ``skip_invalid`` is set (then the valid rows
     are applied and the rejected ones written to ``error_file``).  After a change the slots of
@@ -133,7 +135,7 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
     whose saved value was used) never block.
     """
     report = ImportReport()
-    sheets = _recognise(paths, max_file_bytes, report)
+    sheets = _recognise(paths, max_file_bytes, report, policy_system)
     if any(p.row is None or p.code in _FILE_FATAL for p in report.errors):
         return report  # a file that cannot be read at all: nothing is tried
     meter = _Progress(progress, sum(s.source.size for s in sheets))
@@ -174,7 +176,7 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
 _FILE_FATAL = frozenset({"file_unreadable", "file_empty", "file_too_large", "unknown_format",
                          "xls_not_supported", "xlsx_broken", "unsupported_encoding",
                          "bad_encoding_at", "csv_broken", "no_header", "unknown_entity",
-                         "missing_columns"})
+                         "missing_columns", "fhir_not_json", "fhir_not_bundle"})
 
 
 def _problem(report: ImportReport, file: str, row: int | None, column: str, code: str,
@@ -188,11 +190,12 @@ def _problem(report: ImportReport, file: str, row: int | None, column: str, code
 # --- which file holds what ------------------------------------------------------------------
 
 
-def _recognise(paths: Sequence[Path], max_bytes: int, report: ImportReport) -> list[_Sheet]:
+def _recognise(paths: Sequence[Path], max_bytes: int, report: ImportReport,
+               policy_system: str) -> list[_Sheet]:
     sheets: list[_Sheet] = []
     for path in paths:
         try:
-            sources = open_sources(Path(path), max_bytes)
+            sources = open_sources(Path(path), max_bytes, policy_system)
         except FileError as exc:
             _problem(report, Path(path).name, exc.row, "", exc.code, **exc.params)
             continue

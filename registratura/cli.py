@@ -275,6 +275,7 @@ def import_files(
             files, container.uow, dry_run=dry_run, skip_invalid=skip_invalid,
             error_file=errors, actor=actor,
             max_file_bytes=container.settings.import_max_file_mb * 2**20,
+            policy_system=container.settings.fhir_policy_system,
             progress=lambda done, total: progress.update(task, completed=done, total=total))
     print_import_report(report, lang)
     if report.applied:

@@ -98,7 +98,8 @@ async def import_form(request: Request, container: ContainerDep, agent: ClinicAd
         report: ImportReport = await run_in_threadpool(
             run_import, paths, container.uow, dry_run=dry_run == "on",
             skip_invalid=skip_invalid == "on", actor=actor_of(request, agent),
-            max_file_bytes=MAX_UPLOAD_BYTES)
+            max_file_bytes=MAX_UPLOAD_BYTES,
+            policy_system=container.settings.fhir_policy_system)
     logger.info("%s uploaded %d files: applied=%s, %d changes, %d problems", agent.username,
                 len(paths), report.applied, report.changes, len(report.problems))
     return render(request, "admin/import.html", {
