@@ -172,3 +172,57 @@ def test_registrar_takes_a_call_and_books(console_url, sqlite_container, browser
     page.wait_for_selector("#feed-state.on")
     assert page.query_selector(f'tr[data-call="{call_id}"]') is None
     assert problems == [], problems
+
+
+def test_registrar_calls_from_the_browser_phone(sqlite_container, runtime_factory,
+                                                browser_page, tmp_path):
+    """The phone page over a real WebSocket: the caller number goes in the first message
+    (never in the URL) and the call runs on the console user's behalf."""
+    from sqlmodel import select
+
+    from models.tables import CallRecord
+    from support.fakes import QuietEngine
+
+    sqlite_container.extras["ivr_runtime"] = runtime_factory(sqlite_container, QuietEngine())
+    agents.create_agent(agents.NewAgent("registrar8", "agent", PASSWORD, Actor.system("e2e"),
+                                        full_name="Петрова А. В."), sqlite_container.uow())
+    app = create_app(sqlite_container, poll_interval=0.2, sse_max_seconds=10)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    urls: list[str] = []
+    thread = threading.Thread(target=server.run, name="phone-e2e", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        page, problems = browser_page
+        page.on("websocket", lambda ws: urls.append(ws.url))
+        favicon: list[str] = []  # the phone page has no icon of its own: the browser asks
+        page.on("console", lambda m: favicon.append(m.text)
+                if m.type == "error" and "favicon" in m.location.get("url", "") else None)
+        page.goto(f"http://127.0.0.1:{port}/login?next=/phone")
+        page.fill("#username", "registrar8")
+        page.fill("#password", PASSWORD)
+        page.press("#password", "Enter")
+        page.wait_for_url(f"http://127.0.0.1:{port}/phone")
+        page.fill("#caller", "+79161234567")
+        page.click("#call")
+        page.wait_for_function(
+            "document.querySelector('#transcript').innerText.includes('Здравствуйте')")
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        page.click("#call")  # hang up
+        deadline = time.monotonic() + 15
+        outcome = ""
+        while time.monotonic() < deadline and outcome in ("", "in_progress"):
+            with sqlite_container.uow().reading() as uow:
+                rows = uow.session.exec(select(CallRecord).where(CallRecord.channel == "browser"))
+                records = list(rows)
+            outcome = records[0].outcome if records else ""
+            time.sleep(0.1)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+    assert urls and all("?" not in u and "7916" not in u for u in urls), urls
+    assert records[0].caller_number == "+79161234567"
+    assert len(problems) == len(favicon), problems
