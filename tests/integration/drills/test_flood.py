@@ -1,4 +1,4 @@
-"""Drill: one client tries to starve the IVR and the console (issue item 2).
+"""Drill: one client tries to starve the IVR and the console.
 
 The whole product runs in a child process as ``registratura serve`` runs it, with the common
 open-files limit (soft 512 raised by the server itself to the hard 1024).  The flood: 1,500
