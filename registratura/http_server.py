@@ -129,7 +129,10 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
         "http": guarded_protocol(settings.http_header_timeout,
                                  max(1, settings.http_limit_concurrency // 2)),
         "limit_concurrency": settings.http_limit_concurrency,
-        "timeout_keep_alive": 5, "proxy_headers": False, "backlog": 2048,
+        "timeout_keep_alive": 5, "proxy_headers": False,
+        # asyncio accepts up to ``backlog`` connections in one go before the evicted ones are
+        # closed: this bounds that burst (the kernel keeps the rest waiting, at no cost to us).
+        "backlog": max(64, settings.http_limit_concurrency // 2),
     }
     options.update(overrides)
     config = uvicorn.Config(app, **options)

@@ -152,3 +152,40 @@ def test_registrar_sees_visits_flagged_by_a_doctor_leaving(console_url, sqlite_c
     page.wait_for_url(f"{console_url}/schedule?reschedule={appt.id}")
     assert "Перенос записи" in page.inner_text("body")
     assert problems == [], problems
+
+
+def test_registrar_calls_from_the_browser_phone(console_url, sqlite_container, runtime_factory,
+                                                browser_page, login, tmp_path):
+    """The phone page over a real WebSocket: the caller number goes in the first message
+    (never in the URL) and the call runs on the console user's behalf."""
+    import time
+
+    from sqlmodel import select
+
+    from models.tables import CallRecord
+    from support.fakes import QuietEngine
+
+    sqlite_container.extras["ivr_runtime"] = runtime_factory(sqlite_container, QuietEngine())
+    page, problems = browser_page
+    urls: list[str] = []
+    page.on("websocket", lambda ws: urls.append(ws.url))
+    favicon: list[str] = []  # the phone page has no icon of its own: the browser asks
+    page.on("console", lambda m: favicon.append(m.text)
+            if m.type == "error" and "favicon" in m.location.get("url", "") else None)
+    login(page, "/phone")
+    page.fill("#caller", "+79161234567")
+    page.click("#call")
+    page.wait_for_function(
+        "document.querySelector('#transcript').innerText.includes('Здравствуйте')")
+    page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+    page.click("#call")  # hang up
+    deadline = time.monotonic() + 15
+    records: list[CallRecord] = []
+    while time.monotonic() < deadline and (not records or records[0].outcome == "in_progress"):
+        with sqlite_container.uow().reading() as uow:
+            records = list(uow.session.exec(select(CallRecord).where(
+                CallRecord.channel == "browser")))
+        time.sleep(0.1)
+    assert urls and all("?" not in u and "7916" not in u for u in urls), urls
+    assert records and records[0].caller_number == "+79161234567"
+    assert len(problems) == len(favicon), problems

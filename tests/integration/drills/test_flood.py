@@ -1,4 +1,4 @@
-"""Drill: one client tries to starve the IVR and the console (issue item 2).
+"""Drill: one client tries to starve the IVR and the console.
 
 The whole product runs in a child process as ``registratura serve`` runs it, with the common
 open-files limit (soft 512 raised by the server itself to the hard 1024).  The flood: 1,500
@@ -181,4 +181,7 @@ def test_a_flood_of_silent_and_half_sent_connections_starves_nobody(
     server.stop()
     log = server.log.read_bytes()
     assert len(log) < 2_000_000, f"{len(log)} bytes of log for one flood"
-    assert b"Too many open files" not in log
+    exhausted = [line for line in log.decode(errors="replace").splitlines()
+                 if "out of system resource" in line or "cannot accept" in line
+                 or "Too many open files" in line]
+    assert not exhausted, exhausted[:5]

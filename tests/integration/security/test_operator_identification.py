@@ -1,4 +1,4 @@
-"""Issue item 3: identification failures on the browser phone count against the console user,
+"""Identification failures on the browser phone count against the console user,
 whatever caller number they type (the per-caller limit cannot be sidestepped)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue item 11: ``%`` and ``_`` typed into the name search are letters, not SQL wildcards
+"""``%`` and ``_`` typed into the name search are letters, not SQL wildcards
 (on both databases)."""
 
 from __future__ import annotations
