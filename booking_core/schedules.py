@@ -416,17 +416,17 @@ def set_day_override(uow: UnitOfWork, doctor_id: int, override: DayOverride,
     same = uow.session.exec(select(ScheduleOverride).where(
         ScheduleOverride.doctor_id == doctor_id, ScheduleOverride.day == override.day)).all()
     row = next((o for o in same if o.start_time == override.start_time), None)
-    fields = ("kind", "start_time", "end_time", "slot_minutes", "cabinet", "reason")
-    before = audit.snapshot(row, ("day", *fields)) if row else None
+    columns = ("kind", "start_time", "end_time", "slot_minutes", "cabinet", "reason")
+    before = audit.snapshot(row, ("day", *columns)) if row else None
     if row is None:
         row = ScheduleOverride(doctor_id=doctor_id, day=override.day)
-    for name in fields:
+    for name in columns:
         setattr(row, name, getattr(override, name))
     row.created_by, row.created_at = actor.label, uow.clock.now_utc()
     uow.session.add(row)
     uow.flush()
     audit.record(uow, actor, "day_override", "doctor", doctor_id, before,
-                 audit.snapshot(row, ("day", *fields)))
+                 audit.snapshot(row, ("day", *columns)))
     return _reconcile(uow, doctor, stored_rows(uow, doctor_id), override.day, override.day)
 
 
