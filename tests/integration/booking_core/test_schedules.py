@@ -99,6 +99,8 @@ def test_template_change_flags_uncovered_bookings_and_keeps_them(container):
     calls = worklists.absence_calls(container.uow())
     assert [(c.appointment.id, c.flag) for c in calls] == [(hit.id, "schedule_changed")]
     assert "расписание" in calls[0].absence_reason
+    # the agent sees the colleague's slot the SMS offered
+    assert calls[0].substitute_name.startswith(payload["substitute"]["doctor"] + ", ")
     assert [a.id for a in admin.absence_worklist(container.uow())] == [hit.id]
     with container.uow().reading() as uow:
         entry = uow.session.exec(select(AuditLog).where(AuditLog.action == "schedule")).one()
