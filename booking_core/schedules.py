@@ -7,11 +7,11 @@ here turn them into the slots of a day (:func:`slots_for_day`, :func:`preview_we
 generation (:func:`booking_core.slots.generate_slots`) and the console's preview use the same
 ones, so what the preview shows is what gets generated.
 
-The use cases (:func:`replace_templates`, :func:`doctor_leaves`, :func:`set_day_override`,
-:func:`remove_day_override`) run inside the caller's open unit of work and never commit: an
-import applies a whole file in one transaction.  None of them deletes an appointment or a
-booked slot; a future booking the new schedule no longer covers is flagged
-(``Appointment.flag``), lands in the agents' "patients to call" worklist like a doctor
+The use cases (:func:`replace_templates`, :func:`doctor_leaves`, :func:`doctor_returns`,
+:func:`set_day_override`, :func:`remove_day_override`) run inside the caller's open unit of
+work and never commit: an import applies a whole file in one transaction.  None of them
+deletes an appointment or a booked slot; a future booking the new schedule no longer covers is
+flagged (``Appointment.flag``), lands in the agents' "patients to call" worklist like a doctor
 absence (rule 14), and the patient gets an SMS with the nearest free slot of a colleague.
 """
 
@@ -406,6 +406,30 @@ def doctor_leaves(uow: UnitOfWork, doctor_id: int, last_day: date, actor: Actor)
     return flagged
 
 
+def doctor_returns(uow: UnitOfWork, doctor_id: int, actor: Actor) -> int:
+    """Undo :func:`doctor_leaves` (a mistake, or the doctor is back), inside the caller's
+    transaction: clears ``left_on`` and creates the window's slots again; returns how many.
+    Visits flagged "doctor_left" stay flagged: those patients were told, an agent calls them.
+    """
+    from booking_core.slots import generate_for_doctor
+
+    doctor = _doctor(uow, doctor_id)
+    if doctor.left_on is None:
+        return 0
+    before = audit.snapshot(doctor, ("left_on",))
+    doctor.left_on = None
+    uow.session.add(doctor)
+    created = 0
+    if doctor.active:
+        now = uow.clock.now_local()
+        window_last = now.date() + timedelta(days=uow.rules.slot_window_days - 1)
+        created = generate_for_doctor(uow, doctor, stored_rows(uow, doctor_id), now.date(),
+                                      window_last, now)
+    audit.record(uow, actor, "doctor_returns", "doctor", doctor_id, before,
+                 {"left_on": None, "created_slots": created})
+    return created
+
+
 def set_day_override(uow: UnitOfWork, doctor_id: int, override: DayOverride,
                      actor: Actor) -> ScheduleChange:
     """Add (or replace: same day and start) a one-off day change, inside the caller's
@@ -416,17 +440,17 @@ def set_day_override(uow: UnitOfWork, doctor_id: int, override: DayOverride,
     same = uow.session.exec(select(ScheduleOverride).where(
         ScheduleOverride.doctor_id == doctor_id, ScheduleOverride.day == override.day)).all()
     row = next((o for o in same if o.start_time == override.start_time), None)
-    fields = ("kind", "start_time", "end_time", "slot_minutes", "cabinet", "reason")
-    before = audit.snapshot(row, ("day", *fields)) if row else None
+    columns = ("kind", "start_time", "end_time", "slot_minutes", "cabinet", "reason")
+    before = audit.snapshot(row, ("day", *columns)) if row else None
     if row is None:
         row = ScheduleOverride(doctor_id=doctor_id, day=override.day)
-    for name in fields:
+    for name in columns:
         setattr(row, name, getattr(override, name))
     row.created_by, row.created_at = actor.label, uow.clock.now_utc()
     uow.session.add(row)
     uow.flush()
     audit.record(uow, actor, "day_override", "doctor", doctor_id, before,
-                 audit.snapshot(row, ("day", *fields)))
+                 audit.snapshot(row, ("day", *columns)))
     return _reconcile(uow, doctor, stored_rows(uow, doctor_id), override.day, override.day)
 
 

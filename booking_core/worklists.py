@@ -23,6 +23,7 @@ from models.tables import (
     ChannelRestriction,
     Doctor,
     DoctorAbsence,
+    OutboxMessage,
     Patient,
     Specialty,
 )
@@ -147,6 +148,7 @@ def absence_calls(uow: UnitOfWork) -> list[AbsenceCall]:
                    Appointment.starts_at > uow.clock.now_local())
             .order_by(col(Appointment.starts_at))
         ).all()
+        offered = _offered_substitutes(uow, [a for a, _, absence in rows if absence is None])
         out = []
         for appt, patient, absence in rows:
             if absence is not None:
@@ -158,8 +160,29 @@ def absence_calls(uow: UnitOfWork) -> list[AbsenceCall]:
                 reason = flag_reason_ru(appt.flag, doctor.left_on if doctor else None)  # type: ignore[arg-type]
                 sub = None
             out.append(AbsenceCall(_view(uow, appt), patient.full_name, patient.phone,
-                                   reason, sub.full_name if sub else None, appt.flag))
+                                   reason, sub.full_name if sub else offered.get(appt.id),  # type: ignore[arg-type]
+                                   appt.flag))
         return out
+
+
+def _offered_substitutes(uow: UnitOfWork, flagged: list[Appointment]) -> dict[int, str]:
+    """The colleague's slot the SMS about each flagged visit offered ("Орлов А.Н., ср 09.09 в
+    14:15"), so the agent can offer the same; none when no SMS went (no mobile, no free slot).
+    """
+    if not flagged:
+        return {}
+    from booking_core.notifications import format_when
+
+    keys = {f"{a.flag}:{a.id}": a.id for a in flagged}
+    out: dict[int, str] = {}
+    for key, payload in uow.session.exec(
+            select(OutboxMessage.idempotency_key, OutboxMessage.payload)
+            .where(col(OutboxMessage.idempotency_key).in_(list(keys)))).all():
+        sub = (payload or {}).get("substitute")
+        if sub:
+            when = format_when(datetime.fromisoformat(sub["starts_at"]))
+            out[keys[key]] = f"{sub['doctor']}, {when}"
+    return out
 
 
 def restrictions(uow: UnitOfWork, *, include_past: bool = False) -> list[RestrictionItem]:

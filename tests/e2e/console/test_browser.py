@@ -145,7 +145,7 @@ def test_registrar_sees_visits_flagged_by_a_doctor_leaving(console_url, sqlite_c
     text = row.inner_text()
     for expected in ("Петрова Анна Ивановна", "+79031112233",
                      "Врач больше не работает в поликлинике",
-                     "последний рабочий день — 18.09.2026"):
+                     "последний рабочий день — 18.09.2026", "замена: "):
         assert expected in text, expected
     page.screenshot(path=str(tmp_path / "worklist.png"), full_page=True)
     row.query_selector("a:has-text('Перенести')").click()

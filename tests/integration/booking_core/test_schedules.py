@@ -99,6 +99,8 @@ def test_template_change_flags_uncovered_bookings_and_keeps_them(container):
     calls = worklists.absence_calls(container.uow())
     assert [(c.appointment.id, c.flag) for c in calls] == [(hit.id, "schedule_changed")]
     assert "расписание" in calls[0].absence_reason
+    # the agent sees the colleague's slot the SMS offered
+    assert calls[0].substitute_name.startswith(payload["substitute"]["doctor"] + ", ")
     assert [a.id for a in admin.absence_worklist(container.uow())] == [hit.id]
     with container.uow().reading() as uow:
         entry = uow.session.exec(select(AuditLog).where(AuditLog.action == "schedule")).one()
@@ -304,3 +306,21 @@ def test_a_cancelled_visit_on_a_removed_slot_keeps_its_record(container):
     assert (kept.status, kept.slot_id, kept.starts_at) == ("cancelled", None,
                                                            datetime(2026, 9, 9, 13, 0))
     assert hhmm(day_slots(container, doc, date(2026, 9, 9)))[-1] == "11:45"
+
+
+def test_a_doctor_who_returns_gets_slots_again(container):
+    doc = kashintseva(container)
+    hit = book_at(container, "elderly", doc, datetime(2026, 9, 21, 9, 0))
+    with container.uow() as uow:
+        schedules.doctor_leaves(uow, doc, date(2026, 9, 14), ADMIN)
+        uow.commit()
+    with container.uow() as uow:
+        created = schedules.doctor_returns(uow, doc, ADMIN)
+        assert schedules.doctor_returns(uow, doc, ADMIN) == 0  # already back
+        uow.commit()
+    assert created > 0
+    assert len(day_slots(container, doc, date(2026, 9, 22))) == 24
+    assert len(day_slots(container, doc, date(2026, 9, 21))) == 24  # around the booked one
+    assert appointment(container, hit.id).flag == "doctor_left"  # the agents still call
+    with container.uow().reading() as uow:
+        assert uow.session.get(Doctor, doc).left_on is None
