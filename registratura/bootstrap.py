@@ -16,6 +16,7 @@ from booking_core.rules import BookingRules
 from booking_core.uow import UnitOfWorkFactory
 from models.db import make_engine
 from registratura.settings import Settings, load_settings
+from speech import ru_names
 
 logger = logging.getLogger(__name__)
 
@@ -77,4 +78,5 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     )
     clock = clock or SystemClock(settings.timezone)
     rules = rules_from(settings)
+    ru_names.warm_up_in_background()  # names in cases for SMS texts and the console
     return Container(settings, engine, clock, rules, UnitOfWorkFactory(engine, clock, rules))
