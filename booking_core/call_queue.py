@@ -2,7 +2,8 @@
 
 A call waits while its record says ``escalated``, nobody has taken it and it is not too old.
 The list follows reality: with AMI connected the console closes a record when Asterisk says
-the caller hung up or left the queue, or an agent answered (:func:`close_waiting_call`), and
+the caller hung up or left the queue, or their call with an agent ended
+(:func:`close_waiting_call`), and
 shows only callers Asterisk still has (``live_call_ids``); without AMI a callback request
 closes it (:func:`booking_core.admin.request_callback`), an agent taking it answers it, and
 records older than the queue's longest wait age out (:func:`expire_stale_calls`).  Taking a
@@ -15,8 +16,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from booking_core import audit
@@ -117,6 +119,17 @@ def _waiting() -> list[object]:
     return [CallRecord.outcome == ESCALATED, col(CallRecord.answered_by).is_(None)]
 
 
+def _since_escalated() -> Any:
+    """When the caller started waiting for an agent (the IVR part of the call not counted)."""
+    return func.coalesce(CallRecord.escalated_at, CallRecord.started_at)
+
+
+def _asterisk_id(call_id: str) -> str:
+    """The REG_CALL_ID Asterisk carries for a record: the IVR's callback flow names its own
+    record ``<call id>/callback`` but the channel keeps the original id."""
+    return call_id.partition("/")[0]
+
+
 def waiting_calls(uow: UnitOfWork, *, max_wait_minutes: int = DEFAULT_MAX_WAIT_MINUTES,
                   limit: int = 100, live_call_ids: set[str] | None = None) -> list[QueuedCall]:
     """Escalated calls nobody has taken yet, longest waiting first.
@@ -128,13 +141,12 @@ def waiting_calls(uow: UnitOfWork, *, max_wait_minutes: int = DEFAULT_MAX_WAIT_M
         now = uow.clock.now_utc()
         since = now - timedelta(minutes=max_wait_minutes)
         rows = list(uow.session.exec(
-            select(CallRecord).where(
-                *_waiting(), col(CallRecord.started_at) >= since,
-            ).order_by(col(CallRecord.escalated_at), col(CallRecord.started_at)).limit(limit)
+            select(CallRecord).where(*_waiting(), _since_escalated() >= since)
+            .order_by(col(CallRecord.escalated_at), col(CallRecord.started_at)).limit(limit)
         ).all())
         if live_call_ids is not None:
             joining = now - timedelta(seconds=JOIN_GRACE_SECONDS)
-            rows = [r for r in rows if r.call_id in live_call_ids
+            rows = [r for r in rows if _asterisk_id(r.call_id) in live_call_ids
                     or (r.escalated_at or r.started_at) >= joining]
         return _load(uow, rows)
 
@@ -147,15 +159,16 @@ def close_waiting_call(call_id: str, uow: UnitOfWork, *, answered_by: str | None
     if not call_id:
         return False
     with uow:
-        row = uow.session.exec(select(CallRecord).where(CallRecord.call_id == call_id,
-                                                        *_waiting())).first()
-        if row is None:
+        rows = uow.session.exec(select(CallRecord).where(
+            col(CallRecord.call_id).in_((call_id, f"{call_id}/callback")), *_waiting())).all()
+        if not rows:
             return False
-        if answered_by:
-            row.answered_by = answered_by[:60]
-        else:
-            row.outcome = outcome
-            row.ended_at = uow.clock.now_utc()
+        for row in rows:
+            if answered_by:
+                row.answered_by = answered_by[:60]
+            else:
+                row.outcome = outcome
+                row.ended_at = uow.clock.now_utc()
         uow.commit()
     logger.info("call %s: %s", call_id, "answered in Asterisk" if answered_by else outcome)
     return True
@@ -168,8 +181,7 @@ def expire_stale_calls(uow: UnitOfWork, *,
         cutoff = uow.clock.now_utc() - timedelta(minutes=max_wait_minutes)
         result = uow.session.execute(
             update(CallRecord)
-            .where(CallRecord.outcome == ESCALATED, col(CallRecord.answered_by).is_(None),
-                   col(CallRecord.started_at) < cutoff)
+            .where(*_waiting(), _since_escalated() < cutoff)
             .values(outcome=ABANDONED, ended_at=uow.clock.now_utc()))
         uow.commit()
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from booking_core.uow import UnitOfWorkFactory
 from models.db import make_engine
 from registratura.secret_key import resolve_secret_key
 from registratura.settings import Settings, load_settings
+from speech import ru_names
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     )
     clock = clock or SystemClock(settings.timezone)
     rules = rules_from(settings)
+    ru_names.warm_up_in_background()  # names in cases for SMS texts and the console
     return Container(settings, engine, clock, rules, UnitOfWorkFactory(engine, clock, rules),
                      hours_from(settings))
 

@@ -100,3 +100,27 @@ def test_stale_rows_age_out(sqlite_container, clock):
     assert call_queue.expire_stale_calls(sqlite_container.uow()) == 1
     assert record(sqlite_container, "old").outcome == "abandoned"
     assert record(sqlite_container, "new").outcome == "escalated"
+
+
+def test_a_requeued_callers_record_follows_the_original_call_id(sim, sqlite_container,
+                                                                 reconciled, wait_until):
+    """After the queue timed out, the IVR's callback flow escalates again under its own record
+    ``<id>/callback`` while the channel keeps REG_CALL_ID=<id>."""
+    board, _ = reconciled
+    escalate(sqlite_container, "orig/callback", minutes_ago=2)
+    uid = sim.caller_join("+79161234567", call_id="orig")
+    assert wait_until(lambda: "orig" in (board.live_call_ids() or set()))
+    assert waiting(sqlite_container, board) == ["orig/callback"]
+    sim.caller_abandon(uid)
+    assert wait_until(lambda: record(sqlite_container, "orig/callback").outcome == "abandoned")
+
+
+def test_age_counts_from_the_escalation_not_the_start_of_the_call(sqlite_container, clock):
+    start = sqlite_container.clock.now_utc()
+    clock.advance(minutes=10)  # ten minutes in the IVR menus, then escalated
+    calls.save_call(CallData(call_id="long-ivr", outcome="escalated", started_at=start,
+                             escalated_at=sqlite_container.clock.now_utc()),
+                    sqlite_container.uow())
+    clock.advance(minutes=call_queue.DEFAULT_MAX_WAIT_MINUTES - 5)
+    assert call_queue.expire_stale_calls(sqlite_container.uow()) == 0
+    assert waiting(sqlite_container) == ["long-ivr"]
