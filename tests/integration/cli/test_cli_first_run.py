@@ -11,7 +11,7 @@ from registratura import cli
 
 def test_seed_demo_prints_users_patients_and_the_passwd_command(tmp_path, monkeypatch):
     monkeypatch.setenv("REGISTRATURA_DATABASE_URL", f"sqlite:///{tmp_path}/fresh.db")
-    monkeypatch.setenv("REGISTRATURA_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("REGISTRATURA_SECRET_KEY", "test-secret-key-0123456789")
     monkeypatch.setattr(cli, "console", Console(width=200))
     runner = CliRunner()
     first = runner.invoke(cli.app, ["seed", "--demo"], catch_exceptions=False)

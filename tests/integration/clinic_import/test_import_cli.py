@@ -33,7 +33,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     out = dict(os.environ)
     out.update(
         REGISTRATURA_DATABASE_URL=f"sqlite:///{tmp_path / 'clinic7.db'}",
-        REGISTRATURA_SECRET_KEY="cli-test-secret",
+        REGISTRATURA_SECRET_KEY="cli-test-secret-0123456789",
         REGISTRATURA_HTTP_PORT=str(_free_port()), REGISTRATURA_AGI_PORT=str(_free_port()),
         REGISTRATURA_SOUNDS_DIR=str(tmp_path / "sounds"),
         REGISTRATURA_RECORD_DIR=str(tmp_path / "rec"), REGISTRATURA_LOG_LEVEL="WARNING",
