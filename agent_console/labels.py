@@ -126,11 +126,26 @@ STEPS.update({
     "reminder_confirmed": "Визит подтверждён", "reminder_confirm_cancel": "Подтверждение отмены",
     "reminder_cancelled": "Отменено по напоминанию", "reminder_kept": "Запись оставлена",
     "reminder_gone": "Записи уже нет", "reminder_no_answer": "Нет ответа",
+    # the call's wording, a doctor's absence on the phone and in the reminder call
+    "held_specialty": "Уже есть запись к специалисту", "beyond_horizon": "День за горизонтом",
+    "appointment_item_absent": "Запись: врач отсутствует",
+    "appointment_substitute": "Предложено отложенное время",
+    "appointment_substitute_menu": "Меню отложенного времени",
+    "substitute_gone": "Отложенное время ушло",
+    "reminder_absent_intro": "Напоминание: врач отсутствует",
+    "reminder_substitute": "Напоминание: отложенное время",
+    "reminder_substitute_menu": "Меню отложенного времени", "reminder_absent_menu": "Меню переноса",
+    "reminder_substitute_taken": "Записан на отложенное время",
+    "reminder_substitute_gone": "Отложенное время ушло",
+    "reminder_to_agent": "Передан оператору для переноса",
+    "reminder_absent_kept": "Запись оставлена (врач отсутствует)",
+    "reminder_absent_no_answer": "Нет ответа (врач отсутствует)",
 })
 
 #: Steps that say nothing to an agent (parts of sentences, greetings).
 QUIET_STEPS = frozenset({"greeting", "goodbye", "to_agent", "identified_readback",
-                         "slot_phrase", "slot_phrase_full", "tomorrow"})
+                         "slot_phrase", "slot_phrase_full", "tomorrow", "today", "after_time",
+                         "privacy_notice"})
 #: A step the table does not know yet: a word, never the internal id.
 UNKNOWN_STEP = "Шаг меню"
 
