@@ -26,7 +26,7 @@ OLD_DEFAULT = "dev-only-change-me"
 
 def _forged_cookie(key: str, username: str) -> str:
     """A session cookie as Starlette's SessionMiddleware signs it, for ``username``."""
-    data = b64encode(json.dumps({"agent": username, "csrf": "x"}).encode())
+    data = b64encode(json.dumps({"agent": username, "gen": 0, "csrf": "x"}).encode())
     return itsdangerous.TimestampSigner(key).sign(data).decode()
 
 

@@ -26,7 +26,7 @@ TEST_NOW = datetime(2026, 9, 7, 10, 0)  # tests/conftest.py's
 def main() -> None:
     settings = load_settings()
     configure_logging(settings.log_level)
-    ivr.runtime.create_engine = lambda _name: QuietEngine()  # type: ignore[assignment]
+    ivr.runtime.create_engine = lambda _name, **_kw: QuietEngine()  # type: ignore[assignment]
     container = bootstrap(settings, clock=FixedClock(TEST_NOW))
     asyncio.run(cli._serve(container))
 
