@@ -14,6 +14,8 @@ BENCHES = {
     "search": ("bench.search", "nearest-free-slot queries in a 500-doctor clinic"),
     "caller_time": ("bench.caller_time", "seconds a caller spends per scenario (real TTS)"),
     "tts": ("bench.tts", "prompt render time, cold and warm cache"),
+    "import": ("bench.import_clinic",
+               "import 200,000 patients + 500 doctors from XLSX and CSV: rows/s, RSS, re-import"),
 }
 
 

@@ -219,6 +219,11 @@ class Onboarding:
         self._doctors: dict[str, list[tuple[int, int]]] | None = None
         self._templates: dict[int, list[TemplateRow]] = defaultdict(list)
         self.slots_created = 0  # by schedule changes, in the booking window
+        self._created: list[tuple[str, Any, tuple[str, ...]]] = []
+        self._district_cache: tuple[dict[tuple[int, int], District],
+                                    dict[tuple[int, str], DistrictAddress]] | None = None
+        self._doctor_rows: dict[tuple[int, str], Doctor] | None = None
+        self._fields_cache: dict[frozenset[str] | None, tuple[tuple[str, int], ...]] = {}
 
     # -- look-ups (loaded once per phase: a batch never costs a query per row) --
 
@@ -237,8 +242,11 @@ class Onboarding:
 
     def _specialty_map(self) -> dict[str, int]:
         if self._specialties is None:
-            rows = self.uow.session.exec(select(Specialty.code, Specialty.id)).all()
-            self._specialties = {code: sid for code, sid in rows if sid is not None}
+            rows = self.uow.session.exec(
+                select(Specialty.code, Specialty.name_ru, Specialty.id)).all()
+            # A file may name the specialty by its code or by its Russian name («Терапевт»).
+            self._specialties = {name.casefold(): sid for _, name, sid in rows if sid is not None}
+            self._specialties.update({code: sid for code, _, sid in rows if sid is not None})
         return self._specialties
 
     def _doctor_map(self) -> dict[str, list[tuple[int, int]]]:
@@ -305,17 +313,25 @@ class Onboarding:
             values["short_name"] = r.short_name or r.name
             clinic = self.uow.session.exec(select(Clinic).where(Clinic.code == r.code)).first()
             self._upsert(clinic, Clinic, values, self.CLINIC_FIELDS, "clinic", counts)
+        self._flush_created()
         self._clinics = None
         return issues
 
     def _upsert(self, row: Any, table: type, values: dict[str, Any], fields: tuple[str, ...],
-                entity: str, counts: EntityCounts) -> Any:
-        """Create ``row`` or bring it to ``values``; count and audit what happened."""
+                entity: str, counts: EntityCounts, *, need_id: bool = False) -> Any:
+        """Create ``row`` or bring it to ``values``; count and audit what happened.
+
+        A new row is flushed (for its id) only when ``need_id``; otherwise its audit entry
+        waits for the batch's single flush (:meth:`_flush_created`).
+        """
         if row is None:
             row = table(**values)
             self.uow.session.add(row)
-            self.uow.flush()
-            self._audit_change(entity, row, None, fields)
+            if need_id:
+                self.uow.flush()
+                self._audit_change(entity, row, None, fields)
+            else:
+                self._created.append((entity, row, fields))
             counts.created += 1
             return row
         before = audit.snapshot(row, fields)
@@ -325,16 +341,24 @@ class Onboarding:
             return row
         for k, v in changed.items():
             setattr(row, k, v)
-        self.uow.flush()
         self._audit_change(entity, row, before, fields)
         counts.updated += 1
         return row
+
+    def _flush_created(self) -> None:
+        """One flush for the batch's new rows, then their audit entries (with their ids)."""
+        if self._created:
+            self.uow.flush()
+            for entity, row, fields in self._created:
+                self._audit_change(entity, row, None, fields)
+            self._created.clear()
 
     # -- districts --
 
     def districts_batch(self, items: Sequence[Item[DistrictRecord]]) -> list[Issue]:
         issues: list[Issue] = []
         counts = self.counts["districts"]
+        districts, streets = self._district_rows()
         for item in items:
             r = item.record
             clinic_id = self._clinic_id(r.clinic, item.ref, issues)
@@ -343,8 +367,7 @@ class Onboarding:
             key = (clinic_id, r.number, r.street.casefold())
             if not self._first_time("districts", key, item.ref, "district", issues):
                 continue
-            district = self.uow.session.exec(select(District).where(
-                District.clinic_id == clinic_id, District.number == r.number)).first()
+            district = districts.get((clinic_id, r.number))
             district_seen = ("district", clinic_id, r.number)
             if district is None or district_seen not in self._seen["districts"]:
                 # The first row of a district decides its name; the others add streets.
@@ -352,19 +375,27 @@ class Onboarding:
                 values = {"clinic_id": clinic_id, "number": r.number,
                           "name": r.name or (district.name if district else f"Участок {r.number}")}
                 district = self._upsert(district, District, values,
-                                        ("clinic_id", "number", "name"), "district", counts)
+                                        ("clinic_id", "number", "name"), "district", counts,
+                                        need_id=True)
+                districts[(clinic_id, r.number)] = district
             if r.street:
-                self._street(district.id, r, counts)
+                self._upsert(streets.get((district.id, r.street)), DistrictAddress,
+                             {"district_id": district.id, "street": r.street, "houses": r.houses},
+                             ("district_id", "street", "houses"), "district_address", counts)
+        self._flush_created()
         self._districts = None
         return issues
 
-    def _street(self, district_id: int, r: DistrictRecord, counts: EntityCounts) -> None:
-        row = self.uow.session.exec(select(DistrictAddress).where(
-            DistrictAddress.district_id == district_id,
-            DistrictAddress.street == r.street)).first()
-        self._upsert(row, DistrictAddress,
-                     {"district_id": district_id, "street": r.street, "houses": r.houses},
-                     ("district_id", "street", "houses"), "district_address", counts)
+    def _district_rows(self) -> tuple[dict[tuple[int, int], District],
+                                      dict[tuple[int, str], DistrictAddress]]:
+        """Every district and street, loaded once (and kept: the ORM holds rows weakly)."""
+        if self._district_cache is None:
+            districts = {(d.clinic_id, d.number): d
+                         for d in self.uow.session.exec(select(District)).all()}
+            streets = {(a.district_id, a.street): a
+                       for a in self.uow.session.exec(select(DistrictAddress)).all()}
+            self._district_cache = (districts, streets)
+        return self._district_cache
 
     # -- specialties --
 
@@ -382,6 +413,7 @@ class Onboarding:
             values["name_en"] = r.name_en or r.name_ru
             spec = self.uow.session.exec(select(Specialty).where(Specialty.code == r.code)).first()
             self._upsert(spec, Specialty, values, self.SPECIALTY_FIELDS, "specialty", counts)
+        self._flush_created()
         self._specialties = None
         return issues
 
@@ -396,7 +428,8 @@ class Onboarding:
             r = item.record
             before = len(issues)
             clinic_id = self._clinic_id(r.clinic, item.ref, issues)
-            specialty_id = self._specialty_map().get(r.specialty)
+            specialties = self._specialty_map()
+            specialty_id = specialties.get(r.specialty, specialties.get(r.specialty.casefold()))
             if specialty_id is None:
                 issues.append(Issue(item.ref, "specialty", "unknown_specialty",
                                     {"value": r.specialty}))
@@ -409,14 +442,17 @@ class Onboarding:
                 continue
             assert clinic_id is not None and specialty_id is not None
             self._doctor(r, clinic_id, specialty_id, district_id)
+        self._flush_created()
         self._doctors = None
         return issues
 
     def _doctor(self, r: DoctorRecord, clinic_id: int, specialty_id: int,
                 district_id: int | None) -> None:
         counts = self.counts["doctors"]
-        doctor = self.uow.session.exec(select(Doctor).where(
-            Doctor.clinic_id == clinic_id, Doctor.external_id == r.external_id)).first()
+        if self._doctor_rows is None:  # every imported doctor, loaded once
+            self._doctor_rows = {(d.clinic_id, d.external_id): d for d in self.uow.session.exec(
+                select(Doctor).where(col(Doctor.external_id).is_not(None))).all()}
+        doctor = self._doctor_rows.get((clinic_id, r.external_id))
         values: dict[str, Any] = {
             "external_id": r.external_id, "clinic_id": clinic_id, "specialty_id": specialty_id,
             "district_id": district_id, "last_name": r.last_name, "first_name": r.first_name,
@@ -518,13 +554,13 @@ class Onboarding:
     def _patient_values(self, item: Item[PatientRecord], issues: list[Issue]
                         ) -> dict[str, Any] | None:
         r, ref = item.record, item.ref
-        before = sum(1 for i in issues if i.severity == ERROR)
+        before = len(issues)
         policy = only_digits(r.policy_number)
         if len(policy) != 16:
             issues.append(Issue(ref, "policy_number", "policy_format"))
         elif not luhn_valid(policy):
             issues.append(Issue(ref, "policy_number", "policy_luhn"))
-        snils = only_digits(r.snils)
+        snils = only_digits(r.snils) if r.snils else ""
         if r.snils and not snils_valid(snils):
             issues.append(Issue(ref, "snils", "snils_invalid"))
         problem = birth_date_problem(r.birth_date, self.today)
@@ -535,16 +571,17 @@ class Onboarding:
                        if clinic_id is not None else None)
         if len(policy) == 16:
             self._patient_seen(policy, clinic_id, ref, issues)
-        if sum(1 for i in issues if i.severity == ERROR) > before:
+        if len(issues) > before:  # only errors so far: the phone's warning comes below
             return None
         phone = normalize_phone(r.phone) if r.phone else ""
-        if r.phone and not is_russian_mobile(phone):
+        mobile = is_russian_mobile(phone)
+        if r.phone and not mobile:
             issues.append(Issue(ref, "phone", "phone_not_mobile" if phone else "phone_invalid",
                                 severity=WARNING))
         return {
             "policy_number": policy, "last_name": r.last_name, "first_name": r.first_name,
             "middle_name": r.middle_name, "birth_date": r.birth_date, "snils": snils or None,
-            "phone": phone, "sms_reachable": is_russian_mobile(phone), "clinic_id": clinic_id,
+            "phone": phone, "sms_reachable": mobile, "clinic_id": clinic_id,
             "district_id": district_id, "attached_on": r.attached_on,
             "external_id": r.external_id or None,
         }
@@ -560,6 +597,16 @@ class Onboarding:
         code = "patient_two_clinics" if first_clinic != clinic_id else "duplicate_key"
         issues.append(Issue(ref, "policy_number", code, {"first": first_ref}))
 
+    def _patient_fields(self, columns: frozenset[str] | None) -> tuple[tuple[str, int], ...]:
+        """The stored fields a file with these columns decides, with their index in the rows
+        :meth:`_write_patients` reads (computed once per file)."""
+        names = self._fields_cache.get(columns)
+        if names is None:
+            kept = _present(dict.fromkeys(self.PATIENT_FIELDS), columns, _PATIENT_COLUMNS)
+            names = tuple((n, 2 + self.PATIENT_FIELDS.index(n)) for n in {*kept, "attached_on"})
+            self._fields_cache[columns] = names
+        return names
+
     def _write_patients(self, good: dict[str, tuple[dict[str, Any], frozenset[str] | None]]
                         ) -> None:
         counts = self.counts["patients"]
@@ -574,18 +621,20 @@ class Onboarding:
             if row is None:
                 inserts.append({**values, "created_at": now})
                 continue
-            values = _present(values, columns, _PATIENT_COLUMNS)
-            values.setdefault("clinic_id", row.clinic_id)
-            values.setdefault("attached_on", row.attached_on)
-            if values["attached_on"] is None:
+            names = self._patient_fields(columns)
+            if columns is not None and "clinic" not in columns:
+                values["clinic_id"] = row.clinic_id
+            if values["attached_on"] is None or (
+                    columns is not None and "attached_on" not in columns):
                 values["attached_on"] = (row.attached_on if row.clinic_id == values["clinic_id"]
                                          else self.today)
-            if all(getattr(row, name) == values[name] for name in values):
-                counts.unchanged += 1
+            changed = {n: values[n] for n, i in names if row[i] != values[n]}
+            if changed:
+                updates.append({"id": row.id, **changed})
             else:
-                updates.append({"id": row.id, **values})
-        if inserts:
-            self.uow.session.execute(insert(Patient), inserts)
+                counts.unchanged += 1
+        if inserts:  # Core, not the ORM: several times cheaper per row at this volume
+            self.uow.session.execute(insert(table), inserts)
         if updates:
             self.uow.session.execute(update(Patient), updates)
         counts.created += len(inserts)

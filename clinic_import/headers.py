@@ -121,7 +121,7 @@ ENTITY_NAMES: dict[str, tuple[str, ...]] = {
 def normalise(text: object) -> str:
     """Lower case, «ё» as «е», punctuation and runs of spaces as one space."""
     s = str(text or "").strip().casefold().replace("ё", "е")
-    return " ".join(re.sub(r"[^\w]+", " ", s).split())
+    return " ".join(re.sub(r"[\W_]+", " ", s).split())
 
 
 _ALIASES: dict[str, dict[str, str]] = {

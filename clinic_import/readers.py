@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import iterparse
 
 import python_calamine
@@ -108,6 +109,15 @@ def _delimiter(first_line: str) -> str:
     return best if counts[best] else ";"
 
 
+def _decoded_lines(f: BinaryIO, encoding: str) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so a bad byte is reported on its line."""
+    for number, line in enumerate(f, 1):
+        try:
+            yield line.decode(encoding if number == 1 else encoding.replace("-sig", ""))
+        except UnicodeDecodeError as exc:
+            raise FileError("bad_encoding_at", row=number, encoding=encoding) from exc
+
+
 def _csv_source(path: Path, size: int) -> Source:
     with path.open("rb") as f:
         sample = f.read(SAMPLE_BYTES)
@@ -118,11 +128,10 @@ def _csv_source(path: Path, size: int) -> Source:
     def rows() -> Iterator[tuple[int, Row]]:
         number = 0
         try:
-            with path.open(encoding=encoding, newline="") as f:
-                for number, row in enumerate(csv.reader(f, delimiter=delimiter), 1):
+            with path.open("rb") as f:
+                lines = _decoded_lines(f, encoding)
+                for number, row in enumerate(csv.reader(lines, delimiter=delimiter), 1):
                     yield number, row  # type: ignore[misc]
-        except UnicodeDecodeError as exc:
-            raise FileError("bad_encoding_at", row=number + 1, encoding=encoding) from exc
         except csv.Error as exc:
             raise FileError("csv_broken", row=number + 1) from exc
 
@@ -230,7 +239,8 @@ def formula_cells(path: Path, part: str) -> dict[int, list[tuple[int, str]]]:
                     if el.find("m:f", _NS) is not None:
                         m = _CELL_REF.fullmatch(el.get("r", ""))
                         if m:
-                            has_value = el.find("m:v", _NS) is not None
+                            saved = el.find("m:v", _NS)
+                            has_value = saved is not None and bool(saved.text)
                             found.setdefault(int(m.group(2)), []).append(
                                 (_column_index(m.group(1)),
                                  "formula" if has_value else "formula_no_value"))

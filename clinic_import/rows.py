@@ -49,6 +49,13 @@ class Cells:
             self.errors.append((name, "required"))
         return value
 
+    def digits(self, name: str, *, required: bool = False) -> str:
+        """A number-like cell as text (Excel may hold a policy or a phone as a number)."""
+        value = v.digits_text(self.cells.get(name))
+        if required and not value:
+            self.errors.append((name, "required"))
+        return value
+
     def optional(self, name: str) -> str | None:
         return v.text(self.cells.get(name)) or None
 
@@ -145,22 +152,25 @@ def template(c: Cells) -> TemplateRecord:
 
 def patient(c: Cells) -> PatientRecord:
     record = PatientRecord(
-        policy_number=v.digits_text(c.raw("policy_number")) if c.has("policy_number")
-        else c.text("policy_number", required=True),
+        policy_number=c.digits("policy_number", required=True),
         last_name=c.text("last_name", required=True),
         first_name=c.text("first_name", required=True),
         birth_date=c.parse("birth_date", v.parse_date, required=True),
         middle_name=c.text("middle_name"),
-        snils=v.digits_text(c.raw("snils")) if c.has("snils") else "",
-        phone=v.digits_text(c.raw("phone")) if c.has("phone") else "",
+        snils=c.digits("snils"),
+        phone=c.digits("phone"),
         clinic=c.optional("clinic"),
-        district=c.parse("district", lambda x: v.parse_int(x, 0, 99999)),
+        district=c.parse("district", _district_number),
         attached_on=c.parse("attached_on", v.parse_date),
         external_id=c.text("external_id"),
         columns=frozenset(c.cells),
     )
     c.done()
     return record
+
+
+def _district_number(value: object) -> int:
+    return v.parse_int(value, 0, 99999)
 
 
 BUILDERS: dict[str, Callable[[Cells], Any]] = {

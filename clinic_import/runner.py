@@ -86,6 +86,10 @@ class _Sheet:
     headers: Row
     columns: hdr.HeaderMap
 
+    @property
+    def last_column(self) -> int:
+        return max(self.columns.fields, default=0)
+
 
 @dataclass(frozen=True)
 class _Ref:
@@ -152,9 +156,13 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
             uow.commit()
             report.applied = True
     if rejected and error_file is not None:
+        order = {id(sheet): i for i, sheet in enumerate(sheets)}
+        rejected.sort(key=lambda r: (order[id(r[0])], r[1]))  # as in the files
         write_error_file(error_file, rejected)
-    if report.applied and generate and report.changes:
+    if report.applied and generate and report.entities["doctors"].updated:
+        # New schedules made their slots already; a doctor back at work needs the window.
         report.slots_created += generate_slots(uow_factory())
+    report.problems.sort(key=lambda p: (p.file, p.row or 0))  # as the files read
     logger.info("import %s: %d changes, %d rejected rows, %d problems",
                 "applied" if report.applied else "not applied", report.changes,
                 report.rejected, len(report.problems))
@@ -312,7 +320,10 @@ def _cell_problems(sheet: _Sheet, number: int, cells: Row,
 
 
 def _by_field(sheet: _Sheet, cells: Row) -> dict[str, object]:
-    return {name: cells[i] for i, name in sheet.columns.fields.items() if i < len(cells)}
+    pairs = sheet.columns.fields.items()
+    if len(cells) > sheet.last_column:  # the usual full row: no bounds check per cell
+        return {name: cells[i] for i, name in pairs}
+    return {name: cells[i] for i, name in pairs if i < len(cells)}
 
 
 def _header_text(sheet: _Sheet, index: int) -> str:

@@ -269,8 +269,8 @@ def import_files(
             progress=lambda done, total: progress.update(task, completed=done, total=total))
     print_import_report(report, lang)
     if report.applied:
-        console.print(f"[green]Imported.[/green] {report.changes} changes, "
-                      f"{report.slots_created} new slots.")
+        console.print(f"[green]Imported.[/green] Changes: {report.changes}, "
+                      f"new slots: {report.slots_created}.")
     elif dry_run:
         console.print("Dry run: nothing was changed.")
     else:

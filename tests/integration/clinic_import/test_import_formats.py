@@ -100,7 +100,7 @@ def test_a_header_row_under_a_title_is_found(empty, tmp_path):
         ["Прикреплённое население на 01.09.2026"],
         [],
         ["Полис ОМС", "Фамилия", "Имя", "Дата рождения", "Участок"],
-        [policy("507700000000010"), "Новый", "Пациент", "02.02.1990", "2"],
+        [policy("509900000000010"), "Новый", "Пациент", "02.02.1990", "2"],
     ])
     path.write_bytes(path.read_text(encoding="utf-8").encode("cp1251"))
     report = do_import(empty, path)
