@@ -172,6 +172,7 @@ class AppointmentOut(Out):
     specialty: SpecialtyOut
     cabinet: str
     absence_id: int | None = None
+    flag: str | None = None  # "doctor_left" / "schedule_changed"
 
 
 class BlockOut(Out):

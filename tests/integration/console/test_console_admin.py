@@ -216,6 +216,9 @@ def test_visit_after_a_doctors_last_day_is_on_the_worklist(admin, agent, console
                                       "(последний рабочий день — 09.09.2026)")
     page = agent.get("/absences").text
     assert "последний рабочий день — 09.09.2026" in page
+    card = agent.get(f"/patients/{appt['patient_id']}").text
+    assert "врач больше не работает" in card
+    assert agent.get(f"/api/appointments/{appt['id']}").json()["flag"] == "doctor_left"
     assert f"/schedule?reschedule={appt['id']}" in page
     other = first_slot(agent, "therapist", day="2026-09-10")
     assert other["doctor_id"] != slot["doctor_id"]  # the leaver's free slots are gone
