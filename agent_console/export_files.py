@@ -15,6 +15,8 @@ from booking_core.exports import ExportRow
 
 logger = logging.getLogger(__name__)
 
+FLAGS = {"doctor_left": "врач уволился", "schedule_changed": "расписание изменено",
+         "absence": "врач отсутствует"}
 HEADERS = ("Дата", "Время", "Врач", "Специальность", "Кабинет", "Пациент", "Год рождения",
            "Полис (посл. 4)", "Статус", "Канал", "Талон", "Отметка")
 
@@ -23,7 +25,7 @@ def _cells(row: ExportRow) -> list[object]:
     return [row.starts_at.strftime("%d.%m.%Y"), row.starts_at.strftime("%H:%M"), row.doctor,
             row.specialty, row.cabinet, row.patient, row.birth_year, row.policy_tail,
             labels.label(labels.STATUSES, row.status), labels.label(labels.CHANNELS, row.channel),
-            row.talon, row.flag]
+            row.talon, FLAGS.get(row.flag, row.flag)]
 
 
 def to_csv(rows: Sequence[ExportRow]) -> bytes:

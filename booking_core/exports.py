@@ -12,6 +12,8 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import col, select
 
+from booking_core import audit
+from booking_core.actors import Actor
 from booking_core.errors import InvalidInput, NotFound
 from booking_core.uow import UnitOfWork
 from models.tables import Appointment, AppointmentStatus, Doctor, Patient, Slot, Specialty
@@ -57,6 +59,15 @@ def appointments_between(first: date, last: date, uow: UnitOfWork) -> list[Expor
     lo = datetime.combine(first, time.min)
     hi = datetime.combine(last + timedelta(days=1), time.min)
     return _rows(uow, Appointment.starts_at >= lo, Appointment.starts_at < hi)
+
+
+def note_export(actor: Actor, what: str, first: date, last: date, rows: int,
+                uow: UnitOfWork) -> None:
+    """Audit who took personal data out of the system, which range and how many rows."""
+    with uow:
+        audit.record(uow, actor, "export", what, "", None,
+                     {"from": first.isoformat(), "to": last.isoformat(), "rows": rows})
+        uow.commit()
 
 
 def day_list(doctor_id: int, day: date, uow: UnitOfWork) -> DayList:

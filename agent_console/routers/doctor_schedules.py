@@ -230,7 +230,12 @@ def generate_form(request: Request, container: ContainerDep, agent: ClinicAdmin,
 
 
 def _rows_of(body: TemplatesIn) -> list[TemplateRow]:
-    return [TemplateRow(**r.model_dump()) for r in body.rows]
+    """The rows of a JSON body; the first invalid one is refused by number and reason."""
+    rows = [TemplateRow(**r.model_dump()) for r in body.rows]
+    for n, row in enumerate(rows, 1):
+        if row.problems():
+            raise InvalidInput(f"template row {n}: {', '.join(row.problems())}")
+    return rows
 
 
 @api.get("/{doctor_id}/templates", response_model=list[TemplateRowIO],

@@ -12,11 +12,12 @@ from fastapi.responses import Response
 
 from agent_console import export_files
 from agent_console.admin_schemas import DayListOut, ExportRowOut
-from agent_console.deps import ClinicAdmin, ContainerDep
+from agent_console.deps import ClinicAdmin, ContainerDep, actor_of
 from agent_console.schemas import ERRORS
 from agent_console.security import csrf_protect
 from agent_console.templating import render
 from booking_core import doctor_admin, exports
+from booking_core.agents import AgentView
 from booking_core.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,13 @@ MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
          "csv": "text/csv; charset=utf-8"}
 
 
-def _file(rows: list[exports.ExportRow], fmt: str, first: date, last: date) -> Response:
+def _file(rows: list[exports.ExportRow], fmt: str, first: date, last: date, request: Request,
+          container: ContainerDep, agent: AgentView) -> Response:
+    """The rows as a download; the export itself is audited (who, which range, how many)."""
     if fmt not in MEDIA:
         raise InvalidInput("format is xlsx or csv")
+    exports.note_export(actor_of(request, agent), f"appointments_{fmt}", first, last, len(rows),
+                        container.uow())
     body = export_files.to_xlsx(rows) if fmt == "xlsx" else export_files.to_csv(rows)
     name = f"appointments_{first:%Y%m%d}_{last:%Y%m%d}.{fmt}"
     return Response(body, media_type=MEDIA[fmt], headers={
@@ -46,12 +51,11 @@ def exports_page(request: Request, container: ContainerDep, agent: ClinicAdmin) 
 
 
 @router.post("/admin/exports/appointments")
-def appointments_form(container: ContainerDep, agent: ClinicAdmin,
+def appointments_form(request: Request, container: ContainerDep, agent: ClinicAdmin,
                       date_from: Annotated[date, Form()], date_to: Annotated[date, Form()],
                       fmt: Annotated[str, Form(alias="format")] = "xlsx") -> Response:
     rows = exports.appointments_between(date_from, date_to, container.uow())
-    logger.info("%s exported %d appointments", agent.username, len(rows))
-    return _file(rows, fmt, date_from, date_to)
+    return _file(rows, fmt, date_from, date_to, request, container, agent)
 
 
 @router.get("/admin/exports/day-list")
@@ -59,17 +63,18 @@ def day_list_page(request: Request, container: ContainerDep, agent: ClinicAdmin,
                   doctor_id: int, day: date) -> Response:
     """The printable A4 day list (ids and a date in the URL, nothing personal)."""
     return render(request, "admin/day_list.html", {
-        "day_list": exports.day_list(doctor_id, day, container.uow())})
+        "day_list": exports.day_list(doctor_id, day, container.uow()),
+        "flags": export_files.FLAGS})
 
 
 @api.get("/appointments", summary="Appointments of a date range as an XLSX or CSV file",
          response_class=Response)
-def api_appointments(container: ContainerDep, agent: ClinicAdmin,
+def api_appointments(request: Request, container: ContainerDep, agent: ClinicAdmin,
                      date_from: Annotated[date, Query(alias="from")],
                      date_to: Annotated[date, Query(alias="to")],
                      fmt: Annotated[str, Query(alias="format")] = "xlsx") -> Response:
     return _file(exports.appointments_between(date_from, date_to, container.uow()), fmt,
-                 date_from, date_to)
+                 date_from, date_to, request, container, agent)
 
 
 @api.get("/day-list", response_model=DayListOut, summary="One doctor's visits of one day")

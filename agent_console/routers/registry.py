@@ -23,6 +23,7 @@ from agent_console.schemas import ERRORS
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
 from booking_core import clinic_admin, patient_admin, patients
+from booking_core.masking import mask_phone
 from booking_core.patient_admin import NewPatient
 
 logger = logging.getLogger(__name__)
@@ -62,8 +63,9 @@ def register_form(request: Request, container: ContainerDep, agent: ClinicAdmin,
 @router.get("/admin/patients/{patient_id}")
 def edit_page(patient_id: int, request: Request, container: ContainerDep,
               agent: ClinicAdmin) -> Response:
+    card = patients.patient_card(patient_id, container.uow())
     return render(request, "admin/patient_edit.html", {
-        "card": patients.patient_card(patient_id, container.uow()),
+        "card": card, "phone_masked": mask_phone(card.patient.phone) if card.patient.phone else "",
         "clinics": clinic_admin.clinics(container.uow())})
 
 

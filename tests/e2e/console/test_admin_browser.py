@@ -186,3 +186,54 @@ def test_empty_install_points_to_setup_and_the_upload_brings_the_clinic(empty_co
     page.wait_for_url(f"{url}/queue")
     assert not page.is_visible("#setup-needed")
     assert problems == [], problems
+
+
+def test_admin_edits_districts_specialties_and_a_patients_phone(console_url, sqlite_container,
+                                                                browser_page, tmp_path):
+    page, problems = browser_page
+    url = console_url
+    _login_admin(page, url, sqlite_container)
+    _shot(page, tmp_path, "hub")
+    assert "Городская поликлиника № 3" in page.inner_text("#clinics")
+
+    # A new district with the streets it serves.
+    page.click(".subnav a[href='/admin/clinics']")
+    section = "section[data-clinic='1']"
+    page.fill(f"{section} input[aria-label='Номер нового участка']", "9")
+    page.fill(f"{section} textarea[aria-label='Улицы нового участка']",
+              "ул. Садовая; 1-25 нечёт.\nпер. Тихий")
+    page.click(f"{section} button:has-text('Добавить участок')")
+    page.wait_for_selector(".flash.ok")
+    assert "Участок № 9 сохранён" in page.inner_text(".flash.ok")
+    streets = page.input_value(f"{section} tr:has(input[value='9']) textarea")
+    assert streets.splitlines() == ["пер. Тихий", "ул. Садовая; 1-25 нечёт."]  # by name
+    _shot(page, tmp_path, "clinics")
+
+    # A specialty with the words callers say for it.
+    page.click(".subnav a[href='/admin/specialties']")
+    page.fill("#sn-code", "endocrinologist")
+    page.fill("#sn-ru", "Эндокринолог")
+    page.fill("#sn-syn", "эндокринолог, щитовидка, сахар")
+    page.select_option("#sn-mode", "referral_only")
+    page.select_option("#sn-age", "adult")
+    page.click("#specialty-new button[type=submit]")
+    page.wait_for_selector(".flash.ok")
+    assert "Эндокринолог" in page.inner_text(".flash.ok")
+    _shot(page, tmp_path, "specialties")
+
+    # A patient's new phone is a landline: kept, and the admin is told no SMS will go there.
+    page.goto(f"{url}/patients")
+    page.fill("#q-name", "Иванов Сергей")
+    page.press("#q-name", "Enter")
+    page.wait_for_selector("#patient-name")
+    page.click("#edit-patient")
+    page.fill("#e-phone", "+7 495 123-45-67")
+    page.click("form[action$='/phone'] button[type=submit]")
+    page.wait_for_selector(".flash.ok")
+    assert "SMS на него не уйдут" in page.inner_text(".flash.ok")
+    assert "495" not in page.url
+    _shot(page, tmp_path, "patient_edit")
+    page.click(".subnav a[href='/admin/exports']")
+    page.wait_for_selector("#export-form")
+    _shot(page, tmp_path, "exports")
+    assert problems == [], problems

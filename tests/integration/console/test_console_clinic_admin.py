@@ -160,7 +160,7 @@ def _book_one(admin) -> dict:  # type: ignore[no-untyped-def]
     return appt.json() | {"doctor_id": doc["doctor"]["id"]}
 
 
-def test_exports_csv_xlsx_and_day_list(admin, page_token):
+def test_exports_csv_xlsx_and_day_list(admin, page_token, console_container):
     appt = _book_one(admin)
     token = page_token(admin, "/admin/exports")
     form = {"csrf_token": token, "date_from": "2026-09-08", "date_to": "2026-09-08"}
@@ -180,6 +180,9 @@ def test_exports_csv_xlsx_and_day_list(admin, page_token):
     bad = admin.get("/api/admin/exports/appointments",
                     params={"from": "2026-09-09", "to": "2026-09-08"})
     assert bad.status_code == 422
+    noted = _audit(console_container, "export")
+    assert [(e.entity, e.after["rows"]) for e in noted] == [
+        ("appointments_csv", len(rows) - 1), ("appointments_xlsx", len(rows) - 1)]
 
     day = admin.get("/api/admin/exports/day-list",
                     params={"doctor_id": appt["doctor_id"], "day": "2026-09-08"}).json()
@@ -215,6 +218,9 @@ def test_template_preview_save_generate_override_and_leave(admin, console_contai
     assert by_day["2026-09-15"] == ["14:00", "14:30", "15:00", "15:30"]
     assert by_day["2026-09-19"] == [] and by_day["2026-09-20"] == []
     assert admin.get(f"/api/admin/doctors/{doctor}/templates").json() == []  # nothing saved
+    broken = [EVEN_ODD[0], EVEN_ODD[1] | {"break_start": "13:00", "break_end": "13:30"}]
+    r = admin.post(f"/api/admin/doctors/{doctor}/templates/preview", json={"rows": broken})
+    assert r.status_code == 422 and "template row 2: break_outside_hours" in r.text
 
     saved = admin.put(f"/api/admin/doctors/{doctor}/templates", json={"rows": EVEN_ODD})
     assert saved.status_code == 200 and saved.json()["changed"] is True
@@ -242,6 +248,8 @@ def test_template_preview_save_generate_override_and_leave(admin, console_contai
 
     left = admin.post(f"/api/admin/doctors/{doctor}/leave", json={"last_day": "2026-09-10"})
     assert left.json() == {"flagged": 1}
+    day = admin.get("/admin/exports/day-list", params={"doctor_id": doctor, "day": "2026-09-15"})
+    assert "врач уволился: перезаписать" in day.text  # the printout says so too
     row = next(d for d in admin.get("/api/admin/doctors").json() if d["id"] == doctor)
     assert row["left_on"] == "2026-09-10"
 
