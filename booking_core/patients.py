@@ -10,6 +10,7 @@ tried as the Cyrillic keys they sit on.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -140,6 +141,11 @@ def _name_condition(words: list[str], uow: UnitOfWork) -> ColumnElement[bool]:
     return and_(key >= lo, key < hi, like)
 
 
+#: Wildcard characters: no name on file holds them (nor does a name typed on the wrong keyboard
+#: layout, whose punctuation keys stand for letters: "Cjrjkjd Fhn`v").
+_NOT_IN_A_NAME = re.compile(r"[%_*?\\]")
+
+
 def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) -> list[
         PatientSummary]:
     """Patients matching every given criterion, by name."""
@@ -154,6 +160,10 @@ def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) 
         stmt = stmt.where(Patient.policy_number == policy if len(policy) == 16
                           else col(Patient.policy_number).like(f"%{policy}"))
     variants = typed_variants(q.name)
+    if q.name.strip() and (not variants or _NOT_IN_A_NAME.search(q.name)):
+        # "%", "_" or "*" can be in no stored name: they match nobody (never everybody).
+        logger.info("patient search: a name no patient can have")
+        return []
     if variants:
         stmt = stmt.where(or_(*(_name_condition(w, uow) for w in variants)))
     if q.phone.strip():
