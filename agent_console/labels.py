@@ -71,10 +71,12 @@ STEPS = {
     "home_visit": "Вызов на дом", "system_error": "Сбой", "no_input": "Тишина",
     "not_understood": "Не понял", "limit_specialty": "Лимит по специальности",
     "limit_day": "Лимит в день", "queue_no_agent": "Нет оператора",
+    "held_specialty": "Уже записан к специалисту", "beyond_horizon": "День дальше горизонта",
 }
 
 #: Steps that say nothing to an agent.
-QUIET_STEPS = frozenset({"greeting", "goodbye", "to_agent", "identified_readback"})
+QUIET_STEPS = frozenset({"greeting", "goodbye", "to_agent", "identified_readback",
+                         "privacy_notice"})
 
 MAIN_MENU = {"1": "запись", "2": "мои записи", "3": "вызов на дом", "0": "оператор"}
 

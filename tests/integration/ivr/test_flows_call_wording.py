@@ -181,7 +181,7 @@ def test_the_date_question_says_eight_digits(container, dial):
 def test_hours_are_said_as_people_say_them(container, dial):
     container.clock.set(container.clock.now_local().replace(hour=21, minute=0))
     io, _ = dial(container, [None, "0", "1"], agents=False)
-    assert "Операторы работают с восьми утра до восьми вечера." in _said(io, "after_hours")
+    assert "работают с восьми утра до восьми вечера." in _said(io, "after_hours")
     assert "Мы перезвоним вам завтра после восьми утра." in _said(io, "callback_saved")
 
 
