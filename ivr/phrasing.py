@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 import iuliia
 
-from booking_core.views import AppointmentView, SlotOffer
+from booking_core.views import AppointmentView, SlotOffer, SpecialtyView
 from ivr.catalogue import Catalogue
 from speech import en_words, ru_dates, ru_numbers
 
@@ -86,14 +86,17 @@ class Phraser:
         said_day = self.catalogue.text("tomorrow") if tomorrow else en_words.say_date(day)
         return f"{said_day}, at {en_words.say_time(offer.starts_at.time())}"
 
+    def specialty(self, spec: SpecialtyView) -> str:
+        """A specialty's name mid-sentence: «Вы записаны: терапевт ...», "a general
+        practitioner" (the catalogue capitalises names for menus)."""
+        name = spec.name(self.catalogue.locale)
+        return name[:1].lower() + name[1:]
+
     def summary(self, appt: AppointmentView) -> dict[str, str]:
         """What a registrar repeats at the end of a booking, in her order: specialty, doctor,
         day and time, cabinet (the talon follows).  The doctor by surname, as the offer named
         them: the full name comes in the SMS, and every second counts on the phone."""
-        specialty = appt.specialty.name(self.catalogue.locale)
-        if self.ru:  # mid-sentence: «Вы записаны: терапевт ...»
-            specialty = specialty[:1].lower() + specialty[1:]
-        return {"specialty": specialty,
+        return {"specialty": self.specialty(appt.specialty),
                 "doctor": self.name(appt.doctor.last_name), "when": self.when(appt),
                 "cabinet": self.cabinet(appt.cabinet)}
 
