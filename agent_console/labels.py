@@ -103,6 +103,7 @@ STEPS = {
     "home_visit": "Вызов на дом", "system_error": "Сбой", "no_input": "Тишина",
     "not_understood": "Не понял", "limit_specialty": "Лимит по специальности",
     "limit_day": "Лимит в день", "queue_no_agent": "Нет оператора",
+    "held_specialty": "Уже записан к специалисту", "beyond_horizon": "День дальше горизонта",
 }
 
 STEPS.update({

@@ -296,7 +296,7 @@ def _offer_to_move_held(call: Call, patient: PatientView, option: SpecialtyOptio
         if appt is not None:
             _announce_code(call, "booked", appt)
         return True
-    prompt = call.p("held_specialty", specialty=option.specialty.name(call.state.locale),
+    prompt = call.p("held_specialty", specialty=call.phrase.specialty(option.specialty),
                     slot=call.phrase.slot(held))
     if call.menu(prompt, "12", words={"перенес": "1", "друг": "2"}, step="held_specialty") == "2":
         return False

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 import iuliia
 
-from booking_core.views import AppointmentView, SlotOffer
+from booking_core.views import AppointmentView, SlotOffer, SpecialtyView
 from ivr.catalogue import Catalogue
 from speech import en_words, ru_dates, ru_numbers
 
@@ -62,7 +62,11 @@ class Phraser:
         return en_words.say_date(d, with_weekday=False)
 
     def year(self, d: date) -> str:
-        return ru_dates.say_year(d.year) if self.ru else en_words.say_year(d.year)
+        """A year as read back after a day and month: «тысяча девятьсот восемьдесят пятого»
+        (without «года», as people say a date of birth)."""
+        if self.ru:
+            return ru_dates.say_year(d.year, with_word=False)
+        return en_words.say_year(d.year)
 
     def until(self, d: date) -> str:
         """A date after "до" (genitive in Russian)."""
@@ -71,30 +75,33 @@ class Phraser:
         return en_words.say_date(d, with_weekday=False)
 
     def when(self, offer: SlotOffer | AppointmentView) -> str:
-        """The day and time of a slot: «завтра, в восемь ноль-ноль», «вторник, восьмое
+        """The day and time of a slot: «завтра в восемь ноль-ноль», «вторник, восьмое
         сентября, в семнадцать тридцать»."""
         day = offer.starts_at.date()
         tomorrow = self.today is not None and day == self.today() + timedelta(days=1)
         if self.ru:
             at = ru_dates.say_time(offer.starts_at.time())
-            return (f"{self.catalogue.text('tomorrow')}, в {at}" if tomorrow
+            return (f"{self.catalogue.text('tomorrow')} в {at}" if tomorrow
                     else ru_dates.say_datetime_slot(offer.starts_at))
         said_day = self.catalogue.text("tomorrow") if tomorrow else en_words.say_date(day)
         return f"{said_day}, at {en_words.say_time(offer.starts_at.time())}"
+
+    def specialty(self, spec: SpecialtyView) -> str:
+        """A specialty's name mid-sentence: «Вы записаны: терапевт ...», "a general
+        practitioner" (the catalogue capitalises names for menus)."""
+        name = spec.name(self.catalogue.locale)
+        return name[:1].lower() + name[1:]
 
     def summary(self, appt: AppointmentView) -> dict[str, str]:
         """What a registrar repeats at the end of a booking, in her order: specialty, doctor,
         day and time, cabinet (the talon follows).  The doctor by surname, as the offer named
         them: the full name comes in the SMS, and every second counts on the phone."""
-        specialty = appt.specialty.name(self.catalogue.locale)
-        if self.ru:  # mid-sentence: «Вы записаны: терапевт ...»
-            specialty = specialty[:1].lower() + specialty[1:]
-        return {"specialty": specialty,
+        return {"specialty": self.specialty(appt.specialty),
                 "doctor": self.name(appt.doctor.last_name), "when": self.when(appt),
                 "cabinet": self.cabinet(appt.cabinet)}
 
     def slot(self, offer: SlotOffer | AppointmentView, *, full: bool = False) -> str:
-        """An offered slot as a registrar says it: "завтра, в восемь ноль-ноль, врач Кашинцева",
+        """An offered slot as a registrar says it: "завтра в восемь ноль-ноль, врач Кашинцева",
         "вторник, восьмое сентября, в семнадцать тридцать, врач Орлов".
 
         Only what the caller needs to choose: the day (``tomorrow`` for tomorrow), the time and

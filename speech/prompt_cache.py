@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Bump when the rendering pipeline changes audibly (filtering, trimming) to re-render all files.
-FORMAT_VERSION = "asterisk-wav-8k-v1"
+FORMAT_VERSION = "asterisk-wav-8k-v2"  # v2: 0.06 s kept around speech, pauses after commas
 #: Length of the hexadecimal key in file names (96 bits).
 KEY_LENGTH = 24
 
@@ -248,6 +248,7 @@ class PromptCache:
             raise ValueError(f"prompt text is empty after normalisation: {text!r}")
         material = [
             FORMAT_VERSION,
+            PAUSE_AFTER_COMMA if display.endswith(",") else 0.0,
             self.engine.name,
             self.engine.voice_for(locale),
             getattr(self.engine, "rate", None),

@@ -63,8 +63,11 @@ DEFAULT_RATE = 175
 DEFAULT_VARIANT = "f3"
 #: Sample rate of the files Asterisk plays (``wav`` format: 8 kHz, 16-bit, mono).
 ASTERISK_RATE = 8000
-#: Silence kept before and after speech when trimming, in seconds.
-KEEP_SILENCE = 0.08
+#: Silence kept before and after speech when trimming, in seconds.  Two parts of a prompt are
+#: played back to back, so the gap between them is twice this (0.12 s, about espeak's own
+#: pause at a comma); longer pauses, where the caller needs them, are written explicitly
+#: (``pause_after``: the groups of a read-back number).
+KEEP_SILENCE = 0.06
 #: A 10 ms window whose RMS (16-bit scale) is below this counts as silence (about -50 dBFS).
 SILENCE_RMS = 100
 

@@ -144,7 +144,8 @@ def ivr_call(console_container: Container) -> Callable[..., ScriptedCallIO]:
 
 @pytest.fixture
 def blocked_call(ivr_call) -> str:  # type: ignore[no-untyped-def]
-    """The blocked patient tries to book a therapist and is escalated; returns REG_CALL_ID."""
-    io = ivr_call([None, "1", *_identify_keys("3 no-shows"), "1"], caller="+79857778899")
+    """The blocked patient tries to book, hears of the block before the specialty menu and is
+    escalated; returns REG_CALL_ID."""
+    io = ivr_call([None, "1", *_identify_keys("3 no-shows")], caller="+79857778899")
     assert io.transcript.escalated
     return io.transcript.variables["REG_CALL_ID"]

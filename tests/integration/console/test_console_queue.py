@@ -22,11 +22,10 @@ def test_escalated_call_shows_what_the_ivr_learned(agent, blocked_call):
     assert call["intent"] == "book" and call["intent_text"] == "Запись к врачу"
     assert call["reason"] == "booking_blocked"
     assert call["reason_text"] == "Запись заблокирована за неявки"
-    # The block is told before the specialty menu (nothing is offered that cannot be booked).
-    assert call["specialty_name"] is None
+    assert call["specialty_name"] is None  # the block is told before the specialty menu
     assert call["caller_masked"] == "********8899"
     assert [s["name"] for s in call["steps"]][:4] == ["greeting", "main_menu", "privacy_notice",
-                                                     "policy"]
+                                                      "policy"]
     page = agent.get("/queue").text
     for text in (BLOCKED.full_name, "47 лет", "**** **** **** 9017", "Запись к врачу",
                  "Запись заблокирована за неявки", "Полис: 16 цифр",

@@ -33,7 +33,7 @@ def test_book_nearest_therapist_by_keys(container, dial):
     assert "кабинет пятнадцать" in booked_text
     offer = next(t for kind, key, t in io.transcript.events if key == "offer")
     # Day, time and the doctor's surname: the full name and cabinet come with the booking.
-    assert "завтра, в восемь ноль-ноль, врач Кашинцева." in offer
+    assert "завтра в восемь ноль-ноль, врач Кашинцева." in offer
     assert "Галина" not in offer and "кабинет" not in offer
     record = calls.get_call(call.state.call_id, container.uow())
     assert record.outcome == "booked" and record.appointment_id == appts[0].id
@@ -102,7 +102,7 @@ def test_policy_and_birth_date_are_read_back_together(container, dial):
     (readback,) = [e for e in io.transcript.events if e[1] == "identity_readback"]
     assert readback[2] == ("Полис: семь семь ноль ноль, ноль ноль ноль ноль, ноль ноль ноль "
                            "ноль, ноль один два три Дата рождения: пятое марта тысяча "
-                           "девятьсот восемьдесят пятого года Верно — 1, нет — 2.")
+                           "девятьсот восемьдесят пятого Верно — 1, нет — 2.")
     assert "booked" in io.transcript.keys
 
 
@@ -145,7 +145,7 @@ def test_spoken_answers_go_through_the_same_path(container, dial):
     assert "booked" in io.transcript.keys, io.transcript.keys
     # A slot taken by voice is read back first: speech can be misheard, a key can't.
     confirm = next(t for _, k, t in io.transcript.events if k == "confirm_booking")
-    assert confirm.startswith("Записать вас: завтра, в восемь ноль-ноль, врач Кашинцева?")
+    assert confirm.startswith("Записать вас: завтра в восемь ноль-ноль, врач Кашинцева?")
 
 
 def test_spoken_take_declined_offers_again(container, dial):

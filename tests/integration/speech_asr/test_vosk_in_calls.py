@@ -41,7 +41,7 @@ class Audio:
 
 def test_recorded_wav_is_recognised_through_the_call_path(ko_recognizer, tmp_path):
     wav = tmp_path / "caller.wav"
-    render_to_asterisk_wav(EspeakNgCliEngine(), "고양이", "ko", wav)
+    render_to_asterisk_wav(EspeakNgCliEngine(variant=""), "고양이", "ko", wav)
     heard: list[object] = []
     done = threading.Event()
     record_dir = tmp_path / "rec"

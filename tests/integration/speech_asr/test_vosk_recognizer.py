@@ -103,7 +103,7 @@ def say(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """Korean speech as an Asterisk-style 8 kHz 16-bit mono WAV (cached per text)."""
     if shutil.which("espeak-ng") is None:
         _unavailable("the espeak-ng program is missing")
-    engine = EspeakNgCliEngine()
+    engine = EspeakNgCliEngine(variant="")  # test material: the voice's own default
     folder = tmp_path_factory.mktemp("ko-speech")
     made: dict[str, Path] = {}
 

@@ -70,7 +70,7 @@ def test_slot_sentence_is_said_as_people_say_it():
         "вторник, восьмое сентября, в семнадцать тридцать, "
         "врач Кашинцева Галина Вячеславовна, кабинет пятнадцать")
     tomorrow = Phraser(load_catalogue("ru"), today=lambda: date(2026, 9, 7))
-    assert tomorrow.slot(offer) == "завтра, в семнадцать тридцать, врач Кашинцева"
+    assert tomorrow.slot(offer) == "завтра в семнадцать тридцать, врач Кашинцева"
     later = Phraser(load_catalogue("ru"), today=lambda: date(2026, 9, 6))
     assert later.slot(offer).startswith("вторник, восьмое сентября")
     english = Phraser(load_catalogue("en"), today=lambda: date(2026, 9, 7))
