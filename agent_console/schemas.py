@@ -172,6 +172,7 @@ class AppointmentOut(Out):
     specialty: SpecialtyOut
     cabinet: str
     absence_id: int | None = None
+    flag: str | None = None  # "doctor_left" / "schedule_changed"
 
 
 class BlockOut(Out):
@@ -363,6 +364,7 @@ class AbsenceCallOut(Out):
     phone: str
     absence_reason: str
     substitute_name: str | None
+    flag: str | None = None  # "doctor_left" / "schedule_changed"; None for an absence
 
 
 class AuditEntryOut(Out):

@@ -12,6 +12,7 @@ BENCHES = {
               "concurrent FastAGI booking calls: step latency, RSS, double bookings"),
     "contention": ("bench.contention", "many threads booking one slot / ten slots"),
     "search": ("bench.search", "nearest-free-slot queries in a 500-doctor clinic"),
+    "slots": ("bench.slots", "slot generation and schedule changes for 500 doctors"),
     "caller_time": ("bench.caller_time", "seconds a caller spends per scenario (real TTS)"),
     "tts": ("bench.tts", "prompt render time, cold and warm cache"),
     "import": ("bench.import_clinic",

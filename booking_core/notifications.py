@@ -108,7 +108,8 @@ def appointment_facts(uow: UnitOfWork, view: AppointmentView) -> tuple[dict[str,
 def _enqueue(uow: UnitOfWork, key: str, kind: str, view: AppointmentView,
              extra: dict[str, Any] | None = None) -> bool:
     facts, patient = appointment_facts(uow, view)
-    to_phone = normalize_phone(patient.phone)
+    # A number the registry marked as not a mobile (an import's landline) is called, not texted.
+    to_phone = normalize_phone(patient.phone) if patient.sms_reachable else ""
     if not to_phone:
         logger.info("appointment %s: no SMS (%s), the patient has no mobile number", view.id,
                     kind)

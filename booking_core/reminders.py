@@ -116,6 +116,11 @@ def _tomorrow_span(uow: UnitOfWork) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+#: A visit that will not happen as booked (the doctor is away or left, the schedule changed)
+#: gets no "see you tomorrow": the patient was told so and is on the agents' call list.
+_NOT_FLAGGED = (col(Appointment.absence_id).is_(None), col(Appointment.flag).is_(None))
+
+
 def enqueue_due_reminders(uow: UnitOfWork, policy: ReminderPolicy, *,
                           force: bool = False) -> int:
     """Queue tomorrow's reminder SMS once the reminder hour has come; returns how many.
@@ -136,6 +141,7 @@ def enqueue_due_reminders(uow: UnitOfWork, policy: ReminderPolicy, *,
         stmt = select(Appointment).where(
             Appointment.status == AppointmentStatus.BOOKED,
             Appointment.starts_at >= start, Appointment.starts_at < end, ~reminded,
+            *_NOT_FLAGGED,
         ).order_by(col(Appointment.starts_at))
         if not force:
             moment_local = datetime.combine(now.date(), time(policy.hour))
@@ -176,7 +182,7 @@ def due_reminder_calls(uow: UnitOfWork, policy: ReminderPolicy) -> list[Reminder
             select(Appointment, Patient).join(Patient, Patient.id == Appointment.patient_id)  # type: ignore[arg-type]
             .where(Appointment.status == AppointmentStatus.BOOKED,
                    Appointment.starts_at >= start, Appointment.starts_at < end,
-                   unanswered_sms, ~called)
+                   unanswered_sms, ~called, *_NOT_FLAGGED)
             .order_by(col(Appointment.starts_at))
         ).all()
         calls = []

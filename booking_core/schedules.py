@@ -7,22 +7,23 @@ here turn them into the slots of a day (:func:`slots_for_day`, :func:`preview_we
 generation (:func:`booking_core.slots.generate_slots`) and the console's preview use the same
 ones, so what the preview shows is what gets generated.
 
-The use cases (:func:`replace_templates`, :func:`doctor_leaves`, :func:`set_day_override`,
-:func:`remove_day_override`) run inside the caller's open unit of work and never commit: an
-import applies a whole file in one transaction.  None of them deletes an appointment or a
-booked slot; a future booking the new schedule no longer covers is flagged
-(``Appointment.flag``), lands in the agents' "patients to call" worklist like a doctor
+The use cases (:func:`replace_templates`, :func:`doctor_leaves`, :func:`doctor_returns`,
+:func:`set_day_override`, :func:`remove_day_override`) run inside the caller's open unit of
+work and never commit: an import applies a whole file in one transaction.  None of them
+deletes an appointment or a booked slot; a future booking the new schedule no longer covers is
+flagged (``Appointment.flag``), lands in the agents' "patients to call" worklist like a doctor
 absence (rule 14), and the patient gets an SMS with the nearest free slot of a colleague.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from booking_core import audit
@@ -47,6 +48,33 @@ logger = logging.getLogger(__name__)
 
 PARITIES = (DateParity.ANY, DateParity.EVEN, DateParity.ODD)
 DEFAULT_SLOT_MINUTES = 15
+
+
+#: What each problem id of :meth:`TemplateRow.problems` / :meth:`DayOverride.problems` means,
+#: in Russian and English, for a form or an import report.
+PROBLEM_TEXTS: dict[str, tuple[str, str]] = {
+    "weekday_out_of_range": ("День недели должен быть от понедельника до воскресенья",
+                             "The weekday must be Monday to Sunday"),
+    "ends_before_start": ("Время окончания должно быть позже начала",
+                          "The end time must be after the start time"),
+    "slot_minutes_out_of_range": ("Длительность приёма — от 5 до 240 минут",
+                                  "The slot length must be 5 to 240 minutes"),
+    "valid_to_before_valid_from": ("Дата окончания действия раньше даты начала",
+                                   "Valid-to is before valid-from"),
+    "unknown_parity": ("Чётность: любые, чётные или нечётные", "Parity: any, even or odd"),
+    "break_needs_start_and_end": ("У перерыва должны быть и начало, и конец",
+                                  "A break needs both a start and an end"),
+    "break_outside_hours": ("Перерыв должен быть внутри часов приёма",
+                            "The break must lie within the working hours"),
+    "rows_overlap": ("Часы приёма пересекаются с другой строкой того же дня",
+                     "The hours overlap another row of the same day"),
+    "unknown_override_kind": ("Вид изменения дня: выходной или рабочий",
+                              "The day change is either off or work"),
+    "hours_need_start_and_end": ("Нужны и начало, и конец часов",
+                                 "Both a start and an end time are needed"),
+    "working_day_needs_hours": ("Для рабочего дня укажите часы приёма",
+                                "A working day needs its hours"),
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +128,30 @@ class TemplateRow:
             return False
         return (_parity_ok(self.date_parity, day.day)
                 and _parity_ok(self.week_parity, day.isocalendar().week))
+
+
+def overlapping_rows(rows: Sequence[TemplateRow]) -> list[tuple[int, int]]:
+    """Pairs of row indexes (0-based) whose hours overlap on some day both apply to.
+
+    Two periods on the same weekday only clash when their validity dates meet and their
+    parities can hold at once: mornings on even dates and afternoons on odd ones never do.
+    """
+    out = []
+    for i, a in enumerate(rows):
+        for j in range(i + 1, len(rows)):
+            b = rows[j]
+            if (a.weekday == b.weekday and a.start_time < b.end_time
+                    and b.start_time < a.end_time
+                    and _parities_meet(a.date_parity, b.date_parity)
+                    and _parities_meet(a.week_parity, b.week_parity)
+                    and (a.valid_from or date.min) <= (b.valid_to or date.max)
+                    and (b.valid_from or date.min) <= (a.valid_to or date.max)):
+                out.append((i, j))
+    return out
+
+
+def _parities_meet(a: str, b: str) -> bool:
+    return a == DateParity.ANY or b == DateParity.ANY or a == b
 
 
 def _parity_ok(parity: str, number: int) -> bool:
@@ -268,9 +320,14 @@ def _row_key(r: TemplateRow) -> tuple[Any, ...]:
             r.break_start or time.min, r.break_end or time.min)
 
 
+def _fields(r: TemplateRow) -> dict[str, Any]:
+    """The row's fields (``dataclasses.asdict`` deep-copies every value: slow on an import)."""
+    return {f.name: getattr(r, f.name) for f in fields(r)}
+
+
 def _row_audit(rows: Iterable[TemplateRow]) -> list[dict[str, Any]]:
     return [{k: (v.isoformat() if isinstance(v, date | time) else v)
-             for k, v in asdict(r).items()} for r in rows]
+             for k, v in _fields(r).items()} for r in rows]
 
 
 def _doctor(uow: UnitOfWork, doctor_id: int) -> Doctor:
@@ -288,11 +345,15 @@ def replace_templates(uow: UnitOfWork, doctor_id: int, rows: Sequence[TemplateRo
     A no-op when they equal the stored ones.  Otherwise audited with before/after; future free
     slots the new schedule does not produce are deleted, the window's new slots are created,
     and future bookings it no longer covers are flagged "schedule_changed" (worklist + SMS).
-    Raises :class:`InvalidInput` naming the first invalid row.
+    Raises :class:`InvalidInput` naming the first invalid row, or two rows that overlap.
     """
     for i, row in enumerate(rows):
         if row.problems():
             raise InvalidInput(f"template row {i + 1}: {', '.join(row.problems())}")
+    clash = overlapping_rows(rows)
+    if clash:
+        i, j = clash[0]
+        raise InvalidInput(f"template rows {i + 1} and {j + 1} overlap")
     doctor = _doctor(uow, doctor_id)
     before = stored_rows(uow, doctor_id)
     after = sorted(set(rows), key=_row_key)
@@ -301,7 +362,7 @@ def replace_templates(uow: UnitOfWork, doctor_id: int, rows: Sequence[TemplateRo
     for t in uow.session.exec(
             select(ScheduleTemplate).where(ScheduleTemplate.doctor_id == doctor_id)).all():
         uow.session.delete(t)
-    uow.session.add_all(ScheduleTemplate(doctor_id=doctor_id, **asdict(r)) for r in after)
+    uow.session.add_all(ScheduleTemplate(doctor_id=doctor_id, **_fields(r)) for r in after)
     uow.flush()
     audit.record(uow, actor, "schedule", "doctor", doctor_id, {"templates": _row_audit(before)},
                  {"templates": _row_audit(after)})
@@ -325,16 +386,48 @@ def doctor_leaves(uow: UnitOfWork, doctor_id: int, last_day: date, actor: Actor)
     uow.session.add(doctor)
     after_day = datetime.combine(last_day + timedelta(days=1), time.min)
     since = max(after_day, uow.clock.now_local())
-    removed = _delete_free_slots(uow, doctor_id, since, lambda slot: False)
+    removed = _delete_free_slots(uow, doctor_id, since, lambda starts_at, ends_at: None)
     flagged = _flag(uow, doctor, [a for a in _live_after(uow, doctor_id, since)
                                   if a.flag != AppointmentFlag.DOCTOR_LEFT],
                     AppointmentFlag.DOCTOR_LEFT)
+    if before["left_on"] and last_day.isoformat() > before["left_on"] and doctor.active:
+        # the last day moved later: the days in between get their slots back
+        from booking_core.slots import generate_for_doctor
+
+        now = uow.clock.now_local()
+        window_last = now.date() + timedelta(days=uow.rules.slot_window_days - 1)
+        generate_for_doctor(uow, doctor, stored_rows(uow, doctor_id), now.date(), window_last,
+                            now)
     audit.record(uow, actor, "doctor_leaves", "doctor", doctor_id, before,
                  audit.snapshot(doctor, ("left_on",)) | {"flagged": flagged,
                                                          "removed_free_slots": removed})
     logger.info("doctor %s leaves after %s: %d flagged, %d free slots removed", doctor_id,
                 last_day, flagged, removed)
     return flagged
+
+
+def doctor_returns(uow: UnitOfWork, doctor_id: int, actor: Actor) -> int:
+    """Undo :func:`doctor_leaves` (a mistake, or the doctor is back), inside the caller's
+    transaction: clears ``left_on`` and creates the window's slots again; returns how many.
+    Visits flagged "doctor_left" stay flagged: those patients were told, an agent calls them.
+    """
+    from booking_core.slots import generate_for_doctor
+
+    doctor = _doctor(uow, doctor_id)
+    if doctor.left_on is None:
+        return 0
+    before = audit.snapshot(doctor, ("left_on",))
+    doctor.left_on = None
+    uow.session.add(doctor)
+    created = 0
+    if doctor.active:
+        now = uow.clock.now_local()
+        window_last = now.date() + timedelta(days=uow.rules.slot_window_days - 1)
+        created = generate_for_doctor(uow, doctor, stored_rows(uow, doctor_id), now.date(),
+                                      window_last, now)
+    audit.record(uow, actor, "doctor_returns", "doctor", doctor_id, before,
+                 {"left_on": None, "created_slots": created})
+    return created
 
 
 def set_day_override(uow: UnitOfWork, doctor_id: int, override: DayOverride,
@@ -347,17 +440,17 @@ def set_day_override(uow: UnitOfWork, doctor_id: int, override: DayOverride,
     same = uow.session.exec(select(ScheduleOverride).where(
         ScheduleOverride.doctor_id == doctor_id, ScheduleOverride.day == override.day)).all()
     row = next((o for o in same if o.start_time == override.start_time), None)
-    fields = ("kind", "start_time", "end_time", "slot_minutes", "cabinet", "reason")
-    before = audit.snapshot(row, ("day", *fields)) if row else None
+    columns = ("kind", "start_time", "end_time", "slot_minutes", "cabinet", "reason")
+    before = audit.snapshot(row, ("day", *columns)) if row else None
     if row is None:
         row = ScheduleOverride(doctor_id=doctor_id, day=override.day)
-    for name in fields:
+    for name in columns:
         setattr(row, name, getattr(override, name))
     row.created_by, row.created_at = actor.label, uow.clock.now_utc()
     uow.session.add(row)
     uow.flush()
     audit.record(uow, actor, "day_override", "doctor", doctor_id, before,
-                 audit.snapshot(row, ("day", *fields)))
+                 audit.snapshot(row, ("day", *columns)))
     return _reconcile(uow, doctor, stored_rows(uow, doctor_id), override.day, override.day)
 
 
@@ -406,16 +499,14 @@ def _reconcile(uow: UnitOfWork, doctor: Doctor, rows: Sequence[TemplateRow], fir
     overrides = overrides_of(uow, doctor.id, first, last)
     days: dict[date, dict[tuple[datetime, datetime], str]] = {}
 
-    def wanted(slot: Slot) -> bool:
-        d = slot.starts_at.date()
+    def wanted(starts_at: datetime, ends_at: datetime) -> str | None:
+        d = starts_at.date()
+        if doctor.left_on is not None and d > doctor.left_on:
+            return None
         if d not in days:
             days[d] = {(s.starts_at, s.ends_at): s.cabinet
                        for s in slots_for_day(rows, overrides, d, doctor.cabinet)}
-        cabinet = days[d].get((slot.starts_at, slot.ends_at))
-        if cabinet is not None and cabinet != slot.cabinet:
-            slot.cabinet = cabinet
-            uow.session.add(slot)
-        return cabinet is not None
+        return days[d].get((starts_at, ends_at))
 
     until = datetime.combine(last + timedelta(days=1), time.min) if last else None
     removed = _delete_free_slots(uow, doctor.id, since, wanted, until)
@@ -441,33 +532,58 @@ def _reconcile(uow: UnitOfWork, doctor: Doctor, rows: Sequence[TemplateRow], fir
     return ScheduleChange(True, flagged, removed, created)
 
 
-def _delete_free_slots(uow: UnitOfWork, doctor_id: int, since: datetime, keep: Any,
+#: Ids per statement in the bulk updates and deletes (well under SQLite's variable limit).
+_CHUNK = 500
+
+
+def _delete_free_slots(uow: UnitOfWork, doctor_id: int, since: datetime,
+                       wanted: Callable[[datetime, datetime], str | None],
                        until: datetime | None = None) -> int:
-    """Delete the doctor's slots from ``since`` holding no live appointment, unless
-    ``keep(slot)``.  Cancelled appointments on them let go of the slot (``slot_id`` -> None);
-    they keep their doctor and time."""
-    stmt = select(Slot).where(Slot.doctor_id == doctor_id, Slot.starts_at >= since)
+    """Delete the doctor's slots from ``since`` (to ``until``) that hold no live appointment
+    and that ``wanted(starts_at, ends_at)`` does not want (None); a wanted one gets the cabinet
+    it returns.  Cancelled appointments on a deleted slot let go of it (``slot_id`` -> None):
+    they keep their doctor and time.  Plain column reads and bulk statements: a nightly import
+    may change hundreds of doctors' schedules in one transaction.
+    """
+    span = [Slot.doctor_id == doctor_id, Slot.starts_at >= since]
     if until is not None:
-        stmt = stmt.where(Slot.starts_at < until)
-    slots = uow.session.exec(stmt).all()
-    if not slots:
+        span.append(Slot.starts_at < until)
+    found = uow.session.exec(select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.cabinet)
+                             .where(*span)).all()
+    if not found:
         return 0
-    held: dict[int, list[Appointment]] = {}
-    for appt in uow.session.exec(select(Appointment).where(
-            col(Appointment.slot_id).in_([s.id for s in slots]))).all():
-        held.setdefault(appt.slot_id, []).append(appt)  # type: ignore[arg-type]
-    removed = 0
-    for slot in slots:
-        appts = held.get(slot.id, [])  # type: ignore[arg-type]
-        if any(a.status != AppointmentStatus.CANCELLED for a in appts) or keep(slot):
-            continue
-        for appt in appts:
-            appt.slot_id = None
-            uow.session.add(appt)
-        uow.session.delete(slot)
-        removed += 1
-    uow.flush()
-    return removed
+    occupied = set(uow.session.exec(
+        select(Appointment.slot_id).join(Slot, col(Slot.id) == Appointment.slot_id)
+        .where(*span, Appointment.status != AppointmentStatus.CANCELLED)).all())
+    doomed: list[int] = []
+    moved: dict[str, list[int]] = {}
+    for slot_id, starts_at, ends_at, cabinet in found:
+        if slot_id in occupied:
+            continue  # a booked slot is never touched
+        want = wanted(starts_at, ends_at)
+        if want is None:
+            doomed.append(slot_id)  # type: ignore[arg-type]
+        elif want != cabinet:
+            moved.setdefault(want, []).append(slot_id)  # type: ignore[arg-type]
+    for cabinet, ids in moved.items():
+        for chunk in _chunks(ids):
+            uow.session.execute(update(Slot).where(col(Slot.id).in_(chunk))
+                                .values(cabinet=cabinet), execution_options=_BULK)
+    for chunk in _chunks(doomed):
+        uow.session.execute(update(Appointment).where(col(Appointment.slot_id).in_(chunk))
+                            .values(slot_id=None), execution_options=_BULK)
+        uow.session.execute(delete(Slot).where(col(Slot.id).in_(chunk)),
+                            execution_options=_BULK)
+    return len(doomed)
+
+
+#: Bulk statements on rows this unit of work has not loaded: no session bookkeeping.
+_BULK = {"synchronize_session": False}
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start:start + _CHUNK]
 
 
 def _live_after(uow: UnitOfWork, doctor_id: int, since: datetime) -> list[Appointment]:

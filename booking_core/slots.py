@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from itertools import accumulate
 
@@ -79,6 +80,8 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
                     Doctor.specialty_id == Specialty.id,
                     Doctor.clinic_id == patient.clinic_id,
                     col(Doctor.active).is_(True),
+                    # a doctor past their last day no longer makes the specialty bookable
+                    or_(col(Doctor.left_on).is_(None), col(Doctor.left_on) >= uow.clock.today()),
                 )
             )
             .order_by(col(Specialty.ivr_order), col(Specialty.name_ru))
@@ -315,16 +318,33 @@ def generate_slots(
                 ScheduleOverride.day >= first, ScheduleOverride.day <= last)).all():
             overrides.setdefault(o.doctor_id, []).append(o)
     doctors = [d for d in doctors if d.id in rows or d.id in overrides]
-    for i, doctor in enumerate(doctors, 1):
-        with uow:  # one short transaction per doctor: SQLite's write lock is held briefly
-            created += generate_for_doctor(uow, doctor, rows.get(doctor.id, []),  # type: ignore[arg-type]
-                                           first, last, now,
-                                           overrides.get(doctor.id, []))  # type: ignore[arg-type]
-            uow.commit()
-        if progress:
-            progress(i, len(doctors))
+    with _wal_kept(uow):
+        for i, doctor in enumerate(doctors, 1):
+            with uow:  # one short transaction per doctor: SQLite's write lock is held briefly
+                created += generate_for_doctor(uow, doctor, rows.get(doctor.id, []),  # type: ignore[arg-type]
+                                               first, last, now,
+                                               overrides.get(doctor.id, []))  # type: ignore[arg-type]
+                uow.commit()
+            if progress:
+                progress(i, len(doctors))
     logger.info("slot generation: %d new slots for %d doctors", created, len(doctors))
     return created
+
+
+@contextmanager
+def _wal_kept(uow: UnitOfWork) -> Iterator[None]:
+    """On SQLite, hold one idle connection open while the loop runs.
+
+    Connections are not pooled there, and when the last one closes SQLite checkpoints the
+    write-ahead log into the database and deletes it: after every doctor's transaction, when
+    run from the command line, which cost more than the inserts themselves.  An idle
+    connection (no transaction) blocks no writer and no checkpoint.
+    """
+    if uow.engine.dialect.name != "sqlite":
+        yield
+        return
+    with uow.engine.connect():
+        yield
 
 
 def generate_for_doctor(

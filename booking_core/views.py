@@ -131,6 +131,7 @@ class AppointmentView:
     specialty: SpecialtyView
     cabinet: str
     absence_id: int | None = None
+    flag: str | None = None  # "doctor_left" / "schedule_changed": rearrange with the patient
 
     @classmethod
     def of(
@@ -141,5 +142,5 @@ class AppointmentView:
             id=a.id, patient_id=a.patient_id, slot_id=a.slot_id, starts_at=a.starts_at,
             status=a.status, channel=a.channel, confirmation_code=a.confirmation_code,
             doctor=DoctorView.of(doctor), specialty=SpecialtyView.of(specialty),
-            cabinet=cabinet or doctor.cabinet, absence_id=a.absence_id,
+            cabinet=cabinet or doctor.cabinet, absence_id=a.absence_id, flag=a.flag,
         )

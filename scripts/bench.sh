@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run one benchmark: scripts/bench.sh NAME [options]
-#   NAME: calls | contention | search | caller_time | tts | import   (scripts/bench.sh --help lists them)
+#   NAME: calls | contention | search | slots | caller_time | tts | import   (scripts/bench.sh --help lists them)
 # Figures print as tables; JSON (and PNG plots) go to bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

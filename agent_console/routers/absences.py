@@ -78,6 +78,6 @@ def api_register(body: AbsenceIn, request: Request, container: ContainerDep,
 
 
 @api.get("/worklist", response_model=list[AbsenceCallOut],
-         summary="Patients to call because their doctor is away")
+         summary="Patients to call: their doctor is away, has left, or the schedule changed")
 def api_worklist(container: ContainerDep, agent: Registrar) -> list[AbsenceCallOut]:
     return [AbsenceCallOut.model_validate(c) for c in worklists.absence_calls(container.uow())]

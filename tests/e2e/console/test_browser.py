@@ -172,3 +172,44 @@ def test_registrar_takes_a_call_and_books(console_url, sqlite_container, browser
     page.wait_for_selector("#feed-state.on")
     assert page.query_selector(f'tr[data-call="{call_id}"]') is None
     assert problems == [], problems
+
+
+def test_registrar_sees_visits_flagged_by_a_doctor_leaving(console_url, sqlite_container,
+                                                           browser_page, tmp_path):
+    from datetime import date, datetime
+
+    from sqlmodel import select
+
+    from booking_core import booking, schedules
+    from booking_core.commands import BookSlot
+    from models.tables import Channel, Slot
+    from support.world import doctor_ids, patient_id
+
+    doctor = doctor_ids(sqlite_container, "therapist")[0]
+    elderly = patient_id(sqlite_container, "elderly")
+    with sqlite_container.uow().reading() as uow:
+        slot = uow.session.exec(select(Slot).where(
+            Slot.doctor_id == doctor, Slot.starts_at == datetime(2026, 9, 21, 9, 0))).one()
+    appt = booking.book(BookSlot(elderly, slot.id, Actor.patient(elderly, Channel.IVR)),
+                        sqlite_container.uow())
+    with sqlite_container.uow() as uow:
+        schedules.doctor_leaves(uow, doctor, date(2026, 9, 18), Actor.system("e2e"))
+        uow.commit()
+
+    page, problems = browser_page
+    page.goto(f"{console_url}/login?next=/absences")
+    page.fill("#username", "registrar7")
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    page.wait_for_url(f"{console_url}/absences")
+    row = page.wait_for_selector("#absence-calls tbody tr")
+    text = row.inner_text()
+    for expected in ("Петрова Анна Ивановна", "+79031112233",
+                     "Врач больше не работает в поликлинике",
+                     "последний рабочий день — 18.09.2026"):
+        assert expected in text, expected
+    page.screenshot(path=str(tmp_path / "worklist.png"), full_page=True)
+    row.query_selector("a:has-text('Перенести')").click()
+    page.wait_for_url(f"{console_url}/schedule?reschedule={appt.id}")
+    assert "Перенос записи" in page.inner_text("body")
+    assert problems == [], problems

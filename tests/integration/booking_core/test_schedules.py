@@ -234,3 +234,91 @@ def test_inactive_doctor_and_doctor_without_templates_get_nothing(container, clo
     clock.advance(days=14)
     slots.generate_slots(container.uow())
     assert day_slots(container, doc, date(2026, 10, 19)) == []
+
+
+def test_patient_without_a_mobile_is_flagged_but_not_texted(container):
+    from models.tables import Patient
+
+    doc = kashintseva(container)
+    hit = book_at(container, "elderly", doc, datetime(2026, 9, 21, 9, 0))
+    with container.uow() as uow:
+        uow.session.get(Patient, patient_id(container, "elderly")).sms_reachable = False
+        assert schedules.doctor_leaves(uow, doc, date(2026, 9, 18), ADMIN) == 1
+        uow.commit()
+    assert appointment(container, hit.id).flag == "doctor_left"
+    assert outbox_kinds(container, hit.id) == ["booked"]
+    assert [c.phone for c in worklists.absence_calls(container.uow())] == ["+79031112233"]
+
+
+def test_a_specialty_whose_doctors_all_left_is_not_offered(container, clock):
+    therapist_ids = doctor_ids(container, "therapist")
+    adult = patient_id(container, "adult")
+
+    def offered() -> bool:
+        return "therapist" in {o.specialty.code for o in slots.bookable_specialties(
+            adult, Channel.IVR, container.uow())}
+
+    with container.uow() as uow:
+        for doc in therapist_ids:
+            schedules.doctor_leaves(uow, doc, date(2026, 9, 8), ADMIN)
+        uow.commit()
+    assert offered()  # they still work today and tomorrow
+    clock.set(datetime(2026, 9, 9, 8, 0))
+    assert not offered()
+
+
+def test_invalid_or_overlapping_rows_change_nothing(container):
+    import pytest
+
+    from booking_core.errors import InvalidInput
+
+    doc = kashintseva(container)
+    before = len(day_slots(container, doc, date(2026, 9, 8)))
+    for rows, message in (([row(0, "14:00", "08:00")], "template row 1: ends_before_start"),
+                          ([row(0, "08:00", "12:00"), row(0, "11:00", "13:00")],
+                           "template rows 1 and 2 overlap")):
+        with container.uow() as uow, pytest.raises(InvalidInput, match=message):
+            schedules.replace_templates(uow, doc, rows, ADMIN)
+    assert len(day_slots(container, doc, date(2026, 9, 8))) == before
+
+
+def test_a_later_last_day_gives_the_days_in_between_their_slots_back(container):
+    doc = kashintseva(container)
+    for last_day in (date(2026, 9, 14), date(2026, 9, 18)):
+        with container.uow() as uow:
+            schedules.doctor_leaves(uow, doc, last_day, ADMIN)
+            uow.commit()
+    assert len(day_slots(container, doc, date(2026, 9, 17))) == 24
+    assert day_slots(container, doc, date(2026, 9, 21)) == []
+
+
+def test_a_cancelled_visit_on_a_removed_slot_keeps_its_record(container):
+    from booking_core.commands import Cancel
+
+    doc = kashintseva(container)
+    gone = book_at(container, "adult", doc, datetime(2026, 9, 9, 13, 0))
+    booking.cancel(Cancel(gone.id, ADMIN), container.uow())
+    change = replace(container, doc, weekdays("08:00", "12:00"))
+    assert change.flagged == 0
+    kept = appointment(container, gone.id)
+    assert (kept.status, kept.slot_id, kept.starts_at) == ("cancelled", None,
+                                                           datetime(2026, 9, 9, 13, 0))
+    assert hhmm(day_slots(container, doc, date(2026, 9, 9)))[-1] == "11:45"
+
+
+def test_a_doctor_who_returns_gets_slots_again(container):
+    doc = kashintseva(container)
+    hit = book_at(container, "elderly", doc, datetime(2026, 9, 21, 9, 0))
+    with container.uow() as uow:
+        schedules.doctor_leaves(uow, doc, date(2026, 9, 14), ADMIN)
+        uow.commit()
+    with container.uow() as uow:
+        created = schedules.doctor_returns(uow, doc, ADMIN)
+        assert schedules.doctor_returns(uow, doc, ADMIN) == 0  # already back
+        uow.commit()
+    assert created > 0
+    assert len(day_slots(container, doc, date(2026, 9, 22))) == 24
+    assert len(day_slots(container, doc, date(2026, 9, 21))) == 24  # around the booked one
+    assert appointment(container, hit.id).flag == "doctor_left"  # the agents still call
+    with container.uow().reading() as uow:
+        assert uow.session.get(Doctor, doc).left_on is None

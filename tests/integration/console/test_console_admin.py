@@ -195,3 +195,34 @@ def test_users_admin(admin, agent, make_client, page_token):
                                    "role": "agent", "password": "long-enough-2"})
     assert r.status_code == 303 and "petrova" in admin.get("/users").text
     assert make_client("agent1").get("/users").status_code == 403
+
+
+def test_visit_after_a_doctors_last_day_is_on_the_worklist(admin, agent, console_container):
+    from datetime import date
+
+    from booking_core import schedules
+    from booking_core.actors import Actor
+
+    slot = first_slot(agent, "therapist", day="2026-09-10")
+    appt = agent.post("/api/appointments", json={"patient_id": patient_id(agent, "Иванов"),
+                                                 "slot_id": slot["slot_id"]}).json()
+    assert agent.get("/api/absences/worklist").json() == []
+    with console_container.uow() as uow:
+        schedules.doctor_leaves(uow, slot["doctor_id"], date(2026, 9, 9), Actor.system("test"))
+        uow.commit()
+    (todo,) = agent.get("/api/absences/worklist").json()
+    assert (todo["appointment"]["id"], todo["flag"]) == (appt["id"], "doctor_left")
+    assert todo["absence_reason"] == ("Врач больше не работает в поликлинике "
+                                      "(последний рабочий день — 09.09.2026)")
+    page = agent.get("/absences").text
+    assert "последний рабочий день — 09.09.2026" in page
+    card = agent.get(f"/patients/{appt['patient_id']}").text
+    assert "врач больше не работает" in card
+    assert agent.get(f"/api/appointments/{appt['id']}").json()["flag"] == "doctor_left"
+    assert f"/schedule?reschedule={appt['id']}" in page
+    other = first_slot(agent, "therapist", day="2026-09-10")
+    assert other["doctor_id"] != slot["doctor_id"]  # the leaver's free slots are gone
+    moved = agent.post(f"/api/appointments/{appt['id']}/reschedule",
+                       json={"slot_id": other["slot_id"]})
+    assert moved.status_code == 200
+    assert agent.get("/api/absences/worklist").json() == []

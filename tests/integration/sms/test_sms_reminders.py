@@ -75,6 +75,22 @@ def test_cancelled_appointments_are_not_reminded(container):
     assert reminders.enqueue_due_reminders(container.uow(), POLICY) == 0
 
 
+def test_a_visit_that_will_not_happen_gets_no_reminder(container):
+    from booking_core import schedules
+
+    gone = book(container, on=tomorrow(container))
+    kept = book(container, "elderly", on=tomorrow(container), code="dentist")
+    with container.uow() as uow:  # the therapist's last day is today
+        schedules.doctor_leaves(uow, gone.doctor.id, container.clock.today(), Actor.system("t"))
+        uow.commit()
+    at(container, 18)
+    assert reminders.enqueue_due_reminders(container.uow(), POLICY) == 1
+    assert [r.appointment_id for r in reminder_rows(container)] == [kept.id]
+    at(container, 19)
+    assert [c.appointment_id for c in reminders.due_reminder_calls(container.uow(), POLICY)] \
+        == [kept.id]
+
+
 def test_worker_thread_runs_the_reminders(container):
     container.settings = container.settings.model_copy(update={"reminder_hour": 18})
     book(container, on=tomorrow(container))

@@ -134,3 +134,16 @@ def test_backoff_grows_exponentially_to_a_cap():
     assert plain[:4] == [30, 60, 120, 240]
     assert plain[-1] == 3600
     assert all(27 <= backoff_delay(1) <= 33 for _ in range(50))
+
+
+@pytest.mark.parametrize("kind", ["schedule_changed", "doctor_left"])
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_flagged_visit_texts_name_a_colleagues_slot_or_promise_a_call(kind, locale):
+    with_sub = render(kind, FACTS | {"substitute": SUBSTITUTE}, locale)
+    assert with_sub.template.startswith(kind) and "no_substitute" not in with_sub.template
+    assert "Орлов А.Н." in with_sub.text and "+74951234567" in with_sub.text
+    assert "{" not in with_sub.text and with_sub.info.segments <= 3
+    without = render(kind, FACTS | {"substitute": None}, locale)
+    assert without.template.startswith(f"{kind}_no_substitute")
+    assert "+74951234567" in without.text and without.info.segments <= 3
+    assert ("ответьте 2" if locale == "ru" else "reply 2") in without.text

@@ -122,3 +122,34 @@ def test_preview_week_lists_every_day():
 ])
 def test_invalid_rows_name_their_problem(bad, problem):
     assert problem in bad.problems()
+
+
+def test_overlapping_rows_are_found_unless_their_parities_keep_them_apart():
+    from booking_core.schedules import overlapping_rows
+
+    assert overlapping_rows([row(0, "08:00", "14:00"), row(0, "13:00", "16:00")]) == [(0, 1)]
+    assert overlapping_rows([row(0, "08:00", "14:00"), row(0, "14:00", "16:00")]) == []
+    assert overlapping_rows([row(0, "08:00", "14:00"), row(1, "08:00", "14:00")]) == []
+    assert overlapping_rows([row(0, "08:00", "14:00", date_parity="even"),
+                             row(0, "08:00", "14:00", date_parity="odd")]) == []
+    assert overlapping_rows([row(0, "08:00", "14:00", week_parity="even"),
+                             row(0, "10:00", "12:00")]) == [(0, 1)]
+    assert overlapping_rows([row(0, "08:00", "14:00", valid_to=date(2026, 9, 30)),
+                             row(0, "08:00", "14:00", valid_from=date(2026, 10, 1))]) == []
+
+
+
+def test_every_problem_has_a_russian_and_an_english_text():
+    from booking_core.schedules import PROBLEM_TEXTS, DayOverride
+
+    bad_rows = [row(9, "09:00", "08:00", slot_minutes=1, date_parity="x",
+                    valid_from=date(2026, 9, 2), valid_to=date(2026, 9, 1),
+                    break_start=time(7, 0)),
+                row(0, "08:00", "09:00", break_start=time(7, 0), break_end=time(8, 30))]
+    bad_days = [DayOverride(date(2026, 9, 7), "holiday", time(9, 0)),
+                DayOverride(date(2026, 9, 7), "work", slot_minutes=1),
+                DayOverride(date(2026, 9, 7), "off", time(9, 0), time(8, 0))]
+    found = {p for r in bad_rows for p in r.problems()}
+    found |= {p for d in bad_days for p in d.problems()}
+    assert found | {"rows_overlap"} == set(PROBLEM_TEXTS)
+    assert all(ru and en for ru, en in PROBLEM_TEXTS.values())
