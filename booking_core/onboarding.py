@@ -37,7 +37,12 @@ from booking_core.rules import (
     only_digits,
     snils_valid,
 )
-from booking_core.schedules import TemplateRow, doctor_leaves, replace_templates
+from booking_core.schedules import (
+    TemplateRow,
+    doctor_leaves,
+    doctor_returns,
+    replace_templates,
+)
 from booking_core.uow import UnitOfWork
 from models.tables import (
     AgeGroup,
@@ -470,16 +475,20 @@ class Onboarding:
             return
         leaving = last_day is not None and last_day != doctor.left_on and (
             doctor.left_on is None or r.left_on is not None)
+        returning = last_day is None and doctor.left_on is not None
         if last_day is None:
-            values.update(left_on=None, active=True)  # (re)hired, or still working
+            values["active"] = True  # still working, or back (left_on: doctor_returns)
         unchanged_before = counts.unchanged
         doctor = self._upsert(doctor, Doctor, values, self.DOCTOR_FIELDS, "doctor", counts)
+        assert doctor.id is not None
         if leaving:
-            assert last_day is not None and doctor.id is not None
+            assert last_day is not None
             counts.flagged += doctor_leaves(self.uow, doctor.id, last_day, self.actor)
-            if counts.unchanged > unchanged_before:  # the leave is the change
-                counts.unchanged -= 1
-                counts.updated += 1
+        elif returning:
+            self.slots_created += doctor_returns(self.uow, doctor.id, self.actor)
+        if (leaving or returning) and counts.unchanged > unchanged_before:
+            counts.unchanged -= 1  # the leave (or the return) is the change
+            counts.updated += 1
 
     # -- schedule templates --
 
