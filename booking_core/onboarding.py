@@ -20,9 +20,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import date
-from typing import Any, Generic, TypeVar
+from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import func, insert, update
 from sqlmodel import col, select
@@ -30,6 +29,19 @@ from sqlmodel import col, select
 from booking_core import audit
 from booking_core.actors import Actor
 from booking_core.notifications import normalize_phone
+from booking_core.onboarding_records import (
+    ENTITIES,
+    WARNING,
+    ClinicRecord,
+    DistrictRecord,
+    DoctorRecord,
+    EntityCounts,
+    Issue,
+    Item,
+    PatientRecord,
+    SpecialtyRecord,
+    TemplateRecord,
+)
 from booking_core.rules import (
     birth_date_problem,
     is_russian_mobile,
@@ -37,11 +49,14 @@ from booking_core.rules import (
     only_digits,
     snils_valid,
 )
-from booking_core.schedules import TemplateRow, doctor_leaves, replace_templates
+from booking_core.schedules import (
+    TemplateRow,
+    doctor_leaves,
+    doctor_returns,
+    replace_templates,
+)
 from booking_core.uow import UnitOfWork
 from models.tables import (
-    AgeGroup,
-    BookingMode,
     Clinic,
     District,
     DistrictAddress,
@@ -55,123 +70,6 @@ from models.tables import (
 logger = logging.getLogger(__name__)
 
 _NAME_FIELDS = ("last_name", "first_name", "middle_name")
-
-ENTITIES = ("clinics", "districts", "specialties", "doctors", "templates", "patients")
-ERROR, WARNING = "error", "warning"
-
-
-# --- records (one per file row) -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ClinicRecord:
-    code: str
-    name: str
-    short_name: str = ""
-    address: str = ""
-    phone: str = ""
-    timezone: str = "Europe/Moscow"
-
-
-@dataclass(frozen=True, slots=True)
-class DistrictRecord:
-    """A district, and optionally one street (with its houses) it serves."""
-
-    number: int
-    clinic: str | None = None
-    name: str = ""
-    street: str = ""
-    houses: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SpecialtyRecord:
-    code: str
-    name_ru: str
-    name_en: str = ""
-    booking_mode: str = BookingMode.SELF_REFERRAL
-    age_group: str = AgeGroup.ANY
-    synonyms_ru: str = ""
-    district_based: bool = False
-    ivr_order: int = 100
-
-
-@dataclass(frozen=True, slots=True)
-class DoctorRecord:
-    external_id: str
-    specialty: str
-    last_name: str
-    first_name: str
-    middle_name: str = ""
-    clinic: str | None = None
-    district: int | None = None
-    cabinet: str = ""
-    active: bool = True
-    left_on: date | None = None
-    # The optional fields the file has columns for; None: all.  A field without a column is
-    # left as stored, so a partial export (no cabinets, say) does not blank it.
-    columns: frozenset[str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateRecord:
-    doctor: str  # the doctor's MIS id
-    row: TemplateRow
-    clinic: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PatientRecord:
-    policy_number: str
-    last_name: str
-    first_name: str
-    birth_date: date
-    middle_name: str = ""
-    snils: str = ""
-    phone: str = ""
-    clinic: str | None = None
-    district: int | None = None
-    attached_on: date | None = None
-    external_id: str = ""
-    columns: frozenset[str] | None = None  # as for DoctorRecord
-
-
-R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class Item(Generic[R]):
-    """A record and where it came from (``ref``: opaque to this module, e.g. file and row)."""
-
-    ref: Hashable
-    record: R
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """A problem with one record: ``column`` is the record's field name, ``code`` is stable.
-
-    ``params`` never hold personal data (no policy, birth date, phone or SNILS).
-    """
-
-    ref: Hashable
-    column: str
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
-    severity: str = ERROR
-
-
-@dataclass
-class EntityCounts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    flagged: int = 0
-    rejected: int = 0
-
-    @property
-    def changed(self) -> int:
-        return self.created + self.updated
 
 
 # Stored fields -> the record field whose column decides them, where the names differ.
@@ -473,16 +371,20 @@ class Onboarding:
             return
         leaving = last_day is not None and last_day != doctor.left_on and (
             doctor.left_on is None or r.left_on is not None)
+        returning = last_day is None and doctor.left_on is not None
         if last_day is None:
-            values.update(left_on=None, active=True)  # (re)hired, or still working
+            values["active"] = True  # still working, or back (left_on: doctor_returns)
         unchanged_before = counts.unchanged
         doctor = self._upsert(doctor, Doctor, values, self.DOCTOR_FIELDS, "doctor", counts)
+        assert doctor.id is not None
         if leaving:
-            assert last_day is not None and doctor.id is not None
+            assert last_day is not None
             counts.flagged += doctor_leaves(self.uow, doctor.id, last_day, self.actor)
-            if counts.unchanged > unchanged_before:  # the leave is the change
-                counts.unchanged -= 1
-                counts.updated += 1
+        elif returning:
+            self.slots_created += doctor_returns(self.uow, doctor.id, self.actor)
+        if (leaving or returning) and counts.unchanged > unchanged_before:
+            counts.unchanged -= 1  # the leave (or the return) is the change
+            counts.updated += 1
 
     # -- schedule templates --
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from booking_core.onboarding import (
+from booking_core.onboarding_records import (
     ClinicRecord,
     DistrictRecord,
     DoctorRecord,

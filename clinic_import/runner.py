@@ -18,7 +18,8 @@ from itertools import islice
 from pathlib import Path
 
 from booking_core.actors import Actor
-from booking_core.onboarding import ENTITIES, ERROR, WARNING, EntityCounts, Issue, Item, Onboarding
+from booking_core.onboarding import Onboarding
+from booking_core.onboarding_records import ENTITIES, ERROR, WARNING, EntityCounts, Issue, Item
 from booking_core.slots import generate_slots
 from booking_core.uow import UnitOfWorkFactory
 from clinic_import import headers as hdr

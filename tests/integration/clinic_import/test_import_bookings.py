@@ -63,6 +63,32 @@ def test_doctor_leaving_by_import_flags_later_visits_and_keeps_them(empty, tmp_p
     assert _sms_kinds(empty, moved) == ["booked", "doctor_left"]
 
 
+def test_a_doctor_back_in_the_file_returns_with_the_window_s_slots(empty, tmp_path):
+    do_import(empty, EXAMPLES / "clinic.xlsx")
+    head = ["Код врача", "Специальность", "Фамилия", "Имя", "Дата увольнения"]
+    gone = write_csv(tmp_path / "doctors.csv", [head, ["D-703", "pediatrician", "Фёдорова",
+                                                       "Анна", "08.09.2026"]])
+    assert do_import(empty, gone).applied
+    later = datetime(2026, 9, 10)
+    assert _slots_after(empty, "D-703", later) == 0
+    back = write_csv(tmp_path / "doctors.csv", [head, ["D-703", "pediatrician", "Фёдорова",
+                                                       "Анна", ""]])
+    report = do_import(empty, back)
+    assert report.entities["doctors"].updated == 1 and report.slots_created > 0
+    assert _slots_after(empty, "D-703", later) > 0
+    with empty.uow().reading() as uow:
+        assert uow.session.exec(select(Doctor).where(
+            Doctor.external_id == "D-703")).one().left_on is None
+    assert do_import(empty, back).changes == 0
+
+
+def _slots_after(c, external_id: str, at: datetime) -> int:  # type: ignore[no-untyped-def]
+    with c.uow().reading() as uow:
+        return len(uow.session.exec(select(Slot.id).join(Doctor, col(Doctor.id) == Slot.doctor_id)
+                                    .where(Doctor.external_id == external_id,
+                                           Slot.starts_at >= at)).all())
+
+
 def test_active_no_means_the_doctor_leaves_today(empty, tmp_path):
     do_import(empty, EXAMPLES / "clinic.xlsx")
     appt = _book(empty, "5077000000000015", "D-706", datetime(2026, 9, 9, 9, 0))
