@@ -116,9 +116,10 @@ def _tomorrow_span(uow: UnitOfWork) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-#: A visit that will not happen as booked (the doctor is away or left, the schedule changed)
-#: gets no "see you tomorrow": the patient was told so and is on the agents' call list.
-_NOT_FLAGGED = (col(Appointment.absence_id).is_(None), col(Appointment.flag).is_(None))
+#: A visit the doctor's leaving or a schedule change cancelled gets no reminder: the patient
+#: was told so and is on the agents' call list.  A visit a doctor's absence hit does get one,
+#: saying the doctor is away and offering the substitute held for the patient (rule 14).
+_NOT_FLAGGED = (col(Appointment.flag).is_(None),)
 
 
 def enqueue_due_reminders(uow: UnitOfWork, policy: ReminderPolicy, *,
