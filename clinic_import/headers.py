@@ -194,6 +194,15 @@ def guess_entity(headers: Sequence[object]) -> str | None:
     return best[1] if best else None
 
 
+def suggestion(entity: str, header: str) -> str | None:
+    """The known header an unknown one is probably a typo of («Телфон» -> «Телефон»)."""
+    import difflib
+
+    known = {normalise(a): a for _, aliases in COLUMNS[entity].values() for a in aliases}
+    close = difflib.get_close_matches(normalise(header), list(known), n=1, cutoff=0.8)
+    return known[close[0]] if close else None
+
+
 def display_name(entity: str, field_name: str, lang: str = "ru") -> str:
     """The header the documentation and error file use for a field."""
     aliases = COLUMNS[entity].get(field_name, (False, (field_name, field_name)))[1]

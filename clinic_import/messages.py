@@ -46,6 +46,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "required columns are missing: {missing}"),
     "unknown_column": ("столбец «{value}» не распознан и пропущен",
                        "column '{value}' is not recognised and is ignored"),
+    "unknown_column_typo": ("столбец «{value}» не распознан и пропущен: может быть, «{guess}»?",
+                            "column '{value}' is not recognised and is ignored: did you mean "
+                            "'{guess}'?"),
     "empty_file": ("в файле нет строк с данными", "the file has no data rows"),
     "fhir_not_json": ("файл .json не читается как JSON: выгрузите Bundle заново",
                       "the .json file is not valid JSON: export the Bundle again"),

@@ -228,8 +228,10 @@ def _header(source: Source, report: ImportReport) -> _Sheet | None:
         columns = hdr.map_headers(entity, cells)
         if not hdr.missing_required(columns):
             for unknown in columns.unknown:
-                _problem(report, source.label, number, unknown, "unknown_column", WARNING,
-                         value=unknown)
+                guess = hdr.suggestion(entity, unknown)
+                _problem(report, source.label, number, unknown,
+                         "unknown_column_typo" if guess else "unknown_column", WARNING,
+                         value=unknown, guess=guess)
             return _Sheet(source, entity, number, cells, columns)
     number, cells = rows[0]
     if named is None:

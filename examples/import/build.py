@@ -2,7 +2,8 @@
 
 ``python examples/import/build.py`` writes ``clinic.xlsx`` (one sheet per entity, Russian
 headers) and ``csv/*.csv`` (the same rows; mixed encodings, separators and header languages,
-as different MIS exports come).  The outputs are committed so they can be imported as they are.
+as different MIS exports come).  The outputs are committed so they can be imported as they are;
+a rebuild gives the same CSVs and an XLSX that differs only in its saved-at timestamp.
 """
 
 from __future__ import annotations

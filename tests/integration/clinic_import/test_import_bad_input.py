@@ -158,3 +158,13 @@ def test_a_formula_with_its_saved_value_is_imported_with_a_warning(clinic, tmp_p
     with clinic.uow().reading() as uow:
         doctor = uow.session.exec(select(Doctor).where(Doctor.external_id == "D-820")).one()
         assert doctor.cabinet == "103"
+
+
+def test_a_misspelt_column_is_reported_with_a_suggestion_and_ignored(clinic, tmp_path):
+    path = write_csv(tmp_path / "patients.csv", [
+        [*PATIENT_HEAD, "Телфон"], [*ONE, "+79161234567"]])
+    report = do_import(clinic, path)
+    warning = _only(report, "unknown_column_typo")
+    assert (warning.row, warning.column, warning.severity) == (1, "Телфон", "warning")
+    assert "«Телефон»" in warning.message_ru and "'Телефон'" in warning.message_en
+    assert report.applied and report.entities["patients"].created == 1

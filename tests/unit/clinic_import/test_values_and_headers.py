@@ -74,3 +74,9 @@ def test_rules_for_phones_and_birth_dates():
     assert birth_date_problem(date(1899, 12, 31), today) == "impossible"
     assert birth_date_problem(date(2026, 9, 7), today) is None
     assert [column_letter(i) for i in (0, 25, 26, 27)] == ["A", "Z", "AA", "AB"]
+
+
+def test_a_misspelt_header_gets_a_suggestion():
+    assert hdr.suggestion("patients", "Телфон") == "Телефон"
+    assert hdr.suggestion("patients", "Дата рожденя") == "Дата рождения"
+    assert hdr.suggestion("patients", "Комментарий") is None
