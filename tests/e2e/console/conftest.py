@@ -4,54 +4,27 @@ database on a free loopback port, and Debian's headless Chromium driven by Playw
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from agent_console.app import create_app
 from booking_core import agents
 from booking_core.actors import Actor
 from booking_core.clock import FixedClock
 from models.migrate import upgrade
 from registratura.bootstrap import Container, bootstrap
 from registratura.settings import Settings
+from support import live_console
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "e2e-password-1"
 TIMEOUT_MS = 15_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(container: Container) -> Iterator[str]:
+def serving(container: Container):  # type: ignore[no-untyped-def]
     """The console app of ``container`` served by uvicorn on a free loopback port."""
-    app = create_app(container, poll_interval=0.2, sse_max_seconds=10)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, name="console-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    return live_console.serving(container, poll_interval=0.2, sse_max_seconds=10)
 
 
 @pytest.fixture

@@ -3,44 +3,23 @@ PostgreSQL, and API clients registered the way an admin registers them."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
-import uvicorn
 from fhirpy import SyncFHIRClient
 
-from agent_console.app import create_app
 from booking_core import api_clients
 from booking_core.actors import Actor
 from registratura.bootstrap import Container
 from support.fhir_api import ALL_SCOPES, ApiClientCreds, get_token
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from support.live_console import serving
 
 
 @pytest.fixture
 def fhir_base(container: Container) -> Iterator[str]:
     """The console app (FHIR mounted at /fhir/R4) served by uvicorn; yields the FHIR base."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port,
-                                           log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, name="fhir-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/fhir/R4"
-    server.should_exit = True
-    thread.join(timeout=15)
+    with serving(container) as base:
+        yield f"{base}/fhir/R4"
 
 
 @pytest.fixture
