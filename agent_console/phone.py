@@ -216,6 +216,7 @@ def _worker(io: BrowserCallIO, runtime: IvrRuntime,
     """The flow thread: the dialogue, then the closing messages."""
     outcome = "error"
     try:
+        runtime.refresh_clinic_name()
         call = run_registry_call(io, runtime.deps)
         if io.escalated:
             send({"type": "transfer",

@@ -15,7 +15,12 @@ from ivr.catalogue import LOCALES, load_catalogue
 from ivr.io import Prompt
 from ivr.phrasing import Phraser
 from ivr.reminder_flow import run_reminder_call
-from ivr.service import clinic_name, run_queue_callback, run_registry_call
+from ivr.service import (
+    DEFAULT_CLINIC_NAME,
+    clinic_name,
+    run_queue_callback,
+    run_registry_call,
+)
 from registratura.bootstrap import Container
 from speech.asr import TranscriptRecognizer, load_recognizer
 from speech.prompt_cache import PromptCache
@@ -85,8 +90,19 @@ class IvrRuntime:
             return SpeechInput(TranscriptRecognizer(), record_dir)
         return None
 
+    def refresh_clinic_name(self) -> None:
+        """Greet with the clinic's own name once there is one.
+
+        An IVR started on an empty install (or while the database was away) greets with a
+        generic name; after the clinic is imported or added in the console, the next call says
+        its name without a restart.  One cheap look-up per call only while the name is generic.
+        """
+        if self.deps.clinic_name == DEFAULT_CLINIC_NAME:
+            self.deps.clinic_name = clinic_name(self.deps.uow)
+
     def registry_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/registry``: the patient line."""
+        self.refresh_clinic_name()
         io = AgiCallIO(request, self.audio, speech=self.speech_for(request),
                        silence_file=self.silence_file)
         io.answer()
@@ -105,6 +121,7 @@ class IvrRuntime:
 
     def reminder_route(self, request: AgiRequest) -> None:
         """``agi://host:4573/reminder``: the patient answered an outbound reminder call."""
+        self.refresh_clinic_name()
         io = AgiCallIO(request, self.audio, speech=self.speech_for(request),
                        silence_file=self.silence_file)
         io.answer()

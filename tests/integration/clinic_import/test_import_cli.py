@@ -85,6 +85,9 @@ def test_empty_install_import_then_a_call_books_an_imported_doctor(served):
     said = call.stdout
     assert call.returncode == 0, said + call.stderr
     assert "Карта найдена" in said and "Воронцова" in said and "Вы записаны" in said, said
+    # The IVR came up on an empty install; the clinic imported since is greeted by its name.
+    greeting = next(line for line in said.splitlines() if "Здравствуйте" in line)
+    assert "Городская поликлиника № 7" in greeting, greeting
     engine = create_engine(served["REGISTRATURA_DATABASE_URL"])
     with engine.connect() as conn:
         row = conn.execute(text(
