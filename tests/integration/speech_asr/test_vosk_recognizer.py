@@ -328,6 +328,7 @@ def test_unknown_words_are_dropped_and_lower_the_confidence(
     assert result == Recognition("", 0.0, ())
     # Natural: "컴퓨터" is in the grammar, yet espeak's rendering of it decodes as unknown.
     seen_unknown = False
+    decoded: dict[str, list[tuple[str, float]]] = {}  # what each utterance gave, if none had unk
     for text in ("컴퓨터", "하나, 둘, 셋", "안녕하세요"):
         rate, pcm = read_pcm(say(text))
         stream = recognizer.stream(rate, GRAMMAR)
@@ -335,6 +336,7 @@ def test_unknown_words_are_dropped_and_lower_the_confidence(
         result = stream.finish()
         assert_well_formed(result, GRAMMAR)
         raw = stream.raw_words
+        decoded[text] = list(raw)
         kept = [(w, c) for w, c in raw if w != UNK]
         assert list(result.words) == kept
         if raw:
@@ -342,7 +344,7 @@ def test_unknown_words_are_dropped_and_lower_the_confidence(
         if len(kept) < len(raw):
             seen_unknown = True
             assert result.confidence < 1.0
-    assert seen_unknown
+    assert seen_unknown, decoded
 
 
 def test_grammar_json_keeps_non_ascii_words(
