@@ -1,7 +1,7 @@
 """fhir api clients, tokens, idempotency keys
 
-Revision ID: 0005_fhir
-Revises: 0005_sec
+Revision ID: 0008_fhir
+Revises: 0007_sec
 Create Date: 2026-12-06 02:36:26.672353
 """
 
@@ -12,8 +12,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0005_fhir'
-down_revision: str | None = '0005_sec'
+revision: str = '0008_fhir'
+down_revision: str | None = '0007_sec'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

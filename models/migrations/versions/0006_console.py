@@ -1,6 +1,6 @@
 """console: folded patient name for search
 
-Revision ID: 0005_console
+Revision ID: 0006_console
 Revises: 0005_rules
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0005_console"
+revision: str = "0006_console"
 down_revision: str | None = "0005_rules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

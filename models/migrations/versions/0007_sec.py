@@ -1,7 +1,7 @@
 """console users: session_version (revocable sessions)
 
-Revision ID: 0005_sec
-Revises: 0005_console
+Revision ID: 0007_sec
+Revises: 0006_console
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_sec"
-down_revision: str | None = "0005_console"
+revision: str = "0007_sec"
+down_revision: str | None = "0006_console"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
