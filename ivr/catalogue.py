@@ -34,7 +34,13 @@ class Catalogue:
 
     def text(self, key: str, **params: str | int) -> str:
         """A template filled as one plain string (for use inside another prompt)."""
-        return self.templates[key].format(**params)
+        text = ""
+        for literal, field, spec, conv in string.Formatter().parse(self.templates[key]):
+            text = _after(text, literal)
+            if field is not None:
+                value = params[field]
+                text += format(value if conv is None else str(value), spec or "")
+        return text
 
     def join(self, key: str, *prompts: Prompt) -> Prompt:
         """Several prompts played as one (one collection, one barge-in)."""
@@ -51,7 +57,7 @@ class Catalogue:
         after_list = False
         for literal, field, spec, conv in string.Formatter().parse(template):
             # Punctuation right after a read-back list ends the list, not the next part.
-            text += literal.lstrip(" .,;:") if after_list else literal
+            text = text + literal.lstrip(" .,;:") if after_list else _after(text, literal)
             after_list = False
             if field is None:
                 continue
@@ -68,6 +74,14 @@ class Catalogue:
         if text.strip():
             parts.append(text.strip())
         return parts
+
+
+def _after(text: str, literal: str) -> str:
+    """``text`` followed by ``literal``, one full stop where a value ends with one ("eight
+    p.m." + ". For a call back" says "p.m. For a call back", not "p.m.. For")."""
+    if text.endswith(".") and literal.startswith("."):
+        literal = literal[1:]
+    return text + literal
 
 
 @cache

@@ -15,7 +15,9 @@ from models.tables import Clinic
 logger = logging.getLogger(__name__)
 
 
-DEFAULT_CLINIC_NAME = "городская поликлиника"
+# Said right after «Здравствуйте!» (and shown by the terminal and browser phones), so capitalised
+# like a real clinic's short name.
+DEFAULT_CLINIC_NAME = "Городская поликлиника"
 
 
 def clinic_name(uow: UnitOfWorkFactory) -> str:

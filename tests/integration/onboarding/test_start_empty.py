@@ -16,7 +16,7 @@ from booking_core.actors import Actor
 from booking_core.clock import FixedClock
 from ivr.call import IvrDeps
 from ivr.scripted import ScriptedCallIO
-from ivr.service import run_registry_call
+from ivr.service import clinic_name, run_registry_call
 from models.migrate import upgrade
 from registratura.bootstrap import Container, bootstrap
 from registratura.settings import Settings
@@ -83,6 +83,16 @@ def test_ivr_does_not_offer_an_empty_clinic(empty_container, locale_key, expecte
     assert expected in io.transcript.text
     assert io.transcript.escalated
     assert io.transcript.variables["REG_REASON"] == "clinic_not_set_up"
+
+
+def test_ivr_on_an_empty_install_greets_with_a_capitalised_generic_name(empty_container):
+    """No clinic yet: the greeting's second sentence is the generic name, starting a sentence."""
+    io = ScriptedCallIO([None, None])
+    deps = IvrDeps(uow=empty_container.uow, clinic_name=clinic_name(empty_container.uow),
+                   now_local=empty_container.clock.now_local, agents_available=lambda: False)
+    run_registry_call(io, deps)
+    greeting = next(t for _, k, t in io.transcript.events if k == "greeting")
+    assert greeting.startswith("Здравствуйте! Городская поликлиника."), greeting
 
 
 def test_ivr_after_hours_on_an_empty_clinic_offers_a_callback_then_goodbye(empty_container):

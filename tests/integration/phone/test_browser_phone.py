@@ -204,6 +204,8 @@ def test_phone_page_and_script(client):
     for key in "0123456789*#":
         assert f'data-key="{key}"' in html
     assert 'src="/phone/phone.js"' in html and 'data-base="/phone"' in html
+    # Named in Russian like every other console page («… — Регистратура»).
+    assert "<title>Телефон регистратуры — Регистратура</title>" in html
     script = client.get("/phone/phone.js")
     assert script.status_code == 200 and "WebSocket" in script.text
     assert "http://" not in script.text and "https://" not in script.text  # no CDN
