@@ -134,6 +134,16 @@ def sms_state(uow: UnitOfWork, challenge_id: int) -> SmsState:
     return SmsState.PENDING
 
 
+def withdraw_code(uow: UnitOfWork, challenge_id: int) -> None:
+    """The phone line gave up waiting for the SMS: never send a code nobody waits for (a
+    provider back up an hour later would otherwise deliver it), and blank it in the outbox."""
+    with uow.reading() as u:
+        row = u.session.get(ConsentCode, challenge_id)
+        key = row.outbox_key if row else ""
+    if key and outbox.withdraw(uow, key, reason="consent code no longer awaited"):
+        logger.info("consent code %s withdrawn before it was sent", challenge_id)
+
+
 def verify_code(uow: UnitOfWork, challenge_id: int, code: str, caller_number: str,
                 channel: str) -> None:
     """Accept the code typed or said by the caller, or raise.

@@ -278,6 +278,20 @@ def mark_dead(uow: UnitOfWork, message_id: int, token: str, *, error: str) -> No
                  row.last_error)
 
 
+def withdraw(uow: UnitOfWork, key: str, *, reason: str) -> bool:
+    """Give up a message not yet handed to a worker (``pending``): it is never sent, its
+    secret is blanked.  False if it is already out (or being sent) or unknown."""
+    with uow:
+        row = uow.session.exec(select(OutboxMessage).where(
+            OutboxMessage.idempotency_key == key).with_for_update()).first()
+        if row is None or row.status != OutboxStatus.PENDING:
+            return False
+        _finish(row, OutboxStatus.DEAD, uow.clock.now_utc(), error=reason)
+        uow.commit()
+    logger.info("sms %s (%s) withdrawn: %s", row.id, row.kind, reason)
+    return True
+
+
 def forget_secret(row: OutboxMessage) -> None:
     """Blank the one-time code of a :data:`SECRET_KINDS` row in its payload and text."""
     code = str((row.payload or {}).get("code") or "")

@@ -44,6 +44,7 @@ def confirm_consent(call: Call, patient: PatientView) -> None:
         raise Escalate("consent_unavailable") from None
     call.play("consent_sending")
     if not _sms_left(call, challenge):
+        consent.withdraw_code(uow(), challenge.id)
         call.play("consent_sms_failed")
         raise Escalate("consent_sms_failed")
     _ask_code(call, challenge)

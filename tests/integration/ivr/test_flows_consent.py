@@ -178,12 +178,19 @@ def test_provider_down_escalates_instead_of_waiting(container, make_deps):
     keys = io.transcript.keys
     assert "consent_sms_failed" in keys and "consent_ask_code" not in keys
     assert io.transcript.variables["REG_REASON"] == "consent_sms_failed"
+    # Nobody waits for that code any more: it is not retried later, and not kept.
+    with container.uow().reading() as uow:
+        msg = uow.session.exec(select(OutboxMessage)).one()
+    assert msg.status == "dead" and "code" not in (msg.payload or {})
 
 
 def test_no_worker_at_all_escalates_after_the_wait(container, make_deps):
     io, _ = call(container, make_deps, book_script(ADULT, "123456#"), STRANGER,
                  consent_sms_wait=0.3)
     assert io.transcript.variables["REG_REASON"] == "consent_sms_failed"
+    with container.uow().reading() as uow:
+        msg = uow.session.exec(select(OutboxMessage)).one()
+    assert msg.status == "dead" and msg.payload == {"minutes": 10, "clinic": msg.payload["clinic"]}
 
 
 def test_consent_can_be_switched_off(container, clock, make_deps):
