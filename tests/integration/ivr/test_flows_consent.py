@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from booking_core import booking, calls
 from booking_core.outbox import ClaimedMessage
+from ivr.io import Speech
 from ivr.scripted import ScriptedCallIO, ScriptStep
 from ivr.service import run_registry_call
 from models.tables import ConsentCode, IdentificationAttempt, OutboxMessage, Patient
@@ -105,6 +106,17 @@ def test_the_right_code_lets_someone_else_book(container, make_deps, sms, caplog
     assert row.used_at is not None and secret not in row.code_hash
     assert secret not in (msg.body or "") and "code" not in (msg.payload or {})
     assert "*" * len(secret) in (msg.body or "")
+
+
+def test_the_code_may_be_said_digit_by_digit(container, make_deps, sms):
+    words = ["ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять"]
+    code = sent_code(sms)
+
+    def say() -> Speech:
+        return Speech(" ".join(words[int(d)] for d in code().rstrip("#")))
+
+    io, _ = call(container, make_deps, book_script(ADULT, say), STRANGER)
+    assert "consent_accepted" in io.transcript.keys and "booked" in io.transcript.keys
 
 
 def test_wrong_codes_count_as_failed_identifications_and_end_with_an_agent(
