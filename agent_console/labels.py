@@ -104,6 +104,11 @@ STEPS = {
     "not_understood": "Не понял", "limit_specialty": "Лимит по специальности",
     "limit_day": "Лимит в день", "queue_no_agent": "Нет оператора",
     "held_specialty": "Уже записан к специалисту", "beyond_horizon": "День дальше горизонта",
+    # Rule 20: a caller not on the patient's phone needs the patient's SMS code
+    "consent_failed": "Звонит не пациент: код из SMS не подошёл",
+    "consent_code_expired": "Звонит не пациент: код из SMS просрочен",
+    "consent_sms_failed": "Звонит не пациент: SMS с кодом не ушло",
+    "consent_unavailable": "Звонит не пациент: у пациента нет мобильного для кода",
 }
 
 STEPS.update({
@@ -141,6 +146,13 @@ STEPS.update({
     "reminder_to_agent": "Передан оператору для переноса",
     "reminder_absent_kept": "Запись оставлена (врач отсутствует)",
     "reminder_absent_no_answer": "Нет ответа (врач отсутствует)",
+    # Rule 20: consent by SMS code (the code itself is never recorded)
+    "consent_needed": "Звонят не с номера пациента", "consent_sending": "Отправлен код в SMS",
+    "consent_ask_code": "Спросили код из SMS", "consent_code": "Код из SMS",
+    "consent_code_wrong": "Код не подошёл", "consent_code_expired": "Код просрочен",
+    "consent_accepted": "Код верный", "consent_given": "Согласие пациента получено",
+    "consent_failed": "Код не подошёл окончательно", "consent_sms_failed": "SMS с кодом не ушло",
+    "consent_no_phone": "Нет мобильного для кода",
 })
 
 #: Steps that say nothing to an agent (parts of sentences, greetings).
@@ -226,6 +238,9 @@ ERRORS = {
     "invalid_birth_date": "Дата рождения в будущем или невозможна.",
     "invalid_phone": "Телефон не похож на номер телефона.",
     "clinic_not_set_up": "Поликлиника ещё не настроена.",
+    "consent_code_wrong": "Код из SMS не подходит.",
+    "consent_code_expired": "Срок действия кода из SMS истёк.",
+    "consent_unavailable": "У пациента нет мобильного телефона для кода.",
     "telephony_unavailable": "Телефония недоступна: Asterisk не подключён.",
     "no_agent_phone": "Вам не назначен телефон в очереди операторов — обратитесь к администратору.",
     "no_phone_number": "У пациента нет номера телефона.",

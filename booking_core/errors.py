@@ -37,6 +37,24 @@ class TooManyAttempts(DomainError):
     code = "too_many_attempts"
 
 
+class ConsentCodeWrong(DomainError):
+    """The caller's code is not the one sent to the patient (rule 20)."""
+
+    code = "consent_code_wrong"
+
+
+class ConsentCodeExpired(DomainError):
+    """The code's lifetime is over, or it was used already (rule 20)."""
+
+    code = "consent_code_expired"
+
+
+class ConsentUnavailable(DomainError):
+    """No code can be sent: the patient has no mobile number on file (rule 20)."""
+
+    code = "consent_unavailable"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

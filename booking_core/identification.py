@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from booking_core.commands import Identify
 from booking_core.errors import InvalidPolicy, NotIdentified, TooManyAttempts
 from booking_core.masking import mask_digits
-from booking_core.rules import only_digits, personal_key, policy_valid
+from booking_core.rules import BookingRules, only_digits, personal_key, policy_valid
 from booking_core.uow import UnitOfWork
 from booking_core.views import PatientView
 from models.tables import IdentificationAttempt, Patient
@@ -30,20 +30,13 @@ def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
     if not policy_valid(policy):
         raise InvalidPolicy("policy number fails the length or check-digit test")
     rules = uow.rules
-    # A withheld number ("anonymous") has no digits: count such callers by policy only,
-    # or one attacker could lock out every caller who hides their number.
-    caller_digits = only_digits(cmd.caller_number)
-    caller_key = personal_key("caller", caller_digits, rules.pepper) if caller_digits else ""
+    caller_key = caller_key_for(cmd.caller_number, rules)
     if cmd.operator:
         # A console user types any caller number they like: count their own failures.
         caller_key = personal_key("operator", cmd.operator, rules.pepper)
     policy_key = personal_key("policy", policy, rules.pepper)
     with uow:
-        since = uow.clock.now_utc() - timedelta(minutes=rules.id_failure_window_minutes)
-        if _failures(uow, since, policy_key=policy_key) >= rules.id_failures_per_policy or (
-            caller_key
-            and _failures(uow, since, caller_key=caller_key) >= rules.id_failures_per_caller
-        ):
+        if limit_reached(uow, caller_key=caller_key, policy_key=policy_key):
             logger.warning("identification refused: too many failures (%s)", mask_digits(policy))
             raise TooManyAttempts("too many failed identifications")
         patient = uow.session.exec(select(Patient).where(Patient.policy_number == policy)).first()
@@ -60,6 +53,24 @@ def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
             logger.info("identification failed for %s", mask_digits(policy))
             raise NotIdentified("no patient with this policy and date of birth")
         return PatientView.of(patient, uow.clock.today())
+
+
+def caller_key_for(caller_number: str, rules: BookingRules) -> str:
+    """The keyed hash a caller number is counted under ("" for a withheld number).
+
+    A withheld number ("anonymous") has no digits: such callers are counted by policy only, or
+    one attacker could lock out every caller who hides their number.
+    """
+    digits = only_digits(caller_number)
+    return personal_key("caller", digits, rules.pepper) if digits else ""
+
+
+def limit_reached(uow: UnitOfWork, *, caller_key: str, policy_key: str) -> bool:
+    """Rule 3: the policy or the caller failed too often within the window (open ``uow``)."""
+    rules = uow.rules
+    since = uow.clock.now_utc() - timedelta(minutes=rules.id_failure_window_minutes)
+    return _failures(uow, since, policy_key=policy_key) >= rules.id_failures_per_policy or bool(
+        caller_key and _failures(uow, since, caller_key=caller_key) >= rules.id_failures_per_caller)
 
 
 def _failures(uow: UnitOfWork, since, **key: str) -> int:  # type: ignore[no-untyped-def]

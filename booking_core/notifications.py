@@ -44,6 +44,8 @@ ABSENCE = "absence"
 #: (the values of ``AppointmentFlag``).
 SCHEDULE_CHANGED = "schedule_changed"
 DOCTOR_LEFT = "doctor_left"
+#: A one-time code for booking someone else (rule 20): its text is scrubbed once sent.
+CONSENT = "consent"
 #: Kinds whose text tells the patient to reply "2" (and "1" for a reminder): a reply from the
 #: number such an SMS went to is matched to its appointment.
 REPLYABLE_KINDS = (BOOKED, RESCHEDULED, REMINDER, ABSENCE, SCHEDULE_CHANGED, DOCTOR_LEFT)
@@ -255,7 +257,7 @@ def text_values(facts: dict[str, Any], locale: str, sender_name: str = "") -> di
         "cabinet": str(facts.get("cabinet") or ""),
         "code": str(facts.get("code") or ""),
         "when": "", "old_when": "", "sub_doctor": "", "sub_when": "", "sub_cabinet": "",
-        "held_until": "",
+        "held_until": "", "minutes": str(facts.get("minutes") or ""),
     }
     if facts.get("starts_at"):
         values["when"] = format_when(datetime.fromisoformat(facts["starts_at"]), locale)

@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_CAP_SECONDS = 3600.0
 ERROR_LIMIT = 300
+#: Kinds whose payload carries a secret (a one-time consent code, rule 20): once the message is
+#: sent or given up, the code is blanked in the row so the table never keeps it in clear.
+SECRET_KINDS = frozenset({"consent"})
 
 # Statuses only move forward: a late "sent" report must not undo "delivered".
 _RANK = {
@@ -192,6 +195,7 @@ def mark_sent(uow: UnitOfWork, message_id: int, token: str, *, provider: str, pr
             row.status = OutboxStatus.SENT
             row.provider_status = provider_status or row.provider_status
         row.sent_at = row.sent_at or now
+        forget_secret(row)
         row.uncertain = False
         row.lease_until = None
         row.claim_token = None
@@ -274,7 +278,32 @@ def mark_dead(uow: UnitOfWork, message_id: int, token: str, *, error: str) -> No
                  row.last_error)
 
 
+def withdraw(uow: UnitOfWork, key: str, *, reason: str) -> bool:
+    """Give up a message not yet handed to a worker (``pending``): it is never sent, its
+    secret is blanked.  False if it is already out (or being sent) or unknown."""
+    with uow:
+        row = uow.session.exec(select(OutboxMessage).where(
+            OutboxMessage.idempotency_key == key).with_for_update()).first()
+        if row is None or row.status != OutboxStatus.PENDING:
+            return False
+        _finish(row, OutboxStatus.DEAD, uow.clock.now_utc(), error=reason)
+        uow.commit()
+    logger.info("sms %s (%s) withdrawn: %s", row.id, row.kind, reason)
+    return True
+
+
+def forget_secret(row: OutboxMessage) -> None:
+    """Blank the one-time code of a :data:`SECRET_KINDS` row in its payload and text."""
+    code = str((row.payload or {}).get("code") or "")
+    if row.kind not in SECRET_KINDS or not code:
+        return
+    row.payload = {k: v for k, v in (row.payload or {}).items() if k != "code"}
+    if row.body:
+        row.body = row.body.replace(code, "*" * len(code))
+
+
 def _finish(row: OutboxMessage, status: OutboxStatus, now: datetime, *, error: str) -> None:
+    forget_secret(row)
     row.status = status
     row.lease_until = None
     row.claim_token = None

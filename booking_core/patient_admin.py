@@ -28,6 +28,7 @@ from booking_core.errors import (
     InvalidSnils,
     NotFound,
 )
+from booking_core.masking import mask_phone
 from booking_core.notifications import normalize_phone
 from booking_core.rules import (
     birth_date_problem,
@@ -119,6 +120,34 @@ def change_phone(patient_id: int, raw_phone: str, actor: Actor, uow: UnitOfWork)
                      {"has_phone": bool(phone), "sms_reachable": reachable})
         uow.commit()
     return reachable
+
+
+def change_representative_phone(patient_id: int, raw_phone: str, actor: Actor,
+                                uow: UnitOfWork) -> None:
+    """Register (or, with an empty value, remove) a parent's or guardian's phone: calls from it
+    may book for the patient while a child without the patient's SMS code (rule 20).
+
+    The audit keeps only whether a number was on file.
+    """
+    phone = checked_phone(raw_phone)[0] if raw_phone.strip() else ""
+    with uow:
+        patient = uow.session.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound("patient not found")
+        before = {"has_representative_phone": bool(patient.representative_phone)}
+        patient.representative_phone = phone
+        audit.record(uow, actor, "patient_representative_phone", "patient", patient_id, before,
+                     {"has_representative_phone": bool(phone)})
+        uow.commit()
+
+
+def representative_phone_masked(patient_id: int, uow: UnitOfWork) -> str:
+    """The registered representative's phone, masked for the page ("" if none)."""
+    with uow.reading() as u:
+        patient = u.session.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound("patient not found")
+        return mask_phone(patient.representative_phone) if patient.representative_phone else ""
 
 
 def change_attachment(patient_id: int, clinic_id: int, district_id: int | None, actor: Actor,

@@ -37,6 +37,10 @@ class BookingRules:
     id_failures_per_caller: int = 5
     id_failures_per_policy: int = 5
     id_failure_window_minutes: int = 60
+    # Rule 20: an SMS code to the patient's phone when someone else books for them.
+    consent_required: bool = True
+    consent_code_length: int = 6
+    consent_code_minutes: int = 10
     pepper: str = "registratura"
 
 

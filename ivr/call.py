@@ -57,6 +57,8 @@ class IvrDeps:
     agents_available: Callable[[], bool | None] = lambda: None  # None: unknown, use hours
     timeout: float = 6.0
     identify_tries: int = 3
+    # How long to wait for a consent code's SMS to leave before escalating (rule 20).
+    consent_sms_wait: float = 20.0
     # The desk's hours (weekdays, holidays); None: opening_time-closing_time on working days.
     hours: DeskHours | None = None
 

@@ -26,6 +26,7 @@ from booking_core.rules import policy_valid
 from booking_core.views import AppointmentView, PatientView, SlotOffer, SpecialtyOption
 from ivr.call import Call, Escalate, Hangup
 from ivr.catalogue import Prompt, load_catalogue
+from ivr.consent_flow import confirm_consent
 from ivr.io import CallerHangup, Digits, Timeout
 from models.tables import Channel
 from speech import ru_dates, ru_numbers
@@ -145,9 +146,12 @@ def ensure_identified(call: Call) -> PatientView:
                 break
             call.menu(call.p("not_identified_retry"), "1", step="not_identified_retry")
             continue
-        call.state.patient = patient
         call.record.data.patient_id = patient.id
         call.play("identified")
+        # Rule 20: someone else calling for the patient needs the patient's SMS code; the
+        # patient is not "identified" for the call until it is given.
+        confirm_consent(call, patient)
+        call.state.patient = patient
         return patient
     call.play("not_identified_final")
     raise Escalate("not_identified")

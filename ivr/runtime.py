@@ -68,7 +68,7 @@ class IvrRuntime:
             uow=container.uow, clinic_name=clinic_name(container.uow),
             opening_time=settings.opening_time, closing_time=settings.closing_time,
             now_local=container.clock.now_local, agents_available=presence,
-            hours=container.hours,
+            hours=container.hours, consent_sms_wait=settings.consent_sms_wait_seconds,
         )
         settings.record_dir.mkdir(parents=True, exist_ok=True)
         self.recognizer = load_recognizer(settings.vosk_model)

@@ -244,6 +244,9 @@ class Patient(SQLModel, table=True):
     phone: str = Field(default="", max_length=20, index=True)
     # False when the phone on file is not a Russian mobile: kept for calls, never texted.
     sms_reachable: bool = True
+    # A parent's or guardian's phone (E.164): a call from it may book for the child without
+    # the patient's SMS code (rule 20).
+    representative_phone: str = Field(default="", max_length=20)
     clinic_id: int | None = Field(default=None, foreign_key="clinic.id", index=True)
     district_id: int | None = Field(default=None, foreign_key="district.id")
     attached_on: date | None = None
@@ -373,6 +376,23 @@ class IdentificationAttempt(SQLModel, table=True):
     caller_key: str = Field(default="", max_length=64, index=True)
     policy_key: str = Field(default="", max_length=64, index=True)
     channel: str = Field(default="", max_length=12)
+
+
+class ConsentCode(SQLModel, table=True):
+    """A one-time code sent to a patient's phone before someone else books for them (rule 20).
+
+    Only a keyed hash of the code is kept; ``caller_key`` is the caller number's keyed hash.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    caller_key: str = Field(default="", max_length=64)
+    code_hash: str = Field(max_length=64)
+    outbox_key: str = Field(max_length=120)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime
+    used_at: NaiveDatetime | None = None
+    failures: int = 0
 
 
 class AuditLog(SQLModel, table=True):

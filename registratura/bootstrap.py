@@ -69,6 +69,9 @@ def rules_from(settings: Settings) -> BookingRules:
         id_failures_per_caller=settings.id_failures_per_caller,
         id_failures_per_policy=settings.id_failures_per_policy,
         id_failure_window_minutes=settings.id_failure_window_minutes,
+        consent_required=settings.consent_required,
+        consent_code_length=settings.consent_code_length,
+        consent_code_minutes=settings.consent_code_minutes,
         pepper=secret_key(settings),
     )
 

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     id_failures_per_caller: int = Field(5, ge=1)
     id_failures_per_policy: int = Field(5, ge=1)
     id_failure_window_minutes: int = Field(60, ge=1)
+    # Rule 20: a caller whose number is neither the patient's phone on file nor (for a child)
+    # a registered representative's must type a one-time code sent by SMS to the patient.
+    consent_required: bool = True
+    consent_code_length: int = Field(6, ge=4, le=8)
+    consent_code_minutes: int = Field(10, ge=1, le=60)
+    # How long the phone line waits for the code's SMS to leave before handing the call to an
+    # agent (the provider is down or slow).
+    consent_sms_wait_seconds: float = Field(20.0, gt=0, le=120)
 
     # Network services
     http_host: str = "127.0.0.1"

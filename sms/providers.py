@@ -40,7 +40,7 @@ from twilio.rest import Client
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from booking_core.masking import mask_phone, scrub
-from booking_core.outbox import ClaimedMessage
+from booking_core.outbox import SECRET_KINDS, ClaimedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ class LocalOutboxProvider:
                 self.sent.append(known)
         logger.info("SMS (local outbox, not sent) %s to %s, %d chars", message.kind,
                     mask_phone(message.to_phone), len(message.body))
-        logger.debug("SMS text: %s", message.body)
+        if message.kind not in SECRET_KINDS:  # a one-time code is never logged
+            logger.debug("SMS text: %s", message.body)
         return SendReceipt(known.provider_id, "sent")
 
     def find_sent(self, message: ClaimedMessage) -> SendReceipt | None:

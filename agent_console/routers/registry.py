@@ -66,6 +66,8 @@ def edit_page(patient_id: int, request: Request, container: ContainerDep,
     card = patients.patient_card(patient_id, container.uow())
     return render(request, "admin/patient_edit.html", {
         "card": card, "phone_masked": mask_phone(card.patient.phone) if card.patient.phone else "",
+        "representative_masked": patient_admin.representative_phone_masked(
+            patient_id, container.uow()),
         "clinics": clinic_admin.clinics(container.uow())})
 
 
@@ -76,6 +78,17 @@ def phone_form(patient_id: int, request: Request, container: ContainerDep, agent
                                            container.uow())
     flash(request, "Телефон сохранён." + ("" if reachable or not phone.strip() else
                                           " Это не мобильный номер: SMS на него не уйдут."))
+    return RedirectResponse(f"/admin/patients/{patient_id}", status_code=303)
+
+
+@router.post("/admin/patients/{patient_id}/representative-phone")
+def representative_phone_form(patient_id: int, request: Request, container: ContainerDep,
+                              agent: ClinicAdmin,
+                              phone: Annotated[str, Form(max_length=32)] = "") -> Response:
+    patient_admin.change_representative_phone(patient_id, phone, actor_of(request, agent),
+                                              container.uow())
+    flash(request, "Телефон представителя сохранён." if phone.strip()
+          else "Телефон представителя удалён.")
     return RedirectResponse(f"/admin/patients/{patient_id}", status_code=303)
 
 
@@ -106,6 +119,15 @@ def api_phone(patient_id: int, body: PhoneIn, request: Request, container: Conta
               agent: ClinicAdmin) -> PhoneOut:
     return PhoneOut(sms_reachable=patient_admin.change_phone(
         patient_id, body.phone, actor_of(request, agent), container.uow()))
+
+
+@api.put("/{patient_id}/representative-phone", status_code=204,
+         summary="Register a child's representative's phone (empty: remove it)")
+def api_representative_phone(patient_id: int, body: PhoneIn, request: Request,
+                             container: ContainerDep, agent: ClinicAdmin) -> Response:
+    patient_admin.change_representative_phone(patient_id, body.phone, actor_of(request, agent),
+                                              container.uow())
+    return Response(status_code=204)
 
 
 @api.put("/{patient_id}/attachment", status_code=204,

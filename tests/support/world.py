@@ -69,3 +69,12 @@ def add_patients(c: Container, n: int, prefix: str = "99") -> list[tuple[int, st
             added.append((p.id, policy))
         uow.commit()
     return added
+
+
+def own_phone(script: list) -> str:
+    """The phone on file of the demo patient whose policy the script types (the adult's if
+    none): a test calls from the patient's own phone unless it says otherwise, so no consent
+    code (rule 20) is asked."""
+    by_policy = {p.policy_number: p.phone for p in DEMO_PATIENTS}
+    typed = (step.rstrip("#") for step in script if isinstance(step, str))
+    return next((by_policy[s] for s in typed if s in by_policy), "+79161234567")

@@ -232,6 +232,12 @@ def test_admin_edits_districts_specialties_and_a_patients_phone(console_url, sql
     page.wait_for_selector(".flash.ok")
     assert "SMS на него не уйдут" in page.inner_text(".flash.ok")
     assert "495" not in page.url
+    # A representative's phone (rule 20: calls from it need no SMS code for a child).
+    page.fill("#e-rep-phone", "+7 903 555-00-11")
+    page.click("form[action$='/representative-phone'] button[type=submit]")
+    page.wait_for_selector(".flash.ok")
+    assert "Телефон представителя сохранён" in page.inner_text(".flash.ok")
+    assert page.inner_text("#rep-phone-now").endswith("0011") and "555" not in page.url
     _shot(page, tmp_path, "patient_edit")
     page.click(".subnav a[href='/admin/exports']")
     page.wait_for_selector("#export-form")

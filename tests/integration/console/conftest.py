@@ -21,7 +21,7 @@ from ivr.scripted import ScriptedCallIO
 from ivr.service import run_registry_call
 from registratura.bootstrap import Container, bootstrap
 from registratura.settings import Settings
-from support.world import demo
+from support.world import demo, own_phone
 
 PASSWORD = "correct-horse-1"
 USERS = {"admin1": "admin", "agent1": "agent", "agent2": "agent", "observer1": "observer"}
@@ -128,10 +128,10 @@ def identify_keys() -> Callable[..., list[str]]:
 def ivr_call(console_container: Container) -> Callable[..., ScriptedCallIO]:
     """Run one scripted IVR call over the console's database: ``ivr_call(script)``."""
 
-    def run(script: list, *, caller: str = "+79161234567",
+    def run(script: list, *, caller: str = "",
             agents_online: bool | None = None) -> ScriptedCallIO:
         io = ScriptedCallIO(script)
-        io.info.caller_number = caller
+        io.info.caller_number = caller or own_phone(script)
         deps = IvrDeps(uow=console_container.uow, clinic_name="Городская поликлиника № 3",
                        opening_time=time(8, 0), closing_time=time(20, 0),
                        now_local=console_container.clock.now_local,

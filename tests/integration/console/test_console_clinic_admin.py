@@ -273,3 +273,31 @@ def test_template_editor_form_preview_shows_the_week_and_saves_nothing(admin, pa
     assert r.status_code == 303
     [row] = admin.get(f"/api/admin/doctors/{doctor}/templates").json()
     assert (row["weekday"], row["date_parity"], row["slot_minutes"]) == (0, "even", 30)
+
+
+def test_a_childs_representative_phone_is_registered_masked_and_audited(
+        admin, agent, console_container, page_token):
+    from booking_core import consent
+    from support.world import patient_id
+
+    child = patient_id(console_container, "child")
+    assert consent.consent_needed(console_container.uow(), child, "+79035550011")
+    r = admin.put(f"/api/admin/patients/{child}/representative-phone", json={"phone": "12"})
+    assert r.status_code == 422 and r.json()["error"]["id"] == "invalid_phone"
+    assert agent.put(f"/api/admin/patients/{child}/representative-phone",
+                     json={"phone": "+79035550011"}).status_code == 403
+    # The page's form, as a registrar fills it in.
+    token = page_token(admin, f"/admin/patients/{child}")
+    r = admin.post(f"/admin/patients/{child}/representative-phone",
+                   data={"phone": "8 (903) 555-00-11", "csrf_token": token},
+                   follow_redirects=True)
+    assert r.status_code == 200 and "Телефон представителя сохранён" in r.text
+    assert "*******0011" in r.text and "555-00-11" not in r.text
+    with console_container.uow().reading() as u:
+        assert u.session.get(Patient, child).representative_phone == "+79035550011"
+    assert not consent.consent_needed(console_container.uow(), child, "+79035550011")
+    [entry] = _audit(console_container, "patient_representative_phone")
+    assert entry.after == {"has_representative_phone": True} and "0011" not in str(entry.after)
+    r = admin.put(f"/api/admin/patients/{child}/representative-phone", json={"phone": ""})
+    assert r.status_code == 204
+    assert consent.consent_needed(console_container.uow(), child, "+79035550011")

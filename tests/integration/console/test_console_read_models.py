@@ -15,13 +15,14 @@ from booking_core.schedule import GridQuery
 from ivr.call import IvrDeps
 from ivr.scripted import ScriptedCallIO
 from ivr.service import run_registry_call
-from support.world import AGENT, demo, patient_id, specialty_id
+from support.world import AGENT, demo, own_phone, patient_id, specialty_id
 
 TZ = "Europe/Moscow"
 
 
 def call(container, script: list) -> ScriptedCallIO:  # type: ignore[no-untyped-def]
     io = ScriptedCallIO(script)
+    io.info.caller_number = own_phone(script)  # the patient's own phone: no consent code
     run_registry_call(io, IvrDeps(uow=container.uow, clinic_name="Поликлиника",
                                   opening_time=time(8, 0), closing_time=time(20, 0),
                                   now_local=container.clock.now_local))

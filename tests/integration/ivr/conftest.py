@@ -9,6 +9,7 @@ import pytest
 from ivr.call import IvrDeps
 from ivr.scripted import ScriptedCallIO
 from ivr.service import run_registry_call
+from support.world import own_phone
 
 
 @pytest.fixture
@@ -25,9 +26,9 @@ def make_deps():
 @pytest.fixture
 def dial(make_deps):
     """Run one scripted call: ``dial(container, script, **deps) -> (io, call)``."""
-    def run(container, script, *, caller="+79161234567", **deps_kw):
+    def run(container, script, *, caller=None, **deps_kw):
         io = ScriptedCallIO(script)
-        io.info.caller_number = caller
+        io.info.caller_number = caller or own_phone(script)
         call = run_registry_call(io, make_deps(container, **deps_kw))
         return io, call
     return run

@@ -224,7 +224,7 @@ def test_the_console_user_is_the_actor_of_a_browser_booking(client, sqlite_conta
 
     from models.tables import Appointment, AuditLog
 
-    browser_call(client, BOOK_NEAREST, caller="+79990001122")
+    browser_call(client, BOOK_NEAREST, caller=ADULT.phone)
     with sqlite_container.uow().reading() as uow:
         appt = uow.session.exec(select(Appointment)).all()[-1]
         entry = uow.session.exec(select(AuditLog).where(AuditLog.entity == "appointment")
