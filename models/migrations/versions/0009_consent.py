@@ -1,7 +1,7 @@
 """consent codes for booking someone else (rule 20), a representative's phone on a patient
 
-Revision ID: 0006_consent
-Revises: 0005_fhir
+Revision ID: 0009_consent
+Revises: 0008_fhir
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0006_consent"
-down_revision: str | None = "0005_fhir"
+revision: str = "0009_consent"
+down_revision: str | None = "0008_fhir"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
