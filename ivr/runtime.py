@@ -16,7 +16,7 @@ from ivr.io import Prompt
 from ivr.phrasing import Phraser
 from ivr.reminder_flow import run_reminder_call
 from ivr.service import clinic_name, run_queue_callback, run_registry_call
-from ivr.transports.audiosocket import AudioSocketListener, StreamSettings
+from ivr.transports.audiosocket import AudioSocketListener, StreamRecognition, StreamSettings
 from ivr.transports.stream_call import StreamingCalls
 from registratura.bootstrap import Container
 from speech.asr import TranscriptRecognizer, load_recognizer
@@ -92,8 +92,13 @@ class IvrRuntime:
             vad=VadSettings(onset_ms=settings.vad_onset_ms,
                             end_silence_ms=settings.vad_end_silence_ms),
             watchdog_seconds=settings.audiosocket_watchdog_seconds)
+        recognition = None
+        if self.recognizer is not None:
+            phrases = SpeechInput(self.recognizer, settings.record_dir.resolve()).phrases
+            recognition = StreamRecognition(self.recognizer, phrases)
         return StreamingCalls(listener, advertised, self.audio, settings=stream,
-                              connect_timeout=settings.audiosocket_connect_timeout)
+                              connect_timeout=settings.audiosocket_connect_timeout,
+                              recognition=recognition)
 
     def speech_for(self, request: AgiRequest) -> SpeechInput | None:
         """Vosk when a model is configured; the text stand-in when the terminal phone asks for

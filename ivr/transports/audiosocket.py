@@ -43,7 +43,6 @@ import wave
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from ivr.io import (
@@ -59,7 +58,8 @@ from ivr.io import (
     Timeout,
     TransportFailure,
 )
-from speech.vad import FRAME_BYTES, FRAME_MS, TurnDetector, VadEvent, VadSettings
+from speech.asr import AsrError, RecognitionStream, Recognizer
+from speech.vad import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, TurnDetector, VadEvent, VadSettings
 
 logger = logging.getLogger(__name__)
 
@@ -143,58 +143,118 @@ class StreamSettings:
 @dataclass(frozen=True)
 class _Event:
     kind: str  # "dtmf" | "onset" | "end" | "hangup" | "failure"
-    value: str = ""
-    audio: bytes = b""
+    value: str = ""  # the key, the failure, or the recognised words of an utterance
+    confidence: float = 0.0
     at: float = 0.0
 
 
-class _TurnAudio:
-    """The voice activity detector plus the audio of the utterance it is hearing."""
+Question = Callable[[], "tuple[Grammar, str] | None"]
 
-    def __init__(self, detector: TurnDetector, max_seconds: float) -> None:
+
+class _TurnAudio:
+    """The voice activity detector plus the recogniser of the utterance it is hearing.
+
+    At the onset a recogniser is started for the question open at that moment (if any) and
+    fed the pre-roll; every further frame is decoded as it arrives, in the connection's reader
+    thread, so the words are ready when the turn ends.
+    """
+
+    def __init__(self, detector: TurnDetector, max_seconds: float,
+                 recognition: StreamRecognition | None, question: Question) -> None:
         self.detector = detector
+        self.recognition = recognition
+        self.question = question
         self.preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
-        self.utterance = bytearray()
-        self.max_bytes = int(max_seconds * 1000 / FRAME_MS) * FRAME_BYTES
+        self.stream: RecognitionStream | None = None
+        self.frames = 0
+        self.max_frames = int(max_seconds * 1000 / FRAME_MS)
 
     def feed(self, chunk: bytes) -> _Event | None:
-        """One 20 ms frame; an ``onset`` or ``end`` event (with the utterance) or ``None``."""
+        """One 20 ms frame; an ``onset`` or ``end`` event (with the words) or ``None``."""
         was_speaking = self.detector.speaking
         event = self.detector.feed(chunk)
         if event is VadEvent.ONSET:
-            self.utterance = bytearray(b"".join(self.preroll)) + chunk
+            self._start(b"".join(self.preroll) + chunk)
             self.preroll.clear()
             return _Event("onset")
         if not was_speaking:
             self.preroll.append(chunk)
             return None
-        self.utterance += chunk
-        if event is VadEvent.END or len(self.utterance) >= self.max_bytes:
+        self.frames += 1
+        self._decode(chunk)
+        if event is VadEvent.END or self.frames >= self.max_frames:
             self.detector.reset()
-            audio, self.utterance = bytes(self.utterance), bytearray()
-            return _Event("end", audio=audio)
+            return self._finish()
         return None
 
+    def _start(self, audio: bytes) -> None:
+        self.frames = 0
+        self.stream = None
+        question = self.question()
+        if self.recognition is None or question is None:
+            return
+        try:
+            self.stream = self.recognition.start(*question)
+        except (AsrError, ValueError) as exc:
+            logger.warning("audiosocket: cannot start recognition: %s", exc)
+            return
+        self._decode(audio)
 
-Transcribe = Callable[[bytes, Grammar, str], tuple[str, float]]
+    def _decode(self, pcm: bytes) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.feed(pcm)
+        except AsrError as exc:
+            logger.warning("audiosocket: recognition failed: %s", exc)
+            self.stream = None
+
+    def _finish(self) -> _Event:
+        stream, self.stream = self.stream, None
+        if stream is None:
+            return _Event("end")
+        try:
+            heard = stream.finish()
+        except AsrError as exc:
+            logger.warning("audiosocket: recognition failed: %s", exc)
+            return _Event("end")
+        return _Event("end", heard.text, heard.confidence)
+
+
+class StreamRecognition:
+    """Starts a streaming recogniser for an utterance of the open question.
+
+    ``phrases(grammar, locale)`` gives the question's phrase list (the AGI path's
+    :meth:`ivr.agi_speech.SpeechInput.phrases`); the recogniser decodes the caller's frames as
+    they arrive (Vosk's ``AcceptWaveform`` per frame), so the answer is ready when the turn ends.
+    """
+
+    def __init__(self, recognizer: Recognizer,
+                 phrases: Callable[[Grammar, str], list[str]]) -> None:
+        self.recognizer = recognizer
+        self.phrases = phrases
+
+    def start(self, grammar: Grammar, locale: str) -> RecognitionStream:
+        return self.recognizer.stream(SAMPLE_RATE, self.phrases(grammar, locale))
 
 
 class AudioSocketCallIO(BufferedCallIO):
     """:class:`ivr.io.CallIO` over one accepted AudioSocket connection.
 
-    ``transcribe(pcm, grammar, locale) -> (text, confidence)`` recognises one utterance; without
-    it speech is detected (and stops prompts if ``settings.speech_barge_in``) but an utterance is
-    answered as :class:`ivr.io.Timeout`, so the flow re-prompts and the caller uses the keys.
+    ``recognition`` decodes utterances while they are spoken; without it speech is still
+    detected (and stops prompts if ``settings.speech_barge_in``) but an utterance is answered
+    as :class:`ivr.io.Timeout`, so the flow re-prompts and the caller uses the keys.
     """
 
     def __init__(self, sock: socket.socket, info: CallInfo, audio: PromptAudio, *,
                  settings: StreamSettings | None = None,
-                 transcribe: Transcribe | None = None) -> None:
+                 recognition: StreamRecognition | None = None) -> None:
         super().__init__(info)
         self.sock = sock
         self.audio = audio
         self.settings = settings or StreamSettings()
-        self.transcribe = transcribe
+        self.recognition = recognition
+        self._question: tuple[Grammar, str] | None = None  # read by the reader thread
         self.variables: dict[str, str] = {}
         self.hung_up_by_ivr = False
         self.frames_sent = 0
@@ -210,7 +270,8 @@ class AudioSocketCallIO(BufferedCallIO):
     # -- the reader thread -------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        turn = _TurnAudio(TurnDetector(self.settings.vad), self.settings.max_utterance_seconds)
+        turn = _TurnAudio(TurnDetector(self.settings.vad), self.settings.max_utterance_seconds,
+                          self.recognition, lambda: self._question)
         pending = b""
         warned_kinds: set[int] = set()
         self.sock.settimeout(self.settings.watchdog_seconds)
@@ -248,7 +309,7 @@ class AudioSocketCallIO(BufferedCallIO):
             self._post(_Event("hangup"))
 
     def _post(self, event: _Event) -> None:
-        self._events.put(_Event(event.kind, event.value, event.audio, time.monotonic()))
+        self._events.put(_Event(event.kind, event.value, event.confidence, time.monotonic()))
 
     # -- events in the flow thread -----------------------------------------------------------
 
@@ -330,12 +391,16 @@ class AudioSocketCallIO(BufferedCallIO):
                   terminator: str, grammar: Grammar | None) -> CallerInput:
         if max_digits < 1:
             raise ValueError("max_digits must be at least 1")
-        digits = ""
-        if prompt is not None:
-            key = self._stream(prompt)
-            if key:
-                digits = key
-        listen = grammar is not None and self.transcribe is not None
+        locale = prompt.locale if prompt is not None else "ru"
+        self._question = (grammar, locale) if grammar is not None else None
+        try:
+            return self._answer(prompt, max_digits, timeout, terminator, grammar is not None)
+        finally:
+            self._question = None
+
+    def _answer(self, prompt: Prompt | None, max_digits: int, timeout: float,
+                terminator: str, spoken: bool) -> CallerInput:
+        digits = self._stream(prompt) if prompt is not None else ""
         deadline = time.monotonic() + timeout
         while True:
             if digits and (len(digits) >= max_digits or (terminator and terminator in digits)):
@@ -349,14 +414,9 @@ class AudioSocketCallIO(BufferedCallIO):
                 digits += event.value
                 deadline = time.monotonic() + timeout
             elif event.kind == "end" and not digits:
-                return self._understand(event.audio, grammar, prompt) if listen else Timeout()
-
-    def _understand(self, pcm: bytes, grammar: Grammar | None,
-                    prompt: Prompt | None) -> CallerInput:
-        assert self.transcribe is not None and grammar is not None
-        locale = prompt.locale if prompt is not None else "ru"
-        text, confidence = self.transcribe(pcm, grammar, locale)
-        return Speech(text, confidence) if text else Timeout()
+                if spoken and event.value:
+                    return Speech(event.value, event.confidence)
+                return Timeout()
 
     # -- call control ------------------------------------------------------------------------
 
@@ -469,13 +529,3 @@ class AudioSocketListener:
                 return
         logger.warning("audiosocket: a connection for a call nobody expects; closed")
         conn.close()
-
-
-def utterance_wav(pcm: bytes, path: Path) -> Path:
-    """Write an utterance as an 8 kHz 16-bit mono WAV (for a file-based recogniser)."""
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(pcm)
-    return path

@@ -31,8 +31,8 @@ from ivr.transports.audiosocket import (
     AudioSocketCallIO,
     AudioSocketListener,
     PromptAudio,
+    StreamRecognition,
     StreamSettings,
-    Transcribe,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,13 +45,13 @@ class StreamingCalls:
 
     def __init__(self, listener: AudioSocketListener, advertised: str, audio: PromptAudio, *,
                  settings: StreamSettings | None = None, connect_timeout: float = 3.0,
-                 transcribe: Transcribe | None = None) -> None:
+                 recognition: StreamRecognition | None = None) -> None:
         self.listener = listener
         self.advertised = advertised  # host:port as Asterisk reaches the listener
         self.audio = audio
         self.settings = settings or StreamSettings()
         self.connect_timeout = connect_timeout
-        self.transcribe = transcribe
+        self.recognition = recognition
 
     def run(self, agi_io: AgiCallIO, flow: Flow) -> None:
         """Run ``flow`` for the call behind ``agi_io`` over an audio socket (see module doc)."""
@@ -62,7 +62,7 @@ class StreamingCalls:
             self._without_audio(agi_io, flow)
             return
         stream = AudioSocketCallIO(sock, agi_io.info, self.audio, settings=self.settings,
-                                   transcribe=self.transcribe)
+                                   recognition=self.recognition)
         try:
             flow(stream)
         finally:
