@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     audiosocket_advertise: str = ""
     audiosocket_connect_timeout: float = Field(3.0, gt=0)  # EXEC sent -> Asterisk connected
     audiosocket_watchdog_seconds: float = Field(5.0, gt=0)  # no audio this long: escalate
-    vad_onset_ms: int = Field(160, ge=20)  # voiced audio that stops a prompt
+    vad_onset_ms: int = Field(200, ge=20)  # voiced audio that stops a prompt
     vad_end_silence_ms: int = Field(600, ge=100)  # silence that ends a spoken answer
     tts_engine: str = "auto"  # "pyttsx3", "espeak-ng-cli" or "auto"
     # espeak-ng voice variant: female by default, as the prompts speak ("поняла"); "" = male

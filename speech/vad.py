@@ -38,13 +38,15 @@ class VadEvent(Enum):
 class VadSettings:
     """Thresholds of :class:`TurnDetector` (milliseconds are multiples of 20 ms frames).
 
-    ``onset_ms`` of voiced audio within a window one third longer confirms speech: a click, a
-    cough or an "угу" shorter than that does not stop the prompt.  ``end_silence_ms`` of
-    unvoiced audio after speech ends the answer.
+    ``onset_ms`` of voiced audio within a window one third longer confirms speech: a click or
+    a noise burst shorter than that does not stop the prompt.  WebRTC's VAD keeps saying
+    "voiced" for about 60 ms after a sound stops (its hangover), so 200 ms rejects bursts up to
+    about 120 ms; a 300 ms cough is indistinguishable from a short word by duration alone.
+    ``end_silence_ms`` of unvoiced audio after speech ends the answer.
     """
 
     aggressiveness: int = 3
-    onset_ms: int = 160
+    onset_ms: int = 200
     end_silence_ms: int = 600
 
 

@@ -3,6 +3,7 @@ stream, with the test peer playing Asterisk's side (20 ms frames both ways, DTMF
 
 from __future__ import annotations
 
+import random
 import subprocess
 import threading
 import time
@@ -141,7 +142,7 @@ def _speech_pcm(tmp_path: Path, text: str = "запишите меня к тер
 
 def test_speech_cuts_the_prompt_once_onset_is_confirmed(container, streaming, tmp_path):
     """The caller starts talking over a long greeting: the greeting stops once the VAD has
-    confirmed speech (160 ms of voice), not at the end of the prompt."""
+    confirmed speech (200 ms of voice), not at the end of the prompt."""
     rt = streaming(seconds=3.0)
     speech = _speech_pcm(tmp_path)
 
@@ -161,6 +162,24 @@ def test_speech_cuts_the_prompt_once_onset_is_confirmed(container, streaming, tm
     # onset needs 8 voiced frames; a few more for espeak's leading silence and one in flight
     assert len(after) <= 20, len(after)
     assert len(before) + len(after) < 3.0 / 0.02  # the 3 s part was not played to its end
+
+
+def test_a_short_noise_burst_does_not_cut_the_prompt(container, streaming):
+    """100 ms of loud noise (a click, a bump) while a one-second part plays: it plays on."""
+    rt = streaming(seconds=1.0)
+    rng = random.Random(3)
+    noise = bytes(rng.getrandbits(8) for _ in range(5 * 320))
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(10)
+        peer.say(noise)
+        peer.wait_heard(60)
+        peer.hang_up()
+
+    peer = AudioSocketPeer(scenario)
+    _call(rt, peer)
+    first = peer.session.heard[0].level
+    assert sum(1 for h in peer.session.heard if h.level == first) == 1.0 / 0.02
 
 
 def test_silence_reprompts_then_keys_still_work(container, streaming):
