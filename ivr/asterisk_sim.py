@@ -25,6 +25,9 @@ NOOP / SET CONTEXT ...   ``200 result=0``
 CHANNEL STATUS           ``200 result=4`` (ringing) / ``200 result=6`` (up)
 HANGUP                   ``200 result=1``, then the line ``HANGUP``
 EXEC app opts            ``200 result=0`` (``-2`` for an unknown application)
+EXEC AudioSocket u,h:p   the ``audiosocket`` callable plays Asterisk's side of the stream;
+                         ``200 result=0`` when the IVR closed it, ``result=-1`` (and the
+                         AGI session ends) when it could not connect or the caller hung up
 unknown command          ``510 Invalid or unknown command``
 wrong arguments          ``520-Invalid command syntax.  Proper usage follows:`` /
                          usage lines / ``520 End of proper usage.``
