@@ -88,14 +88,17 @@ class IvrRuntime:
                                        settings.audiosocket_port)
         listen_host, listen_port = listener.server_address
         advertised = settings.audiosocket_advertise or f"{listen_host}:{listen_port}"
-        stream = StreamSettings(
-            vad=VadSettings(onset_ms=settings.vad_onset_ms,
-                            end_silence_ms=settings.vad_end_silence_ms),
-            watchdog_seconds=settings.audiosocket_watchdog_seconds)
         recognition = None
         if self.recognizer is not None:
             phrases = SpeechInput(self.recognizer, settings.record_dir.resolve()).phrases
             recognition = StreamRecognition(self.recognizer, phrases)
+        stream = StreamSettings(
+            vad=VadSettings(onset_ms=settings.vad_onset_ms,
+                            end_silence_ms=settings.vad_end_silence_ms),
+            watchdog_seconds=settings.audiosocket_watchdog_seconds,
+            # Without a model speech cannot be understood: a caller's "алло" must not cut
+            # the prompts then, only keys do.
+            speech_barge_in=recognition is not None)
         return StreamingCalls(listener, advertised, self.audio, settings=stream,
                               connect_timeout=settings.audiosocket_connect_timeout,
                               recognition=recognition)

@@ -9,6 +9,7 @@ import threading
 import time
 import wave
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,9 @@ def test_speech_cuts_the_prompt_once_onset_is_confirmed(container, streaming, tm
     """The caller starts talking over a long greeting: the greeting stops once the VAD has
     confirmed speech (200 ms of voice), not at the end of the prompt."""
     rt = streaming(seconds=3.0)
+    assert rt.streaming.settings.speech_barge_in is False  # no model: only keys cut prompts
+    # as with a model configured (the answer itself is then not understood: a re-prompt)
+    rt.streaming.settings = replace(rt.streaming.settings, speech_barge_in=True)
     speech = _speech_pcm(tmp_path)
 
     def scenario(peer: PeerSession) -> None:
