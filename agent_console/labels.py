@@ -85,7 +85,8 @@ OUTCOMES = {
     "in_progress": "Идёт", "completed": "Завершён сам", "booked": "Записался сам",
     "cancelled": "Отменил сам", "rescheduled": "Перенёс сам", "escalated": "Передан оператору",
     "callback": "Заказан обратный звонок", "hangup": "Положил трубку",
-    "abandoned": "Не дождался",
+    "abandoned": "Не дождался", "waitlist": "Встал в лист ожидания",
+    "waitlist_left": "Вышел из листа ожидания",
 }
 
 STEPS = {
@@ -96,6 +97,9 @@ STEPS = {
     "not_identified": "Не опознан", "not_identified_retry": "Повтор опознания",
     "specialty": "Выбор специальности", "specialty_chosen": "Специальность",
     "offer": "Предложенное время", "confirm_booking": "Подтверждение записи",
+    "waitlist_offer": "Лист ожидания: предложен", "waitlist_joined": "Встал в лист ожидания",
+    "waitlist_already": "Уже в листе ожидания", "waitlist_item": "Лист ожидания",
+    "waitlist_left": "Вышел из листа ожидания", "waitlist_menu": "Лист ожидания: меню",
     "appointment": "Записи", "confirm_cancel": "Подтверждение отмены",
     "anything_else": "Что-то ещё", "booking_blocked": "Блокировка",
     "channel_closed": "Канал закрыт", "no_slots": "Нет времени", "slot_taken": "Время заняли",
@@ -169,15 +173,21 @@ AUDIT_ACTIONS = {
     "dismiss_call": "Звонок снят с очереди", "click_to_call": "Звонок из консоли",
     "agent_create": "Новый пользователь", "agent_update": "Изменён пользователь",
     "login": "Вход", "login_failed": "Неудачный вход", "logout": "Выход",
+    "waitlist_join": "Лист ожидания: добавлен", "waitlist_leave": "Лист ожидания: вышел",
+    "waitlist_offer": "Лист ожидания: предложено время",
+    "waitlist_offer_expired": "Лист ожидания: предложение истекло",
+    "waitlist_decline": "Лист ожидания: отказ", "waitlist_booked": "Лист ожидания: записан",
+    "waitlist_expire": "Лист ожидания: срок истёк",
 }
 
 AUDIT_ENTITIES = {
     "appointment": "Запись", "patient": "Пациент", "doctor": "Врач", "callback": "Перезвон",
     "call": "Звонок", "agent": "Пользователь", "channel_restriction": "Ограничение",
+    "waitlist_entry": "Лист ожидания",
 }
 
 SYSTEM_ACTORS = {"hold_expiry": "истечение удержания", "cli": "командная строка",
-                 "demo_seed": "демо-данные", "test": "тест"}
+                 "demo_seed": "демо-данные", "test": "тест", "waiting_list": "лист ожидания"}
 
 AUDIT_FIELDS = {
     "status": "Статус", "slot_id": "Время (слот)", "starts_at": "Начало", "doctor_id": "Врач",
@@ -189,7 +199,8 @@ AUDIT_FIELDS = {
     "active": "Активен", "answered_by": "Принял", "outcome": "Итог", "note": "Заметка",
     "via": "Как", "affected": "Затронуто записей", "block_id": "Блокировка",
     "patient_id": "Пациент", "interface": "Телефон оператора",
-    "substitute_doctor_id": "Замена",
+    "substitute_doctor_id": "Замена", "preference": "Время дня",
+    "offer_appointment_id": "Предложенная запись", "booked_appointment_id": "Запись",
 }
 
 MAIN_MENU = {"1": "запись", "2": "мои записи", "3": "вызов на дом", "0": "оператор"}
@@ -209,6 +220,7 @@ ERRORS = {
     "referral_required": "Нужно действующее направление к этому специалисту.",
     "age_mismatch": "Специальность не соответствует возрасту пациента.",
     "wrong_clinic": "Пациент не прикреплён к этой поликлинике.",
+    "already_waiting": "Пациент уже в листе ожидания к этому специалисту.",
     "not_cancellable": "Эту запись уже нельзя отменить.",
     "hold_expired": "Время удержания истекло.",
     "attachment_too_soon": "Прикрепление можно менять не чаще раза в год.",

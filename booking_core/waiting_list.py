@@ -33,7 +33,7 @@ from booking_core.eligibility import check_patient_may_book, get_patient, get_pa
 from booking_core.errors import AlreadyWaiting, DomainError, InvalidInput, NotFound
 from booking_core.rules import preference_allows
 from booking_core.uow import UnitOfWork, is_unique_violation
-from booking_core.views import AppointmentView
+from booking_core.views import AppointmentView, SpecialtyView
 from models.tables import (
     Appointment,
     AppointmentStatus,
@@ -64,6 +64,7 @@ class WaitlistEntryView:
     patient_id: int
     patient_name: str
     specialty_id: int
+    specialty: SpecialtyView
     doctor_id: int | None
     preference: str
     status: str
@@ -463,7 +464,8 @@ def _get_entry(uow: UnitOfWork, entry_id: int, patient_id: int | None) -> Waitli
 def _entry_view(uow: UnitOfWork, entry: WaitlistEntry,
                 patient: Patient | None = None) -> WaitlistEntryView:
     patient = patient or uow.session.get(Patient, entry.patient_id)
-    assert patient is not None and entry.id is not None
+    spec = uow.session.get(Specialty, entry.specialty_id)
+    assert patient is not None and spec is not None and entry.id is not None
     offer = (uow.session.get(Appointment, entry.offer_appointment_id)
              if entry.status == WaitlistStatus.OFFERED and entry.offer_appointment_id else None)
     end = entry.closed_at or uow.clock.now_utc()
@@ -471,7 +473,8 @@ def _entry_view(uow: UnitOfWork, entry: WaitlistEntry,
         id=entry.id, patient_id=entry.patient_id,
         patient_name=" ".join(p for p in (patient.last_name, patient.first_name,
                                           patient.middle_name) if p),
-        specialty_id=entry.specialty_id, doctor_id=entry.doctor_id,
+        specialty_id=entry.specialty_id, specialty=SpecialtyView.of(spec),
+        doctor_id=entry.doctor_id,
         preference=entry.preference, status=entry.status, channel=entry.channel,
         created_at=entry.created_at, expires_at=entry.expires_at,
         waited=max(end - entry.created_at, timedelta(0)),
