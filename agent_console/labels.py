@@ -15,6 +15,20 @@ STATUSES = {
     "out_of_schedule": "Вне расписания",
 }
 
+WAITLIST_STATUSES = {
+    "waiting": "Ждёт", "offered": "Предложено время", "booked": "Записан",
+    "declined": "Отказался", "left": "Вышел из листа", "expired": "Срок истёк",
+}
+PREFERENCES = {"any": "в любое время", "morning": "утром", "afternoon": "после обеда"}
+
+
+def days_word(n: int) -> str:
+    """«день», «дня», «дней» after a number."""
+    from speech.ru_numbers import plural
+
+    return plural(int(n), "день", "дня", "дней")
+
+
 def appointment_status(status: str, cancel_reason: str | None = None) -> str:
     """The status as a registrar says it: a moved visit is «Перенесена», not «Отменена»."""
     if status == "cancelled" and cancel_reason == "rescheduled":

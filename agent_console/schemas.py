@@ -475,3 +475,31 @@ class ClickToCallOut(BaseModel):
                                        "the live feed as an originate notice")
     interface: str
     number_masked: str
+
+
+# --- waiting list (rule 19) ------------------------------------------------------------------
+
+
+class WaitlistIn(BaseModel):
+    patient_id: int
+    specialty_id: int
+    doctor_id: int | None = None
+    preference: str = Field("any", description="morning, afternoon or any")
+
+
+class WaitlistEntryOut(Out):
+    id: int
+    patient_id: int
+    patient_name: str
+    specialty_id: int
+    doctor_id: int | None
+    preference: str
+    status: str = Field(description="waiting, offered, booked, declined, left or expired")
+    channel: str
+    created_at: datetime
+    expires_at: datetime
+    waited_days: int
+    offer_appointment_id: int | None
+    offer_starts_at: datetime | None
+    offer_held_until: datetime | None
+    booked_appointment_id: int | None
