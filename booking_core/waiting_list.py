@@ -280,7 +280,11 @@ def _try_offer(uow: UnitOfWork, entry_id: int, patient_id: int, slot_id: int) ->
         uow.flush()
         audit.record(uow, Actor.system(OFFER_ACTOR), "waitlist_offer", "waitlist_entry",
                      entry_id, None, audit.snapshot(entry, ENTRY_FIELDS))
-        notifications.waitlist_offer(uow, view, _local(uow, held_until))
+        if not notifications.waitlist_offer(uow, view, _local(uow, held_until)):
+            # No mobile number: nobody could answer, so the slot goes to the next entry.
+            savepoint.rollback()
+            logger.info("waiting list: entry %s skipped, no SMS number", entry_id)
+            return False
         savepoint.commit()
     except (DomainError, IntegrityError) as exc:
         savepoint.rollback()

@@ -276,3 +276,20 @@ def test_offer_racing_the_patients_own_booking_ends_with_one_appointment(contain
     assert len(_live(container, pid, therapist)) == 1
     final = _entry(container, entry.id)
     assert final.status in (WaitlistStatus.BOOKED, WaitlistStatus.OFFERED)
+
+
+def test_an_entry_without_a_mobile_is_skipped_for_one_that_can_answer(container):
+    from models.tables import Patient
+
+    (landline, _), (mobile, _), (other, _) = _patients(container, 3)
+    therapist = specialty_id(container, "therapist")
+    e1, e2 = _join(container, landline, therapist), _join(container, mobile, therapist)
+    with container.uow() as uow:
+        patient = uow.session.get(Patient, landline)
+        assert patient is not None
+        patient.sms_reachable = False  # an import's landline: an SMS offer cannot reach it
+        uow.commit()
+    _booked_then_cancelled(container, other, therapist)
+    assert _entry(container, e1.id).status == WaitlistStatus.WAITING
+    assert _live(container, landline, therapist) == []
+    assert _entry(container, e2.id).status == WaitlistStatus.OFFERED
