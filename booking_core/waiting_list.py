@@ -30,7 +30,13 @@ from booking_core import audit, notifications
 from booking_core.actors import Actor
 from booking_core.commands import JoinWaitlist
 from booking_core.eligibility import check_patient_may_book, get_patient, get_patient_and_block
-from booking_core.errors import AlreadyWaiting, DomainError, InvalidInput, NotFound
+from booking_core.errors import (
+    AlreadyWaiting,
+    DomainError,
+    InvalidInput,
+    LimitReached,
+    NotFound,
+)
 from booking_core.rules import preference_allows
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView, SpecialtyView
@@ -107,6 +113,10 @@ def join(cmd: JoinWaitlist, uow: UnitOfWork) -> WaitlistEntryView:
                     raise InvalidInput("doctor is not of this specialty", field="doctor_id")
             check_patient_may_book(uow, patient, spec, cmd.actor.channel, None, on=today,
                                    block=block)
+            if _holds_visit(uow, cmd.patient_id, cmd.specialty_id):
+                # rule 9 would refuse every offer: move the visit instead
+                raise LimitReached("patient already holds a future appointment with this "
+                                   "specialty", limit="per_specialty")
             if _active_entry(uow, cmd.patient_id, cmd.specialty_id) is not None:
                 raise AlreadyWaiting(
                 "patient is already on the waiting list for this specialty") from None
@@ -441,6 +451,18 @@ def _active_entry(uow: UnitOfWork, patient_id: int, specialty_id: int) -> Waitli
     if uow.is_postgres:
         stmt = stmt.with_for_update()
     return uow.session.exec(stmt).first()
+
+
+def _holds_visit(uow: UnitOfWork, patient_id: int, specialty_id: int) -> bool:
+    """Does the patient hold a live future appointment (or live hold) with the specialty?"""
+    return uow.session.exec(
+        select(Appointment.id).where(
+            Appointment.patient_id == patient_id, Appointment.specialty_id == specialty_id,
+            col(Appointment.status).in_((AppointmentStatus.PENDING, AppointmentStatus.BOOKED)),
+            Appointment.starts_at > uow.clock.now_local(),
+            or_(Appointment.status != AppointmentStatus.PENDING,
+                col(Appointment.hold_expires_at) >= uow.clock.now_utc()))
+        .limit(1)).first() is not None
 
 
 def _anyone_waiting(uow: UnitOfWork, specialty_id: int) -> bool:

@@ -182,8 +182,9 @@ def test_booking_by_phone_serves_the_entry_and_rules_apply_at_offer_time(contain
                         container.uow())
     served = _entry(container, entry.id)
     assert served.status == WaitlistStatus.BOOKED and served.booked_appointment_id == appt.id
-    # A second entry of another patient who already holds a therapist visit is skipped at
-    # offer time (rule 9 still applies): the freed slot stays in the pool.
+    # An entry (made before the visit was booked, by an agent's hand here) of a patient who
+    # holds a therapist visit is skipped at offer time (rule 9 still applies): the freed slot
+    # stays in the pool.
     (third, _), = _patients(container, 1, prefix="97")
     third_own = _free(container, third, therapist, limit=3)[2]
     with container.uow() as uow:  # an entry made before the visit was booked
@@ -293,3 +294,14 @@ def test_an_entry_without_a_mobile_is_skipped_for_one_that_can_answer(container)
     assert _entry(container, e1.id).status == WaitlistStatus.WAITING
     assert _live(container, landline, therapist) == []
     assert _entry(container, e2.id).status == WaitlistStatus.OFFERED
+
+
+def test_a_patient_holding_a_visit_of_the_specialty_cannot_join(container):
+    from booking_core.errors import LimitReached
+
+    (pid, _), = _patients(container, 1)
+    therapist = specialty_id(container, "therapist")
+    own = _free(container, pid, therapist, limit=1)[0]
+    booking.book(BookSlot(pid, own.slot_id, AGENT), container.uow())
+    with pytest.raises(LimitReached):
+        _join(container, pid, therapist)
