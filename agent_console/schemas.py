@@ -436,6 +436,9 @@ class DashboardOut(BaseModel):
     escalation_reasons: dict[str, int]
     bookings_by_channel: dict[str, int]
     open_callbacks: int
+    waitlist_served: int = Field(0, description="booked from the waiting list in the period")
+    waitlist_median_wait_days: float | None = Field(
+        None, description="median days from joining the list to booking, over those served")
 
 
 # --- telephony: the agent's phone in the queue, click-to-call --------------------------------

@@ -416,6 +416,39 @@ def _reopen_after_expired_offer(uow: UnitOfWork, entry: WaitlistEntry,
         offer_slot_in_tx(uow, appt.slot_id, skip_entry_id=entry.id)
 
 
+# --- reports --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitlistStats:
+    """Patients served from the list in a period: booked by taking an offer."""
+
+    served: int
+    median_wait: timedelta | None  # joining to booking, over those served
+
+    @property
+    def median_wait_days(self) -> float | None:
+        if self.median_wait is None:
+            return None
+        return round(self.median_wait.total_seconds() / 86400, 1)
+
+
+def served_stats(start_utc: datetime, end_utc: datetime, uow: UnitOfWork) -> WaitlistStats:
+    """How many entries an offer served in [start, end) (UTC) and their median wait."""
+    with uow.reading():
+        rows = uow.session.exec(
+            select(WaitlistEntry.created_at, WaitlistEntry.closed_at).where(
+                WaitlistEntry.status == WaitlistStatus.BOOKED,
+                WaitlistEntry.booked_appointment_id == WaitlistEntry.offer_appointment_id,
+                WaitlistEntry.closed_at >= start_utc, WaitlistEntry.closed_at < end_utc)).all()
+    waits = sorted(closed - created for created, closed in rows if closed is not None)
+    if not waits:
+        return WaitlistStats(0, None)
+    mid = len(waits) // 2
+    median = waits[mid] if len(waits) % 2 else (waits[mid - 1] + waits[mid]) / 2
+    return WaitlistStats(len(waits), median)
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 

@@ -54,3 +54,25 @@ def test_agent_adds_patients_and_sees_state_and_waiting_time(
     assert [(e["patient_id"], e["status"]) for e in listed] == [(elderly, "offered")]
     closed = agent.get("/api/waitlist", params={"specialty_id": eye, "all": "true"}).json()
     assert {e["status"] for e in closed} == {"left", "offered"}
+
+
+def test_dashboard_counts_patients_served_from_the_list_and_the_median_wait(
+        console_container, agent, observer, clock):
+    from booking_core import reminders
+
+    c = console_container
+    adult, elderly = patient_id(c, "adult"), patient_id(c, "elderly")
+    eye = specialty_id(c, "ophthalmologist")
+    assert observer.get("/api/dashboard").json()["waitlist_served"] == 0
+    agent.post("/api/waitlist", json={"patient_id": adult, "specialty_id": eye})
+    clock.advance(days=3)
+    offer = slots.find_free_slots(FindSlots(elderly, eye, Channel.IVR), c.uow())[0]
+    appt = booking.book(BookSlot(elderly, offer.slot_id, AGENT), c.uow())
+    booking.cancel(Cancel(appt.id, AGENT), c.uow())
+    reply = reminders.SmsReply("SM" + "c" * 32, "+79161234567", "1")
+    assert reminders.handle_sms_reply(reply, c.uow()).action == "offer_taken"
+
+    numbers = observer.get("/api/dashboard").json()
+    assert (numbers["waitlist_served"], numbers["waitlist_median_wait_days"]) == (1, 3.0)
+    page = observer.get("/dashboard")
+    assert "записаны из листа ожидания, медиана ожидания 3,0 дн." in page.text
