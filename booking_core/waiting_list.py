@@ -331,6 +331,41 @@ def take_offer_in_tx(uow: UnitOfWork, appointment_id: int, actor: Actor) -> Appo
     return confirm_in_tx(uow, appt, actor)  # HoldExpired when the offer ran out
 
 
+def open_offer(appointment_id: int, uow: UnitOfWork) -> bool:
+    """Is this appointment a waiting-list offer still held for the patient?"""
+    with uow.reading():
+        appt = uow.session.get(Appointment, appointment_id)
+        return (appt is not None and appt.status == AppointmentStatus.PENDING
+                and appt.hold_expires_at is not None
+                and appt.hold_expires_at >= uow.clock.now_utc()
+                and offer_entry(uow, appointment_id) is not None)
+
+
+def take_offer(appointment_id: int, actor: Actor, uow: UnitOfWork,
+               patient_id: int | None = None) -> AppointmentView:
+    """Take an offer outside an SMS reply (the phone's «мои записи», an agent)."""
+    with uow:
+        _check_owner(uow, appointment_id, patient_id)
+        view = take_offer_in_tx(uow, appointment_id, actor)
+        uow.commit()
+        return view
+
+
+def decline_offer(appointment_id: int, actor: Actor, uow: UnitOfWork,
+                  patient_id: int | None = None) -> None:
+    """Decline an offer outside an SMS reply: off the list, the slot to the next entry."""
+    with uow:
+        _check_owner(uow, appointment_id, patient_id)
+        decline_offer_in_tx(uow, appointment_id, actor)
+        uow.commit()
+
+
+def _check_owner(uow: UnitOfWork, appointment_id: int, patient_id: int | None) -> None:
+    appt = uow.session.get(Appointment, appointment_id)
+    if appt is None or (patient_id is not None and appt.patient_id != patient_id):
+        raise NotFound("appointment not found")
+
+
 def decline_offer_in_tx(uow: UnitOfWork, appointment_id: int, actor: Actor) -> None:
     """"2": the entry leaves the list and the slot goes to the next entry."""
     appt = uow.session.get(Appointment, appointment_id)

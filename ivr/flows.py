@@ -40,7 +40,7 @@ from booking_core.waiting_list import WaitlistEntryView
 from ivr.call import Call, Escalate, Hangup
 from ivr.catalogue import Prompt, load_catalogue
 from ivr.io import CallerHangup, Digits, Timeout
-from models.tables import Channel, TimePreference
+from models.tables import Channel, TimePreference, WaitlistStatus
 from speech import ru_dates, ru_numbers
 
 logger = logging.getLogger(__name__)
@@ -542,7 +542,9 @@ def my_appointments_flow(call: Call) -> None:
     """
     call.state.intent = call.record.data.intent = "my_appointments"
     patient = ensure_identified(call)
-    waiting = waiting_list.patient_entries(patient.id, call.deps.uow())
+    # An entry with an offer open is read with the held time, among the appointments.
+    waiting = [e for e in waiting_list.patient_entries(patient.id, call.deps.uow())
+               if e.status == WaitlistStatus.WAITING]
     for entry in waiting:
         if _waitlist_entry_menu(call, patient, entry):
             return
@@ -555,6 +557,11 @@ def my_appointments_flow(call: Call) -> None:
     i = 0
     while True:
         appt = appts[i]
+        if appt.status == "pending" and waiting_list.open_offer(appt.id, call.deps.uow()):
+            if _waitlist_offer_menu(call, patient, appt):
+                return
+            i = (i + 1) % len(appts)
+            continue
         held = (booking.substitute_hold(appt.id, call.deps.uow())
                 if appt.absence_id is not None else None)
         prompt, keys, words = _appointment_menu(call, appt, held)
@@ -583,6 +590,31 @@ def _waitlist_entry_menu(call: Call, patient: PatientView, entry: WaitlistEntryV
     with contextlib.suppress(NotFound):  # served or expired while the caller listened
         waiting_list.leave(entry.id, call.actor(patient.id), call.deps.uow(),
                            patient_id=patient.id)
+    call.record.data.outcome = "waitlist_left"
+    call.play("waitlist_left")
+    return True
+
+
+def _waitlist_offer_menu(call: Call, patient: PatientView, appt: AppointmentView) -> bool:
+    """Time the waiting list holds for the caller (the SMS offer, by phone): 1 books it,
+    2 declines it (off the list), 3 goes on.  True when the call's business is done."""
+    item = call.p("appointment_offer", specialty=appt.specialty.name(call.state.locale),
+                  slot=call.phrase.slot(appt))
+    prompt = call.say_.join("appointment_offer", item, call.p("appointment_offer_menu"))
+    choice = call.menu(prompt, "123", words={"запиш": "1", "да": "1", "отказ": "2",
+                                             "дальше": "3"}, step="appointment_offer")
+    if choice == "3":
+        return False
+    actor = call.actor(patient.id)
+    try:
+        if choice == "1":
+            _announce_code(call, "booked", waiting_list.take_offer(
+                appt.id, actor, call.deps.uow(), patient_id=patient.id))
+            return True
+        waiting_list.decline_offer(appt.id, actor, call.deps.uow(), patient_id=patient.id)
+    except (HoldExpired, NotFound):
+        call.play("appointment_offer_gone")
+        return True
     call.record.data.outcome = "waitlist_left"
     call.play("waitlist_left")
     return True

@@ -70,3 +70,43 @@ def test_english_caller_hears_the_offer_in_english(container, dial):
     io, _ = dial(container, ["9", "1", *IDENT, _digit(container, "ophthalmologist"), "2"])
     assert _said(io, "waitlist_offer").startswith("We can put you on the waiting list")
     assert "for thirty days" in _said(io, "waitlist_joined")
+
+
+def _offered_with(container, dial):
+    """The adult waits for the ophthalmologist; another patient's cancellation offers the
+    adult the freed time (held, SMS queued)."""
+    from booking_core import booking
+    from booking_core.commands import BookSlot, Cancel
+    from support.world import AGENT
+
+    [slot] = fill_specialty(container, "ophthalmologist", keep=1)
+    appt = booking.book(BookSlot(patient_id(container, "elderly"), slot, AGENT),
+                        container.uow())
+    dial(container, [None, "1", *IDENT, _digit(container, "ophthalmologist"), "3"])
+    booking.cancel(Cancel(appt.id, AGENT), container.uow())
+    return appt
+
+
+def test_an_offer_can_be_taken_by_phone_from_my_appointments(container, dial):
+    from booking_core import booking
+
+    _offered_with(container, dial)
+    io, _ = dial(container, [None, "2", *IDENT, "1"])
+    assert _said(io, "appointment_offer").startswith(
+        "Офтальмолог: для вас из листа ожидания отложено время:")
+    assert io.transcript.keys[-2:] == ["booked", "goodbye"]
+    pid = patient_id(container, "adult")
+    [mine] = booking.patient_appointments(pid, container.uow())
+    assert mine.status == "booked"
+    assert waiting_list.patient_entries(pid, container.uow()) == []
+
+
+def test_an_offer_declined_by_phone_leaves_the_list(container, dial):
+    from booking_core import booking
+
+    _offered_with(container, dial)
+    io, _ = dial(container, [None, "2", *IDENT, "2"])
+    assert io.transcript.keys[-2:] == ["waitlist_left", "goodbye"]
+    pid = patient_id(container, "adult")
+    assert booking.patient_appointments(pid, container.uow()) == []
+    assert waiting_list.patient_entries(pid, container.uow()) == []
