@@ -43,6 +43,7 @@ from agent_console.routers import (
     specialties,
     telephony,
     users,
+    waitlist,
 )
 from agent_console.security import SESSION_COOKIE, SESSION_MAX_AGE, LoginThrottle
 from agent_console.templating import make_templates
@@ -171,7 +172,8 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
             swagger_ui_parameters={"tryItOutEnabled": False, "filter": True})
 
     for module in (auth, queue, patients, schedule, appointments, callbacks, absences,
-                   restrictions, audit, dashboard, users, desk, telephony, api_clients,
+                   restrictions, waitlist, audit, dashboard, users, desk, telephony,
+                   api_clients,
                    # administration of the clinic (admin role)
                    clinics, specialties, doctors, doctor_schedules, registry, exports):
         app.include_router(module.router)

@@ -15,6 +15,20 @@ STATUSES = {
     "out_of_schedule": "Вне расписания",
 }
 
+WAITLIST_STATUSES = {
+    "waiting": "Ждёт", "offered": "Предложено время", "booked": "Записан",
+    "declined": "Отказался", "left": "Вышел из листа", "expired": "Срок истёк",
+}
+PREFERENCES = {"any": "в любое время", "morning": "утром", "afternoon": "после обеда"}
+
+
+def days_word(n: int) -> str:
+    """«день», «дня», «дней» after a number."""
+    from speech.ru_numbers import plural
+
+    return plural(int(n), "день", "дня", "дней")
+
+
 def appointment_status(status: str, cancel_reason: str | None = None) -> str:
     """The status as a registrar says it: a moved visit is «Перенесена», not «Отменена»."""
     if status == "cancelled" and cancel_reason == "rescheduled":
@@ -85,7 +99,8 @@ OUTCOMES = {
     "in_progress": "Идёт", "completed": "Завершён сам", "booked": "Записался сам",
     "cancelled": "Отменил сам", "rescheduled": "Перенёс сам", "escalated": "Передан оператору",
     "callback": "Заказан обратный звонок", "hangup": "Положил трубку",
-    "abandoned": "Не дождался",
+    "abandoned": "Не дождался", "waitlist": "Встал в лист ожидания",
+    "waitlist_left": "Вышел из листа ожидания",
 }
 
 STEPS = {
@@ -96,6 +111,12 @@ STEPS = {
     "not_identified": "Не опознан", "not_identified_retry": "Повтор опознания",
     "specialty": "Выбор специальности", "specialty_chosen": "Специальность",
     "offer": "Предложенное время", "confirm_booking": "Подтверждение записи",
+    "waitlist_offer": "Лист ожидания: предложен", "waitlist_joined": "Встал в лист ожидания",
+    "waitlist_already": "Уже в листе ожидания", "waitlist_item": "Лист ожидания",
+    "waitlist_left": "Вышел из листа ожидания", "waitlist_menu": "Лист ожидания: меню",
+    "appointment_offer": "Время из листа ожидания",
+    "appointment_offer_menu": "Время из листа ожидания: меню",
+    "appointment_offer_gone": "Время из листа ожидания ушло",
     "appointment": "Записи", "confirm_cancel": "Подтверждение отмены",
     "anything_else": "Что-то ещё", "booking_blocked": "Блокировка",
     "channel_closed": "Канал закрыт", "no_slots": "Нет времени", "slot_taken": "Время заняли",
@@ -181,15 +202,21 @@ AUDIT_ACTIONS = {
     "dismiss_call": "Звонок снят с очереди", "click_to_call": "Звонок из консоли",
     "agent_create": "Новый пользователь", "agent_update": "Изменён пользователь",
     "login": "Вход", "login_failed": "Неудачный вход", "logout": "Выход",
+    "waitlist_join": "Лист ожидания: добавлен", "waitlist_leave": "Лист ожидания: вышел",
+    "waitlist_offer": "Лист ожидания: предложено время",
+    "waitlist_offer_expired": "Лист ожидания: предложение истекло",
+    "waitlist_decline": "Лист ожидания: отказ", "waitlist_booked": "Лист ожидания: записан",
+    "waitlist_expire": "Лист ожидания: срок истёк",
 }
 
 AUDIT_ENTITIES = {
     "appointment": "Запись", "patient": "Пациент", "doctor": "Врач", "callback": "Перезвон",
     "call": "Звонок", "agent": "Пользователь", "channel_restriction": "Ограничение",
+    "waitlist_entry": "Лист ожидания",
 }
 
 SYSTEM_ACTORS = {"hold_expiry": "истечение удержания", "cli": "командная строка",
-                 "demo_seed": "демо-данные", "test": "тест"}
+                 "demo_seed": "демо-данные", "test": "тест", "waiting_list": "лист ожидания"}
 
 AUDIT_FIELDS = {
     "status": "Статус", "slot_id": "Время (слот)", "starts_at": "Начало", "doctor_id": "Врач",
@@ -201,7 +228,8 @@ AUDIT_FIELDS = {
     "active": "Активен", "answered_by": "Принял", "outcome": "Итог", "note": "Заметка",
     "via": "Как", "affected": "Затронуто записей", "block_id": "Блокировка",
     "patient_id": "Пациент", "interface": "Телефон оператора",
-    "substitute_doctor_id": "Замена",
+    "substitute_doctor_id": "Замена", "preference": "Время дня",
+    "offer_appointment_id": "Предложенная запись", "booked_appointment_id": "Запись",
 }
 
 MAIN_MENU = {"1": "запись", "2": "мои записи", "3": "вызов на дом", "0": "оператор"}
@@ -221,6 +249,7 @@ ERRORS = {
     "referral_required": "Нужно действующее направление к этому специалисту.",
     "age_mismatch": "Специальность не соответствует возрасту пациента.",
     "wrong_clinic": "Пациент не прикреплён к этой поликлинике.",
+    "already_waiting": "Пациент уже в листе ожидания к этому специалисту.",
     "not_cancellable": "Эту запись уже нельзя отменить.",
     "hold_expired": "Время удержания истекло.",
     "attachment_too_soon": "Прикрепление можно менять не чаще раза в год.",

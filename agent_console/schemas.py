@@ -436,6 +436,9 @@ class DashboardOut(BaseModel):
     escalation_reasons: dict[str, int]
     bookings_by_channel: dict[str, int]
     open_callbacks: int
+    waitlist_served: int = Field(0, description="booked from the waiting list in the period")
+    waitlist_median_wait_days: float | None = Field(
+        None, description="median days from joining the list to booking, over those served")
 
 
 # --- telephony: the agent's phone in the queue, click-to-call --------------------------------
@@ -475,3 +478,31 @@ class ClickToCallOut(BaseModel):
                                        "the live feed as an originate notice")
     interface: str
     number_masked: str
+
+
+# --- waiting list (rule 19) ------------------------------------------------------------------
+
+
+class WaitlistIn(BaseModel):
+    patient_id: int
+    specialty_id: int
+    doctor_id: int | None = None
+    preference: str = Field("any", description="morning, afternoon or any")
+
+
+class WaitlistEntryOut(Out):
+    id: int
+    patient_id: int
+    patient_name: str
+    specialty_id: int
+    doctor_id: int | None
+    preference: str
+    status: str = Field(description="waiting, offered, booked, declined, left or expired")
+    channel: str
+    created_at: datetime
+    expires_at: datetime
+    waited_days: int
+    offer_appointment_id: int | None
+    offer_starts_at: datetime | None
+    offer_held_until: datetime | None
+    booked_appointment_id: int | None

@@ -30,6 +30,7 @@ NAV = (  # (path, label, access key, permission)
     ("/callbacks", "Перезвонить", "4", Permission.WORK_PATIENTS),
     ("/absences", "Отсутствия", "5", Permission.WORK_PATIENTS),
     ("/restrictions", "Ограничения", "6", Permission.WORK_PATIENTS),
+    ("/waitlist", "Лист ожидания", "w", Permission.WORK_PATIENTS),
     ("/dashboard", "Статистика", "7", Permission.VIEW_STATS),
     ("/audit", "Журнал", "8", Permission.VIEW_AUDIT),
     ("/users", "Пользователи", "9", Permission.MANAGE_USERS),

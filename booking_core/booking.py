@@ -14,7 +14,7 @@ from sqlalchemy import case, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from booking_core import audit, notifications
+from booking_core import audit, notifications, waiting_list
 from booking_core.actors import Actor
 from booking_core.commands import BookSlot, Cancel, Reschedule
 from booking_core.eligibility import (
@@ -119,14 +119,28 @@ def confirm(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentVi
             view = _take_substitute_in_tx(uow, appt, actor)
             uow.commit()
             return view
-        before = audit.snapshot(appt, AUDIT_FIELDS)
-        _set_status(uow, appt, AppointmentStatus.BOOKED)
-        appt.hold_expires_at = None
-        audit.record(uow, actor, "confirm", "appointment", appt.id, before,
-                     audit.snapshot(appt, AUDIT_FIELDS))
-        notifications.appointment_booked(uow, _view(uow, appt))  # SMS in the same transaction
+        view = confirm_in_tx(uow, appt, actor)
         uow.commit()
-        return _view(uow, appt)
+        return view
+
+
+def confirm_in_tx(uow: UnitOfWork, appt: Appointment, actor: Actor) -> AppointmentView:
+    """Book a live pending hold (the caller checked it is one), with its SMS; a waiting-list
+    entry it was offered to, or one waiting for the specialty, is served by it."""
+    if appt.status != AppointmentStatus.PENDING:
+        raise InvalidTransition("only a pending appointment can be confirmed")
+    if appt.hold_expires_at is not None and appt.hold_expires_at < uow.clock.now_utc():
+        raise HoldExpired("hold time ran out; the slot went back to the pool")
+    before = audit.snapshot(appt, AUDIT_FIELDS)
+    _set_status(uow, appt, AppointmentStatus.BOOKED)
+    appt.hold_expires_at = None
+    audit.record(uow, actor, "confirm", "appointment", appt.id, before,
+                 audit.snapshot(appt, AUDIT_FIELDS))
+    assert appt.id is not None
+    waiting_list.served_by(uow, appt.patient_id, appt.specialty_id, appt.id, actor)
+    view = _view(uow, appt)
+    notifications.appointment_booked(uow, view)  # SMS in the same transaction
+    return view
 
 
 def cancel(cmd: Cancel, uow: UnitOfWork) -> AppointmentView:
@@ -329,7 +343,7 @@ def expire_holds(uow: UnitOfWork) -> int:
 
 def _book_in_tx(
     uow: UnitOfWork, patient_id: int, slot_id: int, actor: Actor, referral_id: int | None,
-    hold: bool, rescheduled_from: int | None = None,
+    hold: bool, rescheduled_from: int | None = None, for_waitlist: bool = False,
 ) -> AppointmentView:
     patient, block = get_patient_and_block(uow, patient_id, uow.clock.today(), lock=True)
     slot, doctor, spec = _load_slot(uow, slot_id)
@@ -364,6 +378,9 @@ def _book_in_tx(
         raise
     if referral is not None:
         referral.used_by_appointment_id = appt.id
+    if not hold and not for_waitlist:
+        assert appt.id is not None
+        waiting_list.served_by(uow, patient.id, spec.id, appt.id, actor)  # type: ignore[arg-type]
     audit.record(uow, actor, "reschedule" if rescheduled_from else ("hold" if hold else "book"),
                  "appointment", appt.id, None, audit.snapshot(appt, AUDIT_FIELDS))
     return AppointmentView.of(appt, doctor, spec, slot.cabinet)
@@ -472,6 +489,7 @@ def _cancel_in_tx(uow: UnitOfWork, appt: Appointment, actor: Actor, reason: str)
     audit.record(uow, actor, "cancel", "appointment", appt.id, before,
                  audit.snapshot(appt, AUDIT_FIELDS))
     _release_substitutes(uow, appt)
+    waiting_list.slot_freed_in_tx(uow, appt)  # the freed time goes to the waiting list first
 
 
 def _release_substitutes(uow: UnitOfWork, appt: Appointment) -> None:

@@ -95,3 +95,12 @@ class RequestCallback:
     patient_id: int | None = None
     call_id: str | None = None
     clinic_id: int | None = None
+
+
+@dataclass(frozen=True)
+class JoinWaitlist:
+    patient_id: int
+    specialty_id: int
+    actor: Actor
+    doctor_id: int | None = None
+    preference: str = "any"  # "morning", "afternoon" or "any"

@@ -135,3 +135,9 @@ class ArrivalOutsideWindow(DomainError):
     """«Пришёл» far from the visit time (a future visit, or one long past)."""
 
     code = "arrival_outside_window"
+
+
+class AlreadyWaiting(DomainError):
+    """The patient already has an active waiting-list entry for this specialty."""
+
+    code = "already_waiting"

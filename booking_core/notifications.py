@@ -46,6 +46,7 @@ SCHEDULE_CHANGED = "schedule_changed"
 DOCTOR_LEFT = "doctor_left"
 #: A one-time code for booking someone else (rule 20): its text is scrubbed once sent.
 CONSENT = "consent"
+WAITLIST_OFFER = "waitlist_offer"
 #: Kinds whose text tells the patient to reply "2" (and "1" for a reminder): a reply from the
 #: number such an SMS went to is matched to its appointment.
 REPLYABLE_KINDS = (BOOKED, RESCHEDULED, REMINDER, ABSENCE, SCHEDULE_CHANGED, DOCTOR_LEFT)
@@ -163,6 +164,12 @@ def appointment_reminder(uow: UnitOfWork, view: AppointmentView) -> bool:
     return _enqueue(uow, f"reminder:{view.id}", REMINDER, view)
 
 
+def waitlist_offer(uow: UnitOfWork, view: AppointmentView, held_until: datetime) -> bool:
+    """Queue the waiting-list offer: the held time, "reply 1 to take it, 2 to decline"."""
+    return _enqueue(uow, f"waitlist_offer:{view.id}", WAITLIST_OFFER, view,
+                    {"held_until": held_until.isoformat(timespec="minutes")})
+
+
 def absent_reminder(uow: UnitOfWork, view: AppointmentView,
                     substitute: AppointmentView | None) -> bool:
     """Queue the reminder of a visit a doctor's absence flagged: it says the doctor is away
@@ -263,6 +270,8 @@ def text_values(facts: dict[str, Any], locale: str, sender_name: str = "") -> di
         values["when"] = format_when(datetime.fromisoformat(facts["starts_at"]), locale)
     if facts.get("old_starts_at"):
         values["old_when"] = format_when(datetime.fromisoformat(facts["old_starts_at"]), locale)
+    if facts.get("held_until"):  # a waiting-list offer: held until (clinic time)
+        values["held_until"] = format_when(datetime.fromisoformat(facts["held_until"]), locale)
     substitute = facts.get("substitute")
     if substitute:
         values["sub_doctor"] = str(substitute.get("doctor") or "")

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import exists
+from sqlalchemy import exists, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from booking_core import audit, notifications
 from booking_core.actors import Actor
-from booking_core.errors import InvalidTransition, NotCancellable
+from booking_core.errors import HoldExpired, InvalidTransition, NotCancellable, NotFound
 from booking_core.masking import mask_phone, scrub
 from booking_core.rules import personal_key
 from booking_core.uow import UnitOfWork, UnitOfWorkFactory, is_unique_violation
@@ -354,13 +354,18 @@ def _handle_reply(reply: SmsReply, uow: UnitOfWork, locale: str) -> ReplyOutcome
         phone = notifications.normalize_phone(reply.from_phone)
         from_key = personal_key("sms", phone, uow.rules.pepper) if phone else ""
         intent = parse_reply(reply.body)
-        appt, asked_at = _reply_target(uow, phone) if phone else (None, None)
+        offer = _offer_target(uow, phone) if phone else None
+        appt, asked_at = ((offer, None) if offer is not None
+                          else _reply_target(uow, phone) if phone else (None, None))
         facts: dict[str, Any] = {"phone": _registry_phone(uow, appt)}
         if appt is not None:
             facts, _ = notifications.appointment_facts(uow, _view(uow, appt))
         actor = Actor.patient(appt.patient_id if appt else None, Channel.SMS, phone)
-        repeat = _recent_cancel(uow, from_key, asked_at) if intent == "cancel" else None
-        if repeat is not None:
+        repeat = (_recent_cancel(uow, from_key, asked_at)
+                  if intent == "cancel" and offer is None else None)
+        if offer is not None:
+            action, key = _act_on_offer(uow, offer, actor, intent)
+        elif repeat is not None:
             # The same "2" again (a resend, a double tap): it is about the appointment just
             # cancelled, not the next one, unless an SMS about that one asked for it since.
             action, key = "repeat", "reply_already_cancelled"
@@ -414,6 +419,52 @@ def _act_on(uow: UnitOfWork, appt: Appointment, actor: Actor,
         notifications.appointment_cancelled(uow, _view(uow, appt))
         return "cancel", None
     return "help", "reply_absent" if appt.absence_id is not None else "reply_help"
+
+
+def _offer_target(uow: UnitOfWork, phone: str) -> Appointment | None:
+    """A waiting-list offer (rule 19) sent to ``phone`` that a reply is about: one still held,
+    or one that ran out lately (so a late "1" is told so rather than taken for something
+    else).  An offer is answered before anything else: its time is short."""
+    recent = uow.clock.now_utc() - 2 * timedelta(minutes=uow.rules.waitlist_offer_minutes)
+    return uow.session.exec(
+        select(Appointment)
+        .join(OutboxMessage, OutboxMessage.appointment_id == Appointment.id)  # type: ignore[arg-type]
+        .where(OutboxMessage.to_phone == phone,
+               OutboxMessage.kind == notifications.WAITLIST_OFFER,
+               OutboxMessage.created_at >= recent,
+               or_(Appointment.status == AppointmentStatus.PENDING,
+                   col(Appointment.cancel_reason).in_(_OFFER_RAN_OUT)))
+        .order_by(col(OutboxMessage.created_at).desc())
+    ).first()
+
+
+_OFFER_RAN_OUT = ("offer_expired", "hold_expired")
+
+
+def _act_on_offer(uow: UnitOfWork, appt: Appointment, actor: Actor,
+                  intent: str | None) -> tuple[str, str | None]:
+    """"1" takes the offered time (the booking SMS with the talon follows through the outbox),
+    "2" declines it (it goes to the next entry); an offer that ran out is said to have."""
+    from booking_core import waiting_list
+
+    assert appt.id is not None
+    live = (appt.status == AppointmentStatus.PENDING
+            and (appt.hold_expires_at is None or appt.hold_expires_at >= uow.clock.now_utc()))
+    if intent is None:
+        return "help", "reply_offer_help" if live else "reply_offer_expired"
+    if not live:
+        return "offer_expired", "reply_offer_expired"
+    if intent == "confirm":
+        try:
+            waiting_list.take_offer_in_tx(uow, appt.id, actor)
+        except HoldExpired:
+            return "offer_expired", "reply_offer_expired"
+        return "offer_taken", None
+    try:
+        waiting_list.decline_offer_in_tx(uow, appt.id, actor)
+    except NotFound:
+        return "offer_expired", "reply_offer_expired"
+    return "offer_declined", "reply_offer_declined"
 
 
 def _reply_target(uow: UnitOfWork, phone: str) -> tuple[Appointment | None, datetime | None]:

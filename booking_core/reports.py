@@ -29,7 +29,8 @@ from models.tables import Appointment, CallbackRequest, CallRecord
 
 logger = logging.getLogger(__name__)
 
-SELF_SERVED_OUTCOMES = ("completed", "booked", "cancelled", "rescheduled")
+SELF_SERVED_OUTCOMES = ("completed", "booked", "cancelled", "rescheduled", "waitlist",
+                        "waitlist_left")
 MAX_REPORT_DAYS = 366
 
 

@@ -32,6 +32,8 @@ class BookingRules:
     no_show_block_days: int = 30
     no_show_lookback_months: int = 12
     substitute_hold_minutes: int = 24 * 60
+    waitlist_days: int = 30
+    waitlist_offer_minutes: int = 120
     late_walk_in_minutes: int = 15
     arrival_window_minutes: int = 120
     id_failures_per_caller: int = 5
@@ -193,3 +195,16 @@ def arrival_open(starts_at: datetime, at: datetime, window_minutes: int) -> bool
     """«Пришёл» can be recorded only around the visit: from ``window_minutes`` before its start
     to as long after it (a later patient is seen out of schedule)."""
     return abs(at - starts_at) <= timedelta(minutes=window_minutes)
+
+
+#: Slots starting before this hour suit a "morning" waiting-list entry, the rest "afternoon".
+AFTERNOON_FROM = time(13, 0)
+
+
+def preference_allows(preference: str, starts_at: datetime) -> bool:
+    """Does a slot at ``starts_at`` suit a waiting patient's time-of-day preference?"""
+    if preference == "morning":
+        return starts_at.time() < AFTERNOON_FROM
+    if preference == "afternoon":
+        return starts_at.time() >= AFTERNOON_FROM
+    return True

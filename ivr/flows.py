@@ -3,32 +3,45 @@ home visit, to-agent.  Written against :class:`ivr.call.Call`; no transport in s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import date, datetime, time
 
-from booking_core import admin, booking, clinic_admin, identification, slots
+from booking_core import admin, booking, clinic_admin, identification, slots, waiting_list
 from booking_core.actors import Actor
-from booking_core.commands import BookSlot, Cancel, FindSlots, Identify, RequestCallback, Reschedule
+from booking_core.commands import (
+    BookSlot,
+    Cancel,
+    FindSlots,
+    Identify,
+    JoinWaitlist,
+    RequestCallback,
+    Reschedule,
+)
 from booking_core.errors import (
+    AlreadyWaiting,
     BookingBlocked,
     ChannelClosed,
     DomainError,
     HoldExpired,
     LimitReached,
     NotCancellable,
+    NotFound,
     NotIdentified,
     ReferralRequired,
     SlotTaken,
     SlotUnavailable,
     TooManyAttempts,
 )
-from booking_core.rules import policy_valid
+from booking_core.notifications import normalize_phone
+from booking_core.rules import is_russian_mobile, policy_valid
 from booking_core.views import AppointmentView, PatientView, SlotOffer, SpecialtyOption
+from booking_core.waiting_list import WaitlistEntryView
 from ivr.call import Call, Escalate, Hangup
 from ivr.catalogue import Prompt, load_catalogue
 from ivr.consent_flow import confirm_consent
 from ivr.io import CallerHangup, Digits, Timeout
-from models.tables import Channel
+from models.tables import Channel, TimePreference, WaitlistStatus
 from speech import ru_dates, ru_numbers
 
 logger = logging.getLogger(__name__)
@@ -43,7 +56,7 @@ OFFERS_PER_FETCH = 5
 MAX_SPECIALTY_ROUNDS = 3  # "another specialty" after hearing of a held appointment
 PRESELECTABLE = "123"
 ENGLISH = "9"  # a key the main menu does not use: an early 1/2/3 is a menu choice
-DONE = ("booked", "rescheduled", "cancelled")
+DONE = ("booked", "rescheduled", "cancelled", "waitlist", "waitlist_left")
 POLICY_GROUP = 4  # a policy is read back in fours: 8100 0000 0000 0002
 CODE_GROUP = 3  # a confirmation code in threes: 162 999
 
@@ -354,6 +367,8 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
         if not offers.reset():
             call.play("no_slots", specialty=option.specialty.name(call.state.locale),
                       horizon=_horizon(call))
+            if moving is None and _join_waitlist(call, patient, option):
+                return None
             raise Escalate("no_slots")
         first = True
         while True:
@@ -396,6 +411,38 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
     except ReferralRequired:
         call.play("referral_required")
         raise Escalate("referral_required") from None
+
+
+_PREFERENCES = {"1": TimePreference.MORNING, "2": TimePreference.AFTERNOON,
+                "3": TimePreference.ANY}
+_PREFERENCE_WORDS = {"утр": "1", "после обеда": "2", "вечер": "2", "любое": "3", "все равно": "3",
+                     "оператор": "4", "нет": "4"}
+
+
+def _join_waitlist(call: Call, patient: PatientView, option: SpecialtyOption) -> bool:
+    """No free time: offer the waiting list (rule 19), with the time of day that suits.
+
+    Only to a caller whose patient has a mobile number on file, since the offer comes by SMS.
+    True when the caller is on the list (now or already); False sends the call to an agent.
+    """
+    if not is_russian_mobile(normalize_phone(patient.phone)):
+        return False
+    choice = call.menu(call.p("waitlist_offer"), "1234", words=_PREFERENCE_WORDS,
+                       step="waitlist_offer")
+    if choice == "4":
+        return False
+    spec = option.specialty
+    try:
+        waiting_list.join(JoinWaitlist(patient.id, spec.id, call.actor(patient.id),
+                                       preference=_PREFERENCES[choice]), call.deps.uow())
+    except AlreadyWaiting:
+        call.play("waitlist_already")
+    else:
+        days = call.deps.uow().rules.waitlist_days
+        call.play("waitlist_joined", specialty=spec.name(call.state.locale),
+                  days=call.phrase.horizon(days))
+    call.record.data.outcome = "waitlist"
+    return True
 
 
 def _take(call: Call, patient: PatientView, offer: SlotOffer,
@@ -499,14 +546,26 @@ def my_appointments_flow(call: Call) -> None:
     """
     call.state.intent = call.record.data.intent = "my_appointments"
     patient = ensure_identified(call)
+    # An entry with an offer open is read with the held time, among the appointments.
+    waiting = [e for e in waiting_list.patient_entries(patient.id, call.deps.uow())
+               if e.status == WaitlistStatus.WAITING]
+    for entry in waiting:
+        if _waitlist_entry_menu(call, patient, entry):
+            return
     appts = booking.patient_appointments(patient.id, call.deps.uow())
     if not appts:
-        call.play("no_appointments")
+        if not waiting:
+            call.play("no_appointments")
         return
     call.play("appointments_count", count=call.phrase.appointments(len(appts)))
     i = 0
     while True:
         appt = appts[i]
+        if appt.status == "pending" and waiting_list.open_offer(appt.id, call.deps.uow()):
+            if _waitlist_offer_menu(call, patient, appt):
+                return
+            i = (i + 1) % len(appts)
+            continue
         held = (booking.substitute_hold(appt.id, call.deps.uow())
                 if appt.absence_id is not None else None)
         prompt, keys, words = _appointment_menu(call, appt, held)
@@ -524,6 +583,45 @@ def my_appointments_flow(call: Call) -> None:
             i = (i + 1) % len(appts)
             continue
         return
+
+
+def _waitlist_entry_menu(call: Call, patient: PatientView, entry: WaitlistEntryView) -> bool:
+    """A waiting-list entry in "my appointments": 1 leaves the list (True: done), 2 goes on."""
+    item = call.p("waitlist_item", specialty=entry.specialty.name(call.state.locale))
+    prompt = call.say_.join("waitlist_item", item, call.p("waitlist_menu"))
+    if call.menu(prompt, "12", words={"выйти": "1", "дальше": "2"}, step="waitlist_item") != "1":
+        return False
+    with contextlib.suppress(NotFound):  # served or expired while the caller listened
+        waiting_list.leave(entry.id, call.actor(patient.id), call.deps.uow(),
+                           patient_id=patient.id)
+    call.record.data.outcome = "waitlist_left"
+    call.play("waitlist_left")
+    return True
+
+
+def _waitlist_offer_menu(call: Call, patient: PatientView, appt: AppointmentView) -> bool:
+    """Time the waiting list holds for the caller (the SMS offer, by phone): 1 books it,
+    2 declines it (off the list), 3 goes on.  True when the call's business is done."""
+    item = call.p("appointment_offer", specialty=appt.specialty.name(call.state.locale),
+                  slot=call.phrase.slot(appt))
+    prompt = call.say_.join("appointment_offer", item, call.p("appointment_offer_menu"))
+    choice = call.menu(prompt, "123", words={"запиш": "1", "да": "1", "отказ": "2",
+                                             "дальше": "3"}, step="appointment_offer")
+    if choice == "3":
+        return False
+    actor = call.actor(patient.id)
+    try:
+        if choice == "1":
+            _announce_code(call, "booked", waiting_list.take_offer(
+                appt.id, actor, call.deps.uow(), patient_id=patient.id))
+            return True
+        waiting_list.decline_offer(appt.id, actor, call.deps.uow(), patient_id=patient.id)
+    except (HoldExpired, NotFound):
+        call.play("appointment_offer_gone")
+        return True
+    call.record.data.outcome = "waitlist_left"
+    call.play("waitlist_left")
+    return True
 
 
 _APPOINTMENT_KEYS = {"1": "cancel", "2": "reschedule", "3": "next", "9": "menu"}
@@ -687,7 +785,7 @@ def _save_callback(call: Call, reason: str) -> bool:
 
 def finish(call: Call, outcome: str, *, hangup: bool = True) -> None:
     """Record the end of a call the IVR completed itself."""
-    if call.record.data.outcome in ("booked", "cancelled", "rescheduled"):
+    if call.record.data.outcome in DONE:
         outcome = call.record.data.outcome  # what the caller achieved beats how they left
     call.record.save(outcome=outcome, ended_at=call.record.now_utc())
     if hangup:

@@ -578,3 +578,62 @@ class IdempotencyKey(SQLModel, table=True):
     key: str = Field(max_length=100)
     appointment_id: int = Field(foreign_key="appointment.id")
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class WaitlistStatus(StrEnum):
+    """Life of a waiting-list entry (rule 19).
+
+    ``waiting`` for free time; ``offered`` while a slot is held for it (a pending appointment,
+    ``offer_appointment_id``); then ``booked`` (the offer was taken, or the patient booked the
+    specialty some other way), ``declined``, ``left`` (the patient or an agent removed it) or
+    ``expired`` (its days ran out).  Only ``waiting`` and ``offered`` are active.
+    """
+
+    WAITING = "waiting"
+    OFFERED = "offered"
+    BOOKED = "booked"
+    DECLINED = "declined"
+    LEFT = "left"
+    EXPIRED = "expired"
+
+
+class TimePreference(StrEnum):
+    """When in the day a waiting patient can come."""
+
+    ANY = "any"
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+
+
+WAITLIST_ACTIVE_PREDICATE = "status IN ('waiting', 'offered')"
+
+
+class WaitlistEntry(SQLModel, table=True):
+    """A patient waiting for free time with a specialty (or one doctor of it)."""
+
+    __table_args__ = (
+        # One active entry per patient and specialty, under any concurrency.
+        Index("uq_waitlistentry_active", "patient_id", "specialty_id", unique=True,
+              sqlite_where=text(WAITLIST_ACTIVE_PREDICATE),
+              postgresql_where=text(WAITLIST_ACTIVE_PREDICATE)),
+        Index("ix_waitlistentry_specialty_status", "specialty_id", "status", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    specialty_id: int = Field(foreign_key="specialty.id")
+    doctor_id: int | None = Field(default=None, foreign_key="doctor.id")
+    preference: str = Field(default=TimePreference.ANY, max_length=10)
+    status: str = Field(default=WaitlistStatus.WAITING, max_length=10)
+    channel: str = Field(default=Channel.CONSOLE, max_length=12)
+    created_by: str = Field(max_length=80)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime
+    closed_at: NaiveDatetime | None = None
+    # The current (or last) offer: a pending appointment held for the entry.
+    offer_appointment_id: int | None = Field(default=None, foreign_key="appointment.id",
+                                             index=True)
+    # The slot last offered: an offer that ran out is not made to the same entry again.
+    offered_slot_id: int | None = None
+    offers: int = 0
+    # Set when served from the list: the appointment the offer became.
+    booked_appointment_id: int | None = Field(default=None, foreign_key="appointment.id")

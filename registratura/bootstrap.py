@@ -64,6 +64,8 @@ def rules_from(settings: Settings) -> BookingRules:
         no_show_block_days=settings.no_show_block_days,
         no_show_lookback_months=settings.no_show_lookback_months,
         substitute_hold_minutes=settings.substitute_hold_minutes,
+        waitlist_days=settings.waitlist_days,
+        waitlist_offer_minutes=settings.waitlist_offer_minutes,
         late_walk_in_minutes=settings.late_walk_in_minutes,
         arrival_window_minutes=settings.arrival_window_minutes,
         id_failures_per_caller=settings.id_failures_per_caller,

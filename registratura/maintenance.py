@@ -1,10 +1,12 @@
-"""Background upkeep while the product runs: daily slot window, expired holds."""
+"""Background upkeep while the product runs: daily slot window, expired holds, the waiting
+list (offers nobody answered, old entries, free time new slots brought)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from booking_core import waiting_list
 from booking_core.booking import expire_holds
 from booking_core.slots import generate_slots
 from registratura.bootstrap import Container
@@ -31,8 +33,13 @@ class Maintenance:
         uow = self.container.uow
         created = generate_slots(uow())
         expired = expire_holds(uow())
-        if created or expired:
-            logger.info("maintenance: %d slots added, %d holds expired", created, expired)
+        # Offers that ran out go to the next entry first, then new time goes to whoever waits.
+        offers_out, entries_out = waiting_list.expire(uow())
+        offered = waiting_list.offer_free_time(uow())
+        if created or expired or offers_out or entries_out or offered:
+            logger.info("maintenance: %d slots added, %d holds expired; waiting list: %d offers "
+                        "ran out, %d entries expired, %d new offers", created, expired,
+                        offers_out, entries_out, offered)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

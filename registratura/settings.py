@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     no_show_lookback_months: int = Field(12, ge=1)
     # How long the substitute slot offered after a doctor's absence is held (rule 14).
     substitute_hold_minutes: int = Field(24 * 60, ge=1)
+    # Waiting list (rule 19): an entry lasts this many days; a slot offered to it is held this
+    # many minutes for the patient's SMS answer before it goes to the next entry.
+    waitlist_days: int = Field(30, ge=1, le=366)
+    waitlist_offer_minutes: int = Field(120, ge=5)
     late_walk_in_minutes: int = Field(15, ge=0)
     #: «Пришёл» is accepted from this many minutes before a visit to as many after its start.
     arrival_window_minutes: int = Field(120, ge=1)

@@ -13,7 +13,7 @@ from agent_console.deps import ContainerDep, StatsViewer
 from agent_console.schemas import ERRORS, DashboardOut
 from agent_console.security import csrf_protect
 from agent_console.templating import render
-from booking_core import call_queue, reports
+from booking_core import call_queue, reports, waiting_list
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def dashboard_page(request: Request, container: ContainerDep, agent: StatsViewer
     waiting = len(call_queue.waiting_calls(container.uow()))
     return render(request, "dashboard.html", {
         "s": stats, "waiting": waiting, "today": today,
+        "wl": _waitlist(container, date_from, date_to),
         "reasons": [(labels.label(labels.REASONS, r), n) for r, n in stats.escalation_reasons],
         "channels": [(labels.label(labels.CHANNELS, c), n) for c, n in stats.bookings_by_channel],
         "outcomes": sorted(((labels.label(labels.OUTCOMES, o), n)
@@ -50,4 +51,12 @@ def api_dashboard(container: ContainerDep, agent: StatsViewer, date_from: date |
         self_served=s.self_served, escalated=s.escalated, self_service_rate=s.self_service_rate,
         calls_per_hour=s.calls_per_hour, outcomes=s.outcomes,
         escalation_reasons=dict(s.escalation_reasons),
-        bookings_by_channel=dict(s.bookings_by_channel), open_callbacks=s.open_callbacks)
+        bookings_by_channel=dict(s.bookings_by_channel), open_callbacks=s.open_callbacks,
+        waitlist_served=(wl := _waitlist(container, date_from, date_to)).served,
+        waitlist_median_wait_days=wl.median_wait_days)
+
+
+def _waitlist(container: ContainerDep, date_from: date, date_to: date
+              ) -> waiting_list.WaitlistStats:
+    start, end = reports.utc_bounds(date_from, date_to, container.settings.timezone)
+    return waiting_list.served_stats(start, end, container.uow())

@@ -78,3 +78,35 @@ def own_phone(script: list) -> str:
     by_policy = {p.policy_number: p.phone for p in DEMO_PATIENTS}
     typed = (step.rstrip("#") for step in script if isinstance(step, str))
     return next((by_policy[s] for s in typed if s in by_policy), "+79161234567")
+def fill_specialty(c: Container, code: str, keep: int = 0) -> list[int]:
+    """Fill every free slot of a specialty with a booked visit of an extra patient (test
+    set-up: a fully booked specialty), except the first ``keep``; returns the kept slot ids.
+
+    The visits are written directly: they stand for bookings made long ago, and rule 9 (one
+    per specialty) would otherwise need hundreds of patients.
+    """
+    from sqlmodel import col
+
+    from booking_core.slots import slot_is_taken
+    from models.tables import Appointment, AppointmentStatus, Slot
+
+    (filler, _), = add_patients(c, 1, prefix="96")
+    spec = specialty_id(c, code)
+    with c.uow() as uow:
+        now = uow.clock.now_utc()
+        free = uow.session.exec(
+            select(Slot).join(Doctor, col(Doctor.id) == Slot.doctor_id)
+            .where(Doctor.specialty_id == spec, Slot.starts_at > uow.clock.now_local(),
+                   ~slot_is_taken(now)).order_by(col(Slot.starts_at))).all()
+        # kept: the first ones the phone may book (from tomorrow, rule 7)
+        kept = [s.id for s in free if s.starts_at.date() > uow.clock.today()][:keep]
+        doctors = {d.id: d for d in uow.session.exec(select(Doctor)).all()}
+        for i, slot in enumerate(s for s in free if s.id not in kept):
+            uow.session.add(Appointment(
+                slot_id=slot.id, patient_id=filler, doctor_id=slot.doctor_id,
+                specialty_id=doctors[slot.doctor_id].specialty_id, starts_at=slot.starts_at,
+                status=AppointmentStatus.BOOKED, channel=Channel.CONSOLE,
+                confirmation_code=f"{900000 + i}", created_by="test", created_at=now,
+                updated_at=now))
+        uow.commit()
+    return [k for k in kept if k is not None]
