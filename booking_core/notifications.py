@@ -26,7 +26,7 @@ from booking_core import outbox
 from booking_core.masking import mask_phone
 from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView, DoctorView, SlotOffer
-from models.tables import Clinic, Doctor, Patient
+from models.tables import Clinic, Doctor, Patient, Specialty
 from sms.segments import SegmentInfo, segment_info
 from speech.ru_names import Case, short_name_in
 
@@ -47,6 +47,8 @@ DOCTOR_LEFT = "doctor_left"
 #: A one-time code for booking someone else (rule 20): its text is scrubbed once sent.
 CONSENT = "consent"
 WAITLIST_OFFER = "waitlist_offer"
+#: "You are on the waiting list until …; reply 0 to leave it" (rule 19).
+WAITLIST_JOINED = "waitlist_joined"
 #: Kinds whose text tells the patient to reply "2" (and "1" for a reminder): a reply from the
 #: number such an SMS went to is matched to its appointment.
 REPLYABLE_KINDS = (BOOKED, RESCHEDULED, REMINDER, ABSENCE, SCHEDULE_CHANGED, DOCTOR_LEFT)
@@ -170,6 +172,20 @@ def waitlist_offer(uow: UnitOfWork, view: AppointmentView, held_until: datetime)
                     {"held_until": held_until.isoformat(timespec="minutes")})
 
 
+def waitlist_joined(uow: UnitOfWork, patient: Patient, specialty: Specialty, entry_id: int,
+                    until: datetime) -> bool:
+    """Tell a patient they are on the waiting list, until when, and how to leave it by SMS."""
+    to_phone = normalize_phone(patient.phone) if patient.sms_reachable else ""
+    if not to_phone:
+        return False
+    clinic = uow.session.get(Clinic, patient.clinic_id) if patient.clinic_id else None
+    facts = {"clinic": clinic.short_name if clinic else "",
+             "phone": clinic.phone if clinic else "", "specialty_ru": specialty.name_ru,
+             "specialty_en": specialty.name_en, "until": until.isoformat()}
+    return outbox.enqueue(uow, key=f"waitlist_joined:{entry_id}", kind=WAITLIST_JOINED,
+                          to_phone=to_phone, payload=facts, patient_id=patient.id)
+
+
 def absent_reminder(uow: UnitOfWork, view: AppointmentView,
                     substitute: AppointmentView | None) -> bool:
     """Queue the reminder of a visit a doctor's absence flagged: it says the doctor is away
@@ -264,8 +280,10 @@ def text_values(facts: dict[str, Any], locale: str, sender_name: str = "") -> di
         "cabinet": str(facts.get("cabinet") or ""),
         "code": str(facts.get("code") or ""),
         "when": "", "old_when": "", "sub_doctor": "", "sub_when": "", "sub_cabinet": "",
-        "held_until": "", "minutes": str(facts.get("minutes") or ""),
+        "held_until": "", "minutes": str(facts.get("minutes") or ""), "until": "",
     }
+    if facts.get("until"):  # the last day of a waiting-list entry
+        values["until"] = datetime.fromisoformat(facts["until"]).strftime("%d.%m.%Y")
     if facts.get("starts_at"):
         values["when"] = format_when(datetime.fromisoformat(facts["starts_at"]), locale)
     if facts.get("old_starts_at"):

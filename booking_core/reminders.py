@@ -59,6 +59,8 @@ REPEATED_CANCEL_WINDOW = timedelta(minutes=30)
 _CONFIRM_WORDS = frozenset({"1", "да", "yes", "y", "ok", "ок", "подтверждаю", "приду",
                             "confirm"})
 _CANCEL_WORDS = frozenset({"2", "отмена", "отменить", "отмените", "отменяю", "cancel"})
+#: Leaving the waiting list by SMS (its joining SMS says "reply 0").
+_LEAVE_WORDS = frozenset({"0", "стоп", "stop", "выйти", "выход", "leave"})
 
 
 @dataclass(frozen=True)
@@ -312,7 +314,8 @@ class ReplyOutcome:
 
 
 def parse_reply(body: str) -> str | None:
-    """"1"/"да" → "confirm", "2"/"отмена" → "cancel", anything else → None."""
+    """"1"/"да" → "confirm", "2"/"отмена" → "cancel", "0"/«стоп» → "leave" (the waiting
+    list), anything else → None."""
     words = re.sub(r"[^\w]+", " ", (body or "").lower().replace("ё", "е")).split()
     if not words or len(words) > 3:
         return None
@@ -320,6 +323,8 @@ def parse_reply(body: str) -> str | None:
         return "confirm"
     if words[0] in _CANCEL_WORDS and all(w in _CANCEL_WORDS for w in words):
         return "cancel"
+    if words[0] in _LEAVE_WORDS and all(w in _LEAVE_WORDS for w in words):
+        return "leave"
     return None
 
 
@@ -354,6 +359,8 @@ def _handle_reply(reply: SmsReply, uow: UnitOfWork, locale: str) -> ReplyOutcome
         phone = notifications.normalize_phone(reply.from_phone)
         from_key = personal_key("sms", phone, uow.rules.pepper) if phone else ""
         intent = parse_reply(reply.body)
+        if intent == "leave" and phone:
+            return _leave_waitlist(uow, reply, phone, from_key, locale)
         offer = _offer_target(uow, phone) if phone else None
         appt, asked_at = ((offer, None) if offer is not None
                           else _reply_target(uow, phone) if phone else (None, None))
@@ -419,6 +426,24 @@ def _act_on(uow: UnitOfWork, appt: Appointment, actor: Actor,
         notifications.appointment_cancelled(uow, _view(uow, appt))
         return "cancel", None
     return "help", "reply_absent" if appt.absence_id is not None else "reply_help"
+
+
+def _leave_waitlist(uow: UnitOfWork, reply: SmsReply, phone: str, from_key: str,
+                    locale: str) -> ReplyOutcome:
+    """A "0"/«стоп» reply: off the waiting list (inside the open unit of work, committed)."""
+    from booking_core import waiting_list
+
+    left = waiting_list.leave_by_sms_in_tx(uow, phone, Actor.patient(None, Channel.SMS, phone))
+    action, key = ("waitlist_left", "reply_waitlist_left") if left else (
+        "no_waitlist", "reply_no_waitlist")
+    answer = notifications.render_template(key, {"phone": _registry_phone(uow, None)},
+                                           locale).text
+    uow.session.add(InboundSms(
+        message_sid=reply.message_sid[:64], received_at=uow.clock.now_utc(), from_key=from_key,
+        body=scrub(reply.body, limit=150), action=action, answer=answer[:500]))
+    uow.commit()
+    logger.info("sms reply: %d waiting-list entries left", left)
+    return ReplyOutcome(answer, action, None)
 
 
 def _offer_target(uow: UnitOfWork, phone: str) -> Appointment | None:

@@ -44,6 +44,7 @@ from models.tables import (
     Appointment,
     AppointmentStatus,
     Doctor,
+    OutboxMessage,
     Patient,
     Slot,
     Specialty,
@@ -130,6 +131,9 @@ def join(cmd: JoinWaitlist, uow: UnitOfWork) -> WaitlistEntryView:
             uow.flush()
             audit.record(uow, cmd.actor, "waitlist_join", "waitlist_entry", entry.id, None,
                          audit.snapshot(entry, ENTRY_FIELDS))
+            # Said by SMS too, with how to leave the list by reply (rule 19: by phone or SMS).
+            notifications.waitlist_joined(uow, patient, spec, entry.id,  # type: ignore[arg-type]
+                                          _local(uow, entry.expires_at))
             view = _entry_view(uow, entry, patient)
             uow.commit()
     except IntegrityError as exc:  # a concurrent join of the same patient won
@@ -154,6 +158,25 @@ def leave(entry_id: int, actor: Actor, uow: UnitOfWork,
         view = _entry_view(uow, entry)
         uow.commit()
         return view
+
+
+def leave_by_sms_in_tx(uow: UnitOfWork, phone: str, actor: Actor) -> int:
+    """A reply "0"/«стоп» from ``phone``: take off the list every active entry whose joining
+    was texted to that number (a parent's phone may carry several children's entries).
+    Inside the caller's transaction; returns how many entries left."""
+    texted = select(OutboxMessage.patient_id).where(
+        OutboxMessage.to_phone == phone, OutboxMessage.kind == notifications.WAITLIST_JOINED)
+    entries = uow.session.exec(
+        select(WaitlistEntry).where(col(WaitlistEntry.patient_id).in_(texted),
+                                    col(WaitlistEntry.status).in_(ACTIVE))
+        .order_by(col(WaitlistEntry.id))).all()
+    for entry in entries:
+        get_patient(uow, entry.patient_id, lock=True)
+        uow.session.refresh(entry)
+        if entry.status in ACTIVE:  # unless an offer's answer closed it meanwhile
+            _close(uow, entry, WaitlistStatus.LEFT, actor, "waitlist_leave")
+            _release_offer(uow, entry, "waitlist_left")
+    return len(entries)
 
 
 def patient_entries(patient_id: int, uow: UnitOfWork) -> list[WaitlistEntryView]:

@@ -305,3 +305,35 @@ def test_a_patient_holding_a_visit_of_the_specialty_cannot_join(container):
     booking.book(BookSlot(pid, own.slot_id, AGENT), container.uow())
     with pytest.raises(LimitReached):
         _join(container, pid, therapist)
+
+
+def test_joining_is_texted_and_a_reply_0_leaves_the_list(container):
+    """Rule 19: the patient can leave the list by SMS; a held offer then goes to the next."""
+    (first, phone1), (second, _), (other, _) = _patients(container, 3)
+    therapist = specialty_id(container, "therapist")
+    e1, e2 = _join(container, first, therapist), _join(container, second, therapist)
+    [joined] = _sms(container, phone1, "waitlist_joined")
+    assert joined.patient_id == first and joined.payload["until"]
+    _booked_then_cancelled(container, other, therapist)
+    assert _entry(container, e1.id).status == WaitlistStatus.OFFERED  # time is held for first
+
+    outcome = reminders.handle_sms_reply(reminders.SmsReply("SM" + "0" * 32, phone1, "0"),
+                                         container.uow())
+    assert outcome.action == "waitlist_left"
+    assert outcome.answer.startswith("Вы вышли из листа ожидания")
+    assert _entry(container, e1.id).status == WaitlistStatus.LEFT
+    assert _live(container, first, therapist) == []  # the hold went back ...
+    assert _entry(container, e2.id).status == WaitlistStatus.OFFERED  # ... to the next entry
+
+    again = reminders.handle_sms_reply(reminders.SmsReply("SM" + "9" * 32, phone1, "стоп"),
+                                       container.uow())
+    assert again.action == "no_waitlist" and "не в листе ожидания" in again.answer
+
+
+def test_a_reply_0_from_a_number_never_texted_about_the_list_leaves_nothing(container):
+    (waiter, _), = _patients(container, 1)
+    entry = _join(container, waiter, specialty_id(container, "therapist"))
+    outcome = reminders.handle_sms_reply(reminders.SmsReply("SM" + "7" * 32, "+79990001122",
+                                                            "0"), container.uow())
+    assert outcome.action == "no_waitlist"
+    assert _entry(container, entry.id).status == WaitlistStatus.WAITING

@@ -59,9 +59,10 @@ def test_caller_joins_by_phone_another_cancels_reply_1_books(
     [entry] = waiting_list.list_for_specialty(eye, container.uow())
     assert entry.status == WaitlistStatus.OFFERED and entry.offer_starts_at == theirs.starts_at
 
-    # 3. The offer SMS goes out through the outbox.
+    # 3. The joining SMS (how to leave by replying 0) and the offer SMS go out through the outbox.
     worker.run_once()
-    [offer] = [m["body"] for m in fake_twilio.sent_to(ADULT_PHONE)]
+    joined, offer = [m["body"] for m in fake_twilio.sent_to(ADULT_PHONE)]
+    assert "в листе ожидания" in joined and "ответьте 0" in joined
     assert "освободилось время" in offer or "есть время" in offer
     assert "1 — записаться, 2 — отказаться" in offer
 
