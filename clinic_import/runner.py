@@ -22,6 +22,7 @@ from booking_core.onboarding import Onboarding
 from booking_core.onboarding_records import ENTITIES, ERROR, WARNING, EntityCounts, Issue, Item
 from booking_core.slots import generate_slots
 from booking_core.uow import UnitOfWorkFactory
+from booking_core.waiting_list import offer_free_time
 from clinic_import import headers as hdr
 from clinic_import.messages import render
 from clinic_import.readers import (
@@ -64,6 +65,7 @@ class ImportReport:
     problems: list[RowProblem] = field(default_factory=list)
     applied: bool = False
     slots_created: int = 0
+    waitlist_offers: int = 0  # waiting-list entries offered time right after the import
 
     @property
     def errors(self) -> list[RowProblem]:
@@ -165,6 +167,9 @@ def run_import(paths: Sequence[Path], uow_factory: UnitOfWorkFactory, *, dry_run
     if report.applied and generate and report.entities["doctors"].updated:
         # New schedules made their slots already; a doctor back at work needs the window.
         report.slots_created += generate_slots(uow_factory())
+    if report.applied and report.changes:
+        # Time the import brought goes to the waiting list now, not at the next upkeep round.
+        report.waitlist_offers = offer_free_time(uow_factory())
     report.problems.sort(key=lambda p: (p.file, p.row or 0))  # as the files read
     logger.info("import %s: %d changes, %d rejected rows, %d problems",
                 "applied" if report.applied else "not applied", report.changes,

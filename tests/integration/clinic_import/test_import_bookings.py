@@ -135,3 +135,24 @@ def _luhn_ok(policy: str) -> bool:
     from booking_core.rules import policy_valid
 
     return policy_valid(policy)
+
+
+def test_time_an_import_brings_is_offered_to_the_waiting_list_at_once(empty):
+    """Rule 19: new time goes to whoever waits when it appears, not at the next upkeep."""
+    from booking_core import waiting_list
+    from booking_core.actors import Actor
+    from booking_core.commands import JoinWaitlist
+    from models.tables import Channel, Patient, Specialty, WaitlistStatus
+
+    assert do_import(empty, EXAMPLES / "clinic.xlsx").applied
+    with empty.uow().reading() as uow:
+        patient = uow.session.exec(
+            select(Patient).where(Patient.policy_number == "5077000000000007")).one()
+        surgeon = uow.session.exec(select(Specialty).where(Specialty.code == "surgeon")).one()
+    entry = waiting_list.join(JoinWaitlist(patient.id, surgeon.id,
+                                           Actor.patient(patient.id, Channel.IVR)), empty.uow())
+    assert entry.status == WaitlistStatus.WAITING
+    report = do_import(empty, EXAMPLES / "fhir" / "bundle.json")  # a new surgeon and hours
+    assert report.applied and report.waitlist_offers == 1
+    [offered] = waiting_list.list_for_specialty(surgeon.id, empty.uow())
+    assert offered.status == WaitlistStatus.OFFERED
