@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from agent_console.deps import ContainerDep, Registrar, actor_of
@@ -40,6 +40,17 @@ def waitlist_page(request: Request, container: ContainerDep, agent: Registrar,
     return render(request, "waitlist.html", {
         "specialties": specs, "chosen": chosen, "items": items, "show_all": all,
     })
+
+
+@router.post("/waitlist")
+def join_form(request: Request, container: ContainerDep, agent: Registrar,
+              patient_id: Annotated[int, Form()], specialty_id: Annotated[int, Form()],
+              preference: Annotated[str, Form(max_length=12)] = "any") -> Response:
+    """A registrar puts the patient whose card is open on the list (a refusal says why)."""
+    waiting_list.join(JoinWaitlist(patient_id, specialty_id, actor_of(request, agent), None,
+                                   preference), container.uow())
+    flash(request, "Пациент в листе ожидания: когда освободится время, ему придёт SMS.")
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
 @router.post("/waitlist/{entry_id}/leave")

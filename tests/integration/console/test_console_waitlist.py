@@ -76,3 +76,22 @@ def test_dashboard_counts_patients_served_from_the_list_and_the_median_wait(
     assert (numbers["waitlist_served"], numbers["waitlist_median_wait_days"]) == (1, 3.0)
     page = observer.get("/dashboard")
     assert "записаны из листа ожидания, медиана ожидания 3,0 дн." in page.text
+
+
+def test_registrar_adds_the_patient_from_the_card(console_container, agent, page_token):
+    """The card has the form (no need for the JSON API): join, then the flash and the list."""
+    c = console_container
+    adult, eye = patient_id(c, "adult"), specialty_id(c, "ophthalmologist")
+    card = agent.get(f"/patients/{adult}").text
+    assert 'id="waitlist-join"' in card and "В лист ожидания" in card
+    token = page_token(agent, f"/patients/{adult}")
+    r = agent.post("/waitlist", data={"csrf_token": token, "patient_id": adult,
+                                      "specialty_id": eye, "preference": "morning"})
+    assert (r.status_code, r.headers["location"]) == (303, f"/patients/{adult}")
+    assert "Пациент в листе ожидания" in agent.get(f"/patients/{adult}").text
+    [entry] = agent.get("/api/waitlist", params={"specialty_id": eye}).json()
+    assert (entry["preference"], entry["channel"]) == ("morning", "console")
+    again = agent.post("/waitlist", data={"csrf_token": token, "patient_id": adult,
+                                          "specialty_id": eye})
+    assert again.status_code == 303  # refused: back to the card with the reason
+    assert "already_waiting" in agent.get(f"/patients/{adult}").text
