@@ -7,9 +7,9 @@
   transcript of what the IVR says, and the prompts' audio through ``<audio>``;
 * ``GET /phone/audio/{file}`` — a prompt WAV from the IVR's prompt cache by the cache's
   relative name (``ru/<24 hex>.wav``), validated strictly (no path tricks);
-* ``WS /phone/ws`` — one call: :func:`ivr.service.run_registry_call` on a
-  :class:`ivr.browser_io.BrowserCallIO` in a worker thread (the flows are synchronous), bridged
-  to the socket with thread-safe queues.  The browser's first message
+* ``WS /phone/ws`` — one call: :func:`ivr.dialogue.service.run_registry_call` on a
+  :class:`ivr.transports.browser.BrowserCallIO` in a worker thread (the flows are synchronous),
+  bridged to the socket with thread-safe queues.  The browser's first message
   ``{"type": "start", "caller": "+7..."}`` sets the caller number the flow sees (callback
   requests use it; personal data never travels in the URL).  An escalation ends the call with
   "Соединяю с оператором": the flow has saved the call record as usual, so it shows up in the
@@ -45,9 +45,9 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.websockets import WebSocketState
 
 from booking_core.masking import mask_phone
-from ivr.browser_io import BrowserCallIO
+from ivr.dialogue.service import run_registry_call
 from ivr.io import CallInfo
-from ivr.service import run_registry_call
+from ivr.transports.browser import BrowserCallIO
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -131,7 +131,7 @@ def phone_audio(file: str, request: Request) -> Response:
 
 @router.websocket("/phone/ws")
 async def phone_socket(websocket: WebSocket) -> None:
-    """One browser call (see :mod:`ivr.browser_io` for the message protocol)."""
+    """One browser call (see :mod:`ivr.transports.browser` for the message protocol)."""
     agent = getattr(websocket.state, "agent", None)
     if agent is None:  # included without phone_user: nobody to act as
         await websocket.close(code=1008)

@@ -55,10 +55,10 @@ from bench.common import (
 from booking_core import booking, slots
 from booking_core.actors import Actor
 from booking_core.commands import BookSlot, FindSlots
-from ivr.call import IvrDeps
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.service import run_registry_call
 from ivr.io import BufferedCallIO, CallerHangup, CallerInput, CallInfo, Digits, Grammar, Prompt
 from ivr.io import Timeout as TimeoutInput
-from ivr.service import run_registry_call
 from models.tables import Channel
 from registratura.bootstrap import Container
 from speech import ru_numbers
@@ -302,7 +302,7 @@ SCENARIOS = [
 
 
 def _deps(container: Container) -> IvrDeps:
-    from ivr.service import clinic_name
+    from ivr.dialogue.service import clinic_name
 
     return IvrDeps(uow=container.uow, clinic_name=clinic_name(container.uow),
                    opening_time=container.settings.opening_time,

@@ -3,8 +3,8 @@
 The IVR runs in a child process (``python -m bench.ivr_server``: the product's IvrRuntime with
 a fast fake TTS engine and the static prompts pre-rendered), so its memory and CPU are measured
 alone; this process is Asterisk: one thread per channel, each an
-:class:`ivr.asterisk_sim.AsteriskCall` driven by a :class:`BookingCaller` who books the nearest
-slot of a specialty (and tries again when someone else took it first).
+:class:`ivr.transports.terminal.AsteriskCall` driven by a :class:`BookingCaller` who books the
+nearest slot of a specialty (and tries again when someone else took it first).
 
 Hundreds of concurrent calls are a regional registry line, not one polyclinic: the bench region
 has one demo-shaped polyclinic (ten doctors, three districts) per 50 callers, every caller a
@@ -80,8 +80,14 @@ from bench.common import (
     summary_ms,
     verdict,
 )
-from ivr.asterisk_sim import AgiUnreachable, AsteriskCall, BaseCaller, CallerAction, SimulatorError
-from ivr.catalogue import load_catalogue
+from ivr.dialogue.catalogue import load_catalogue
+from ivr.transports.terminal import (
+    AgiUnreachable,
+    AsteriskCall,
+    BaseCaller,
+    CallerAction,
+    SimulatorError,
+)
 
 DEFAULT_DB = "both"
 TARGET_P99_MS = 20.0

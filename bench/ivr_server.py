@@ -10,8 +10,8 @@ prints ``READY <host> <port> <pid>``.  It then reads commands on stdin:
 * ``quit`` (or end of input) -> shut down.
 
 Step latency is measured inside the server without touching product code: the server builds a
-:class:`ivr.agi_server.SocketAGI` per connection by its module-level name, and this process
-replaces that name with :class:`TimedSocketAGI`, which notes when a reply line arrived and,
+:class:`ivr.transports.agi.server.SocketAGI` per connection by its module-level name, and this
+process replaces that name with :class:`TimedSocketAGI`, which notes when a reply line arrived and,
 when the next command has been written and flushed, records the gap.  Prompt renders done in
 that gap (dynamic texts such as a slot phrase, rendered on demand) are timed separately so the
 benchmark can report the latency without TTS, and so are the SQL statements executed in it
@@ -37,8 +37,8 @@ from typing import Any
 
 from bench.common import support_module
 from booking_core.clock import FixedClock
-from ivr import agi_server
-from ivr.agi_server import SocketAGI
+from ivr.transports.agi import server as agi_server
+from ivr.transports.agi.server import SocketAGI
 from registratura.bootstrap import bootstrap
 from registratura.settings import Settings
 

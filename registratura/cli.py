@@ -442,7 +442,7 @@ def call(
     import io
     import sys
 
-    from ivr.asterisk_sim import AgiUnreachable, AsteriskCall, KeyboardCaller
+    from ivr.transports.terminal import AgiUnreachable, AsteriskCall, KeyboardCaller
 
     settings = load_settings()
     configure_logging("WARNING")

@@ -1,5 +1,5 @@
 // The console's browser phone: a WebSocket to /phone/ws, prompts played with <audio>.
-// Protocol: see ivr/browser_io.py.  Plain JavaScript, no dependencies.
+// Protocol: see ivr/transports/browser.py.  Plain JavaScript, no dependencies.
 (function () {
   "use strict";
 

@@ -1,0 +1,1 @@
+"""Transports implementing :class:`ivr.io.CallIO`; none of them knows of bookings."""

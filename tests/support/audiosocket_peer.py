@@ -1,6 +1,7 @@
 """Asterisk's side of an AudioSocket stream, playing the caller (tests and the terminal phone).
 
-:class:`AudioSocketPeer` is the ``audiosocket`` callable of :class:`ivr.asterisk_sim.AsteriskCall`:
+:class:`AudioSocketPeer` is the ``audiosocket`` callable of
+:class:`ivr.transports.terminal.AsteriskCall`:
 when the IVR runs ``EXEC AudioSocket <uuid>,<host:port>`` it connects there, sends the uuid frame
 and, like ``app_audiosocket.c``, sends a 20 ms frame of caller audio every 20 ms (silence unless
 the caller speaks) while recording every frame it hears with a monotonic timestamp.  A scenario

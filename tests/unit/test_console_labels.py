@@ -20,7 +20,7 @@ def _keys(table: dict, prefix: str = "") -> list[str]:
 
 
 def test_every_prompt_step_has_a_russian_label_or_is_quiet():
-    catalogue = tomllib.loads((ROOT / "ivr/prompts/ru.toml").read_text("utf-8"))
+    catalogue = tomllib.loads((ROOT / "ivr/dialogue/prompts/ru.toml").read_text("utf-8"))
     missing = [k for k in _keys(catalogue)
                if k not in labels.STEPS and k not in labels.QUIET_STEPS]
     assert missing == []

@@ -3,7 +3,7 @@ one from the template ("… p.m.. For a call back")."""
 
 from __future__ import annotations
 
-from ivr.catalogue import load_catalogue
+from ivr.dialogue.catalogue import load_catalogue
 
 
 def test_a_time_at_the_end_of_a_sentence_gets_one_full_stop():

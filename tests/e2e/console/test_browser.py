@@ -14,9 +14,9 @@ from datetime import time as clock_time
 import pytest
 
 from booking_core.actors import Actor
-from ivr.call import IvrDeps
-from ivr.scripted import ScriptedCallIO
-from ivr.service import run_registry_call
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.service import run_registry_call
+from ivr.transports.scripted import ScriptedCallIO
 from registratura.bootstrap import Container
 from support.world import demo
 

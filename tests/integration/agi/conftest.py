@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.agi_server import AgiServer, Route
 from ivr.io import Prompt
+from ivr.transports.agi.server import AgiServer, Route
 
 
 class FakeAudio:

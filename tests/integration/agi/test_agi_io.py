@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from ivr.agi_io import AgiCallIO, PromptAudio
-from ivr.agi_server import AgiCommandFailed, AgiRequest
-from ivr.asterisk_sim import AsteriskCall, CallerAction, ScriptedCaller, Transcript
 from ivr.io import CallerHangup, Digits, Prompt, Timeout, TransportFailure
+from ivr.transports.agi.call_io import AgiCallIO, PromptAudio
+from ivr.transports.agi.server import AgiCommandFailed, AgiRequest
+from ivr.transports.terminal import AsteriskCall, CallerAction, ScriptedCaller, Transcript
 
 GREETING = Prompt(
     "greeting", ("Поликлиника номер один.", "Если это экстренный случай, звоните 103.")

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from ivr.agi_server import (
+from ivr.transports.agi.server import (
     MAX_LINE,
     AgiGarbledReply,
     AgiRequest,
     SocketAGI,
     quote_arg,
 )
-from ivr.asterisk_sim import AsteriskCall
+from ivr.transports.terminal import AsteriskCall
 
 ENV = b"agi_network: yes\nagi_network_script: registry\nagi_uniqueid: 1700000000.9\n\n"
 

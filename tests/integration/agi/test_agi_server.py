@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ivr.agi_server import (
+from ivr.io import CallerHangup, TransportFailure
+from ivr.transports.agi.server import (
     AgiCallerHangup,
     AgiCommandFailed,
     AgiConnectionLost,
@@ -22,8 +23,7 @@ from ivr.agi_server import (
     SocketAGI,
     quote_arg,
 )
-from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
-from ivr.io import CallerHangup, TransportFailure
+from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 
 
 def _call(server: Any, **kwargs: Any) -> Any:
@@ -316,8 +316,8 @@ def test_half_closed_and_silent_clients(agi_server: Any) -> None:
 
 
 def test_fifty_concurrent_calls(agi_server: Any, audio: Any, sounds_dir: Any) -> None:
-    from ivr.agi_io import AgiCallIO
     from ivr.io import Digits, Prompt
+    from ivr.transports.agi.call_io import AgiCallIO
 
     def route(request: AgiRequest) -> None:
         io = AgiCallIO(request, audio)

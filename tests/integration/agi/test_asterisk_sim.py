@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from booking_core.masking import mask_digits, mask_phone, scrub
-from ivr.asterisk_sim import (
+from ivr.transports.terminal import (
     AgiUnreachable,
     AsteriskCall,
     CallerAction,

@@ -16,9 +16,9 @@ from agent_console.app import create_app
 from booking_core import agents
 from booking_core.actors import Actor
 from booking_core.clock import FixedClock
-from ivr.call import IvrDeps
-from ivr.scripted import ScriptedCallIO
-from ivr.service import run_registry_call
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.service import run_registry_call
+from ivr.transports.scripted import ScriptedCallIO
 from registratura.bootstrap import Container, bootstrap
 from registratura.settings import Settings
 from support.world import demo, own_phone

@@ -12,9 +12,9 @@ from booking_core.actors import Actor
 from booking_core.commands import BookSlot
 from booking_core.patients import PatientQuery
 from booking_core.schedule import GridQuery
-from ivr.call import IvrDeps
-from ivr.scripted import ScriptedCallIO
-from ivr.service import run_registry_call
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.service import run_registry_call
+from ivr.transports.scripted import ScriptedCallIO
 from support.world import AGENT, demo, own_phone, patient_id, specialty_id
 
 TZ = "Europe/Moscow"

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from ivr.asterisk_sim import AsteriskCall, CallerAction, ScriptedCaller, Transcript
-from ivr.catalogue import load_catalogue
+from ivr.dialogue.catalogue import load_catalogue
+from ivr.transports.terminal import AsteriskCall, CallerAction, ScriptedCaller, Transcript
 from models.tables import Appointment, AppointmentStatus, AuditLog
 from registratura.bootstrap import Container
 from support.world import demo

@@ -19,7 +19,7 @@ from typing import Any
 from booking_core import booking
 from booking_core.actors import Actor
 from booking_core.commands import Cancel
-from ivr.asterisk_sim import CallerAction, ScriptedCaller
+from ivr.transports.terminal import CallerAction, ScriptedCaller
 from support.world import patient_id
 
 from .helpers import (

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from booking_core.slots import generate_slots
-from ivr.asterisk_sim import ScriptedCaller, Transcript
+from ivr.transports.terminal import ScriptedCaller, Transcript
 from models import db as models_db
 from models.migrate import upgrade
 from registratura.bootstrap import Container, bootstrap

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.asterisk_sim import ScriptedCaller
+from ivr.transports.terminal import ScriptedCaller
 
 from .helpers import BOOK_NEAREST, ROOT, booked, dial
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from ivr.asterisk_sim import ScriptedCaller
 from ivr.runtime import IvrRuntime
+from ivr.transports.terminal import ScriptedCaller
 from models.tables import AppointmentStatus, OutboxMessage, OutboxStatus
 from registratura.bootstrap import Container
 from sms.providers import provider_from_settings

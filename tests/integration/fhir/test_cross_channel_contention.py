@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from booking_core import agents
 from booking_core.actors import Actor
-from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
+from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from models.tables import Appointment, AppointmentStatus
 from registratura.bootstrap import Container
 from support.fakes import QuietEngine

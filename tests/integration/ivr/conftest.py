@@ -6,9 +6,9 @@ from datetime import time
 
 import pytest
 
-from ivr.call import IvrDeps
-from ivr.scripted import ScriptedCallIO
-from ivr.service import run_registry_call
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.service import run_registry_call
+from ivr.transports.scripted import ScriptedCallIO
 from support.world import own_phone
 
 

@@ -12,8 +12,8 @@ from sqlmodel import col, func, select
 
 from booking_core import booking, slots
 from booking_core.commands import FindSlots
-from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
 from ivr.runtime import IvrRuntime
+from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from models.tables import Appointment, AppointmentStatus, Channel, Doctor, Slot
 from registratura.bootstrap import bootstrap
 from support.fakes import QuietEngine

@@ -4,7 +4,7 @@ caller's ``#`` after a complete number reaches whatever command the IVR sent nex
 from __future__ import annotations
 
 from booking_core import booking
-from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
+from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from support.fakes import QuietEngine
 from support.world import demo, patient_id
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from booking_core import booking
-from ivr.asterisk_sim import AsteriskCall
+from ivr.transports.terminal import AsteriskCall
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
 from support.world import demo, patient_id
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from booking_core.hours import DeskHours
-from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
+from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from registratura.bootstrap import hours_from
 from support.asterisk_conf import DIALPLANS, Dialplan
 from support.fakes import QuietEngine

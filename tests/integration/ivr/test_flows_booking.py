@@ -161,7 +161,7 @@ def test_spoken_take_declined_offers_again(container, dial):
 
 def test_said_matches_whole_words_only():
     """"неверно" is a no, even though it contains "верно"."""
-    from ivr.call import says
+    from ivr.dialogue.call import says
 
     assert says("неверно", "неверно") and not says("неверно", "верно")
     assert says("хочу отменить запись", "отмен") and says("вызов врача на дом", "на дом")

@@ -9,8 +9,8 @@ from datetime import datetime
 from booking_core import booking, slots
 from booking_core.actors import Actor
 from booking_core.commands import BookSlot, FindSlots
-from ivr.scripted import ScriptedCallIO
-from ivr.service import run_registry_call
+from ivr.dialogue.service import run_registry_call
+from ivr.transports.scripted import ScriptedCallIO
 from models.tables import Channel
 from support.world import demo, patient_id, specialty_id
 
@@ -201,7 +201,7 @@ def test_a_callback_after_a_weekend_names_the_day(container, dial):
 
 def test_prompts_use_phone_wording():
     """No web words on the phone («в разделе»): a caller is told which key to press."""
-    from ivr.catalogue import load_catalogue
+    from ivr.dialogue.catalogue import load_catalogue
 
     for text in load_catalogue("ru").templates.values():
         assert "раздел" not in text, text

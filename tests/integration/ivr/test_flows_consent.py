@@ -15,9 +15,9 @@ from sqlmodel import select
 
 from booking_core import booking, calls
 from booking_core.outbox import ClaimedMessage
+from ivr.dialogue.service import run_registry_call
 from ivr.io import Speech
-from ivr.scripted import ScriptedCallIO, ScriptStep
-from ivr.service import run_registry_call
+from ivr.transports.scripted import ScriptedCallIO, ScriptStep
 from models.tables import ConsentCode, IdentificationAttempt, OutboxMessage, Patient
 from registratura.bootstrap import bootstrap
 from sms.providers import LocalOutboxProvider, SendReceipt, TemporaryFailure

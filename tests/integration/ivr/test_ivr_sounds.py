@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from booking_core import reports
-from ivr.asterisk_sim import AsteriskCall, ScriptedCaller
 from ivr.runtime import IvrRuntime
+from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from models.tables import CallRecord
 from support.fakes import QuietEngine
 from support.world import demo

@@ -14,9 +14,9 @@ from agent_console.app import create_app
 from booking_core import agents
 from booking_core.actors import Actor
 from booking_core.clock import FixedClock
-from ivr.call import IvrDeps
-from ivr.scripted import ScriptedCallIO
-from ivr.service import clinic_name, run_registry_call
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.service import clinic_name, run_registry_call
+from ivr.transports.scripted import ScriptedCallIO
 from models.migrate import upgrade
 from registratura.bootstrap import Container, bootstrap
 from registratura.settings import Settings

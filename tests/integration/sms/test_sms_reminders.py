@@ -10,9 +10,9 @@ from booking_core import booking, reminders
 from booking_core.actors import Actor
 from booking_core.commands import Cancel
 from booking_core.reminders import ReminderPolicy
-from ivr.call import IvrDeps
-from ivr.reminder_flow import run_reminder_call
-from ivr.scripted import ScriptedCallIO
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.reminder_flow import run_reminder_call
+from ivr.transports.scripted import ScriptedCallIO
 from models.tables import AppointmentReminder, CallRecord, OutboxMessage
 from sms.providers import LocalOutboxProvider
 from sms.worker import OutboxWorker

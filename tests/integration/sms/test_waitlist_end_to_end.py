@@ -9,9 +9,9 @@ from datetime import time
 
 from booking_core import booking, slots, waiting_list
 from booking_core.commands import BookSlot, Cancel
-from ivr.call import IvrDeps
-from ivr.scripted import ScriptedCallIO
-from ivr.service import run_registry_call
+from ivr.dialogue.call import IvrDeps
+from ivr.dialogue.service import run_registry_call
+from ivr.transports.scripted import ScriptedCallIO
 from models.tables import AppointmentStatus, Channel, WaitlistStatus
 from sms.worker import OutboxWorker
 from support.sms_world import ADULT_PHONE, ELDERLY_PHONE, sign

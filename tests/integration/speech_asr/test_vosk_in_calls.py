@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from ivr.agi_io import AgiCallIO
-from ivr.agi_server import AgiServer
-from ivr.agi_speech import SpeechInput
-from ivr.asterisk_sim import AsteriskCall, CallerAction, ScriptedCaller
 from ivr.io import Grammar, Prompt, Speech
+from ivr.transports.agi.call_io import AgiCallIO
+from ivr.transports.agi.server import AgiServer
+from ivr.transports.agi.speech import SpeechInput
+from ivr.transports.terminal import AsteriskCall, CallerAction, ScriptedCaller
 from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
 
 KO_WORDS = ("안녕하세요", "고양이", "바나나", "병원")

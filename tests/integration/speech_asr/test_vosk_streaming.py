@@ -8,13 +8,13 @@ import threading
 import wave
 from pathlib import Path
 
-from ivr.agi_io import AgiCallIO
-from ivr.agi_server import AgiServer
-from ivr.agi_speech import SpeechInput
-from ivr.asterisk_sim import AsteriskCall
 from ivr.io import Digits, Grammar, Prompt, Speech
-from ivr.transports.audiosocket import AudioSocketListener, StreamRecognition
-from ivr.transports.stream_call import StreamingCalls
+from ivr.transports.agi.call_io import AgiCallIO
+from ivr.transports.agi.server import AgiServer
+from ivr.transports.agi.speech import SpeechInput
+from ivr.transports.audiosocket.call_io import AudioSocketListener, StreamRecognition
+from ivr.transports.audiosocket.stream_call import StreamingCalls
+from ivr.transports.terminal import AsteriskCall
 from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
 

@@ -9,8 +9,8 @@ from datetime import date, datetime
 import pytest
 
 from booking_core.views import DoctorView, SlotOffer
-from ivr.catalogue import LOCALES, load_catalogue
-from ivr.phrasing import Phraser
+from ivr.dialogue.catalogue import LOCALES, load_catalogue
+from ivr.dialogue.phrasing import Phraser
 from ivr.runtime import _normalize
 from speech.prompt_cache import PAUSE_AFTER_COMMA, PromptCache
 from speech.tts import create_engine

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from ivr.call import Call
-from ivr.flows import MAIN_WORDS, OFFER_WORDS
+from ivr.dialogue.call import Call
+from ivr.dialogue.flows import MAIN_WORDS, OFFER_WORDS
 from ivr.io import Speech
 from speech import en_words, grammars, ru_dates, ru_numbers
 

@@ -3,12 +3,12 @@ AudioSocket.
 
 The AGI session (already answered) sends ``EXEC AudioSocket <uuid>,<host:port>`` without waiting
 for the reply -- Asterisk replies only when the application returns -- and waits for Asterisk to
-connect to :class:`~ivr.transports.audiosocket.AudioSocketListener` with that uuid.  The flow then
-runs over :class:`~ivr.transports.audiosocket.AudioSocketCallIO` in this same thread.  When it is
-done the IVR closes the audio socket, Asterisk's application returns ``0`` and the ``EXEC`` reply
-arrives; the variables the flow set (``REG_ESCALATE``, ``REG_REASON``, ``REG_IVR_DONE``...) are
-then set over AGI and, if the flow hung up, ``HANGUP`` follows.  The dialplan contract is the
-keypad path's.
+connect to :class:`~ivr.transports.audiosocket.call_io.AudioSocketListener` with that uuid.
+The flow then runs over :class:`~ivr.transports.audiosocket.call_io.AudioSocketCallIO` in this
+same thread.  When it is done the IVR closes the audio socket, Asterisk's application
+returns ``0`` and the ``EXEC`` reply arrives; the variables the flow set (``REG_ESCALATE``,
+``REG_REASON``, ``REG_IVR_DONE``...) are then set over AGI and, if the flow hung up, ``HANGUP``
+follows.  The dialplan contract is the keypad path's.
 
 * The caller hangs up (or the AGI side dies) while the audio socket is open: Asterisk closes the
   socket, the flow gets :class:`ivr.io.CallerHangup`, ``EXEC`` replies ``-1`` and the channel is
@@ -24,10 +24,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ivr.agi_io import AgiCallIO
-from ivr.agi_server import AgiProtocolError
 from ivr.io import CallerHangup, CallIO
-from ivr.transports.audiosocket import (
+from ivr.transports.agi.call_io import AgiCallIO
+from ivr.transports.agi.server import AgiProtocolError
+from ivr.transports.audiosocket.call_io import (
     AudioSocketCallIO,
     AudioSocketListener,
     PromptAudio,

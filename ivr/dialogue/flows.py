@@ -1,5 +1,5 @@
 """Call flows of the registry line: greeting, main menu, identify, book, my appointments,
-home visit, to-agent.  Written against :class:`ivr.call.Call`; no transport in sight."""
+home visit, to-agent.  Written against :class:`ivr.dialogue.call.Call`; no transport in sight."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ from booking_core.notifications import normalize_phone
 from booking_core.rules import is_russian_mobile, policy_valid
 from booking_core.views import AppointmentView, PatientView, SlotOffer, SpecialtyOption
 from booking_core.waiting_list import WaitlistEntryView
-from ivr.call import Call, Escalate, Hangup
-from ivr.catalogue import Prompt, load_catalogue
-from ivr.consent_flow import confirm_consent
+from ivr.dialogue.call import Call, Escalate, Hangup
+from ivr.dialogue.catalogue import Prompt, load_catalogue
+from ivr.dialogue.consent_flow import confirm_consent
 from ivr.io import CallerHangup, Digits, Timeout
 from models.tables import Channel, TimePreference, WaitlistStatus
 from speech import ru_dates, ru_numbers

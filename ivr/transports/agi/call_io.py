@@ -34,8 +34,6 @@ import logging
 import re
 from typing import Protocol, runtime_checkable
 
-from ivr.agi_server import AgiGarbledReply, AgiRequest, SocketAGI, quote_arg
-from ivr.agi_speech import SpeechInput
 from ivr.io import (
     DTMF_KEYS,
     BufferedCallIO,
@@ -47,6 +45,8 @@ from ivr.io import (
     Speech,
     Timeout,
 )
+from ivr.transports.agi.server import AgiGarbledReply, AgiRequest, SocketAGI, quote_arg
+from ivr.transports.agi.speech import SpeechInput
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ class PromptAudio(Protocol):
 class AgiCallIO(BufferedCallIO):
     """:class:`ivr.io.CallIO` over one FastAGI call.
 
-    ``target`` is the :class:`~ivr.agi_server.AgiRequest` a route receives (or its
-    :class:`~ivr.agi_server.SocketAGI`); ``audio`` maps prompts to sound files.  Hangups surface
-    as :class:`ivr.io.CallerHangup`, protocol trouble as :class:`ivr.io.TransportFailure`.
+    ``target`` is the :class:`~ivr.transports.agi.server.AgiRequest` a route receives (or its
+    :class:`~ivr.transports.agi.server.SocketAGI`); ``audio`` maps prompts to sound files.  Hangups
+    surface as :class:`ivr.io.CallerHangup`, protocol trouble as :class:`ivr.io.TransportFailure`.
     """
 
     def __init__(

@@ -21,7 +21,7 @@ from booking_core.errors import (
     TooManyAttempts,
 )
 from booking_core.views import PatientView
-from ivr.call import Call, Escalate
+from ivr.dialogue.call import Call, Escalate
 from models.tables import Channel
 from speech import ru_numbers
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 import iuliia
 
 from booking_core.views import AppointmentView, SlotOffer, SpecialtyView
-from ivr.catalogue import Catalogue
+from ivr.dialogue.catalogue import Catalogue
 from speech import en_words, ru_dates, ru_numbers
 
 

@@ -17,10 +17,10 @@ from booking_core.actors import Actor
 from booking_core.hours import DeskHours
 from booking_core.uow import UnitOfWorkFactory
 from booking_core.views import PatientView
-from ivr.catalogue import Catalogue, load_catalogue
+from ivr.dialogue.catalogue import Catalogue, load_catalogue
+from ivr.dialogue.phrasing import Phraser
+from ivr.dialogue.recording import CallRecorder
 from ivr.io import CallIO, Digits, Grammar, Prompt, Speech, Timeout
-from ivr.phrasing import Phraser
-from ivr.recording import CallRecorder
 from models.tables import Channel
 
 logger = logging.getLogger(__name__)

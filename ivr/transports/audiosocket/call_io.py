@@ -20,7 +20,7 @@ or confirmed speech (:mod:`speech.vad`) stops the prompt within one frame.  A re
 connection reads the caller's frames, runs the voice activity detector on them (microseconds per
 frame, never on an event loop) and queues events for the flow thread.  Keys pressed while no
 question is open are kept for the next one.  Channel variables a flow sets are kept and applied
-over AGI when the audio socket has closed (:mod:`ivr.transports.stream_call`).
+over AGI when the audio socket has closed (:mod:`ivr.transports.audiosocket.stream_call`).
 
 Faults: end of stream or a hangup frame -> :class:`ivr.io.CallerHangup`; an error frame, a
 payload longer than :data:`MAX_PAYLOAD` or no frame for ``watchdog_seconds`` ->
@@ -225,8 +225,9 @@ class StreamRecognition:
     """Starts a streaming recogniser for an utterance of the open question.
 
     ``phrases(grammar, locale)`` gives the question's phrase list (the AGI path's
-    :meth:`ivr.agi_speech.SpeechInput.phrases`); the recogniser decodes the caller's frames as
-    they arrive (Vosk's ``AcceptWaveform`` per frame), so the answer is ready when the turn ends.
+    :meth:`ivr.transports.agi.speech.SpeechInput.phrases`); the recogniser decodes the caller's
+    frames as they arrive (Vosk's ``AcceptWaveform`` per frame), so the answer is ready when the
+    turn ends.
     """
 
     def __init__(self, recognizer: Recognizer,

@@ -1,4 +1,4 @@
-"""Prompt catalogues: one TOML file per locale (``ivr/prompts/<locale>.toml``), same keys.
+"""Prompt catalogues: one TOML file per locale (``ivr/dialogue/prompts/<locale>.toml``), same keys.
 
 A template's placeholders are filled with text; a placeholder given a list or tuple becomes
 separate parts (one audio file each).  That is how personal numbers are read back: digit by

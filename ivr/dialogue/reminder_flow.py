@@ -23,11 +23,11 @@ from booking_core import booking, reminders
 from booking_core.actors import Actor
 from booking_core.errors import DomainError, NotCancellable
 from booking_core.views import AppointmentView
-from ivr.call import OPERATOR, REPEAT, Call, Escalate, IvrDeps, says
-from ivr.catalogue import Prompt
-from ivr.flows import escalate, finish, system_error
+from ivr.dialogue.call import OPERATOR, REPEAT, Call, Escalate, IvrDeps, says
+from ivr.dialogue.catalogue import Prompt
+from ivr.dialogue.flows import escalate, finish, system_error
+from ivr.dialogue.service import _run
 from ivr.io import CallerHangup, CallIO, Digits, Grammar, Speech
-from ivr.service import _run
 from models.tables import Channel
 
 logger = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ import logging
 
 from booking_core import admin
 from booking_core.uow import UnitOfWorkFactory
-from ivr.call import Call, IvrDeps
-from ivr.flows import queue_callback_call, registry_call, system_error
+from ivr.dialogue.call import Call, IvrDeps
+from ivr.dialogue.flows import queue_callback_call, registry_call, system_error
+from ivr.dialogue.recording import CallRecorder
 from ivr.io import CallerHangup, CallIO
-from ivr.recording import CallRecorder
 from models.tables import Clinic
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""FastAGI: the threaded server, the port over AGI commands, and recorded speech answers."""
