@@ -81,6 +81,19 @@ class Clinic(SQLModel, table=True):
     timezone: str = Field(default="Europe/Moscow", max_length=64)
 
 
+class ClinicLine(SQLModel, table=True):
+    """A dialled number (DNID or extension) of the registry line and whose calls it takes.
+
+    ``clinic_id`` set: the clinic's own number, its greeting plays.  ``None``: a regional line
+    shared by every clinic; the caller is served by the clinic they are attached to.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(index=True, unique=True, max_length=32)
+    clinic_id: int | None = Field(default=None, foreign_key="clinic.id", index=True)
+    label: str = Field(default="", max_length=120)
+
+
 class District(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("clinic_id", "number"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -418,6 +431,8 @@ class Agent(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: str = Field(default=Role.AGENT, max_length=12)
     extension: str = Field(default="", max_length=20)
+    # None: a regional user who sees every clinic; set: sees and books for that clinic only.
+    clinic_id: int | None = Field(default=None, foreign_key="clinic.id", index=True)
     active: bool = True
     # Carried in the session cookie; raising it ends every session of this user at once
     # (logout, password change or reset, disabling) -- signed cookies can't be recalled.
@@ -435,6 +450,9 @@ class CallRecord(SQLModel, table=True):
     call_id: str = Field(index=True, unique=True, max_length=32)  # REG_CALL_ID
     uniqueid: str = Field(default="", max_length=64, index=True)  # Asterisk's
     caller_number: str = Field(default="", max_length=20)
+    dialled_number: str = Field(default="", max_length=32)  # DNID / extension of the line
+    # The line's clinic, then the identified patient's: what a per-clinic console filters on.
+    clinic_id: int | None = Field(default=None, foreign_key="clinic.id", index=True)
     channel: str = Field(default="ivr", max_length=12)
     locale: str = Field(default="ru", max_length=5)
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
