@@ -21,6 +21,7 @@ from booking_core import agents, call_queue
 from booking_core.actors import Actor
 from booking_core.agents import AgentView, Permission
 from booking_core.errors import DomainError
+from booking_core.scope import ClinicScope
 from registratura.bootstrap import Container
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,36 @@ Registrar = Annotated[AgentView, Depends(require(Permission.WORK_PATIENTS))]
 ClinicAdmin = Annotated[AgentView, Depends(require(Permission.MANAGE_CLINIC))]
 UserAdmin = Annotated[AgentView, Depends(require(Permission.MANAGE_USERS))]
 Auditor = Annotated[AgentView, Depends(require(Permission.VIEW_AUDIT))]
+
+
+FILTER_KEY = "clinic_filter"
+
+
+def _chosen_clinic(request: Request) -> int | None:
+    """A regional user's clinic filter: ``?clinic=ID`` (empty: all clinics) is remembered in
+    the session, so the queue, the schedule, the search and the live feed agree."""
+    raw = request.query_params.get("clinic")
+    if raw is not None:
+        chosen = int(raw) if raw.isdigit() else None
+        if chosen is None:
+            request.session.pop(FILTER_KEY, None)
+        else:
+            request.session[FILTER_KEY] = chosen
+        return chosen
+    kept = request.session.get(FILTER_KEY)
+    return kept if isinstance(kept, int) else None
+
+
+def clinic_scope(request: Request, agent: CurrentAgent) -> ClinicScope:
+    """What this user may see: their own clinic, or (regional) every clinic narrowed by the
+    filter they chose.  The one place the console decides a reader's clinic scope; writes are
+    checked again by the booking core against the actor's clinic."""
+    if agent.clinic_id is not None:
+        return ClinicScope(own=agent.clinic_id)
+    return ClinicScope(chosen=_chosen_clinic(request))
+
+
+Scope = Annotated[ClinicScope, Depends(clinic_scope)]
 
 
 def actor_of(request: Request, agent: AgentView) -> Actor:

@@ -120,6 +120,15 @@ def clinics(uow: UnitOfWork) -> list[ClinicView]:
     return out
 
 
+def clinic_id_by_code(code: str, uow: UnitOfWork) -> int:
+    """The id of the clinic with this code (``not_found`` if none), e.g. for the command line."""
+    with uow.reading():
+        found = uow.session.exec(select(Clinic.id).where(Clinic.code == code.strip())).first()
+    if found is None:
+        raise NotFound("no clinic with this code", field="clinic")
+    return found
+
+
 def save_clinic(data: ClinicData, actor: Actor, uow: UnitOfWork,
                 clinic_id: int | None = None) -> int:
     """Create a clinic (``clinic_id`` None) or change one; the code stays unique."""

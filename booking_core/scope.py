@@ -1,0 +1,120 @@
+"""Clinic scope: which clinic's records a console user may see and change.
+
+A console user attached to a clinic (``Agent.clinic_id``) sees and works for that clinic only;
+a regional user (``clinic_id`` None) sees every clinic and may narrow the view with a filter.
+Reads take a :class:`ClinicScope`; writes check the actor's ``clinic_id`` here, once, so every
+channel that goes through the booking core gets the same answer (``other_clinic``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import col
+
+from booking_core.actors import Actor
+from booking_core.errors import NotFound, OtherClinic
+from booking_core.uow import UnitOfWork
+from models.tables import Appointment, CallbackRequest, CallRecord, Doctor, Patient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClinicScope:
+    """The clinics a reader may see.
+
+    ``own``: the user's clinic (None: regional).  ``chosen``: a regional user's filter (None:
+    all clinics).  ``clinic_id`` is what a list is narrowed to (None: not narrowed).
+    """
+
+    own: int | None = None
+    chosen: int | None = None
+
+    @property
+    def regional(self) -> bool:
+        return self.own is None
+
+    @property
+    def clinic_id(self) -> int | None:
+        return self.own if self.own is not None else self.chosen
+
+    def allows(self, clinic_id: int | None) -> bool:
+        """May this user see a record of ``clinic_id``?  (Access, not the regional filter.)"""
+        return self.own is None or clinic_id == self.own
+
+    def check(self, clinic_id: int | None, what: str = "record") -> None:
+        """Raise ``other_clinic`` if the record belongs to a clinic this user may not see."""
+        if not self.allows(clinic_id):
+            logger.info("clinic scope: %s of another clinic refused", what)
+            raise OtherClinic(f"this {what} belongs to another clinic")
+
+    def narrow(self, stmt: Any, column: Any) -> Any:
+        """``stmt`` restricted to the filtered clinic (unchanged when not narrowed)."""
+        return stmt if self.clinic_id is None else stmt.where(column == self.clinic_id)
+
+    def narrow_calls(self, stmt: Any) -> Any:
+        """Calls a reader sees: their clinic's, and those whose clinic is not known yet (an
+        unidentified caller on a regional line belongs to nobody yet and must not wait for a
+        regional user who may not be logged in)."""
+        if self.clinic_id is None:
+            return stmt
+        return stmt.where((CallRecord.clinic_id == self.clinic_id)
+                          | col(CallRecord.clinic_id).is_(None))
+
+    @classmethod
+    def of(cls, actor: Actor) -> ClinicScope:
+        return cls(own=actor.clinic_id)
+
+
+EVERYWHERE = ClinicScope()
+
+
+def check_actor(actor: Actor, clinic_id: int | None, what: str = "record") -> None:
+    """The actor's clinic scope on a write: ``other_clinic`` when it reaches another clinic."""
+    ClinicScope.of(actor).check(clinic_id, what)
+
+
+def check_patient(uow: UnitOfWork, actor: Actor | ClinicScope, patient_id: int) -> Patient:
+    """The patient, if the actor (or reader) may deal with them; ``not_found`` if none."""
+    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
+    patient = uow.session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound("patient not found")
+    scope.check(patient.clinic_id, "patient")
+    return patient
+
+
+def check_appointment(uow: UnitOfWork, actor: Actor | ClinicScope, appt: Appointment) -> None:
+    """An appointment is the clinic's whose doctor it is with, and its patient's."""
+    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
+    if scope.regional:
+        return
+    doctor = uow.session.get(Doctor, appt.doctor_id)
+    patient = uow.session.get(Patient, appt.patient_id)
+    scope.check(doctor.clinic_id if doctor else None, "appointment")
+    scope.check(patient.clinic_id if patient else None, "appointment")
+
+
+def check_doctor(uow: UnitOfWork, actor: Actor | ClinicScope, doctor_id: int) -> Doctor:
+    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
+    doctor = uow.session.get(Doctor, doctor_id)
+    if doctor is None:
+        raise NotFound("doctor not found")
+    scope.check(doctor.clinic_id, "doctor")
+    return doctor
+
+
+def check_call(actor: Actor | ClinicScope, call: CallRecord) -> None:
+    """A call whose clinic is still unknown is everybody's (see :meth:`narrow_calls`)."""
+    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
+    if call.clinic_id is not None:
+        scope.check(call.clinic_id, "call")
+
+
+def check_callback(uow: UnitOfWork, actor: Actor | ClinicScope, cb: CallbackRequest) -> None:
+    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
+    if cb.clinic_id is not None:
+        scope.check(cb.clinic_id, "callback request")
