@@ -107,17 +107,22 @@ Auditor = Annotated[AgentView, Depends(require(Permission.VIEW_AUDIT))]
 FILTER_KEY = "clinic_filter"
 
 
+def _remember_filter(request: Request, raw: str) -> int | None:
+    """Keep a regional user's clinic filter ("" = all clinics) in the session."""
+    chosen = int(raw) if raw.strip().isdigit() else None
+    if chosen is None:
+        request.session.pop(FILTER_KEY, None)
+    else:
+        request.session[FILTER_KEY] = chosen
+    return chosen
+
+
 def _chosen_clinic(request: Request) -> int | None:
     """A regional user's clinic filter: ``?clinic=ID`` (empty: all clinics) is remembered in
     the session, so the queue, the schedule, the search and the live feed agree."""
     raw = request.query_params.get("clinic")
     if raw is not None:
-        chosen = int(raw) if raw.isdigit() else None
-        if chosen is None:
-            request.session.pop(FILTER_KEY, None)
-        else:
-            request.session[FILTER_KEY] = chosen
-        return chosen
+        return _remember_filter(request, raw)
     kept = request.session.get(FILTER_KEY)
     return kept if isinstance(kept, int) else None
 
@@ -131,7 +136,23 @@ def clinic_scope(request: Request, agent: CurrentAgent) -> ClinicScope:
     return ClinicScope(chosen=_chosen_clinic(request))
 
 
+def filter_from_form(request: Request, scope: ClinicScope, raw: str | None) -> ClinicScope:
+    """The scope with a clinic chosen in a POSTed form (the patient search); a per-clinic
+    user's scope does not move."""
+    if raw is None or not scope.regional:
+        return scope
+    return ClinicScope(chosen=_remember_filter(request, raw))
+
+
 Scope = Annotated[ClinicScope, Depends(clinic_scope)]
+
+
+def clinic_filter_context(container: Container, scope: ClinicScope) -> dict[str, object]:
+    """What a page needs to draw the regional user's clinic select (none for one clinic)."""
+    from booking_core.clinic_admin import clinics
+
+    choices = clinics(container.uow()) if scope.regional else []
+    return {"scope": scope, "filter_clinics": choices if len(choices) > 1 else []}
 
 
 def actor_of(request: Request, agent: AgentView) -> Actor:

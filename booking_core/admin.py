@@ -15,6 +15,7 @@ from booking_core.actors import Actor
 from booking_core.commands import Attach, CloseChannel, FindSlots, RegisterAbsence, RequestCallback
 from booking_core.errors import AttachmentTooSoon, InvalidInput, NotFound
 from booking_core.rules import booking_window
+from booking_core.scope import check_actor
 from booking_core.slots import _query_free, within_age
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView, SlotOffer
@@ -292,6 +293,10 @@ def complete_callback(callback_id: int, actor: Actor, uow: UnitOfWork, note: str
         req = uow.session.get(CallbackRequest, callback_id)
         if req is None:
             raise NotFound("callback request not found")
+        patient = uow.session.get(Patient, req.patient_id) if req.patient_id else None
+        clinic = patient.clinic_id if patient else req.clinic_id
+        if clinic is not None:
+            check_actor(actor, clinic, "callback request")
         req.status, req.done_by, req.note = "done", actor.label, note
         req.done_at = uow.clock.now_utc()
         audit.record(uow, actor, "callback_done", "callback", callback_id, {"status": "open"},

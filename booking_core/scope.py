@@ -12,12 +12,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import col
-
 from booking_core.actors import Actor
 from booking_core.errors import NotFound, OtherClinic
 from booking_core.uow import UnitOfWork
-from models.tables import Appointment, CallbackRequest, CallRecord, Doctor, Patient
+from models.tables import Appointment, CallbackRequest, Doctor, Patient
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +39,11 @@ class ClinicScope:
     def clinic_id(self) -> int | None:
         return self.own if self.own is not None else self.chosen
 
+    @property
+    def access(self) -> ClinicScope:
+        """Only what the user may see, without the regional filter (opening a card by id)."""
+        return ClinicScope(own=self.own)
+
     def allows(self, clinic_id: int | None) -> bool:
         """May this user see a record of ``clinic_id``?  (Access, not the regional filter.)"""
         return self.own is None or clinic_id == self.own
@@ -55,14 +58,16 @@ class ClinicScope:
         """``stmt`` restricted to the filtered clinic (unchanged when not narrowed)."""
         return stmt if self.clinic_id is None else stmt.where(column == self.clinic_id)
 
-    def narrow_calls(self, stmt: Any) -> Any:
-        """Calls a reader sees: their clinic's, and those whose clinic is not known yet (an
-        unidentified caller on a regional line belongs to nobody yet and must not wait for a
-        regional user who may not be logged in)."""
-        if self.clinic_id is None:
-            return stmt
-        return stmt.where((CallRecord.clinic_id == self.clinic_id)
-                          | col(CallRecord.clinic_id).is_(None))
+    def shows_call(self, clinic_id: int | None) -> bool:
+        """Calls a reader sees: their clinic's (or filter's), and those whose clinic is not
+        known yet -- an unidentified caller on a regional line belongs to nobody yet and must
+        not wait for a regional user who may not be logged in."""
+        return clinic_id is None or self.clinic_id is None or clinic_id == self.clinic_id
+
+    def check_call(self, clinic_id: int | None) -> None:
+        """Taking or opening a call by id: refused only when it is known to be elsewhere."""
+        if clinic_id is not None:
+            self.check(clinic_id, "call")
 
     @classmethod
     def of(cls, actor: Actor) -> ClinicScope:
@@ -105,13 +110,6 @@ def check_doctor(uow: UnitOfWork, actor: Actor | ClinicScope, doctor_id: int) ->
         raise NotFound("doctor not found")
     scope.check(doctor.clinic_id, "doctor")
     return doctor
-
-
-def check_call(actor: Actor | ClinicScope, call: CallRecord) -> None:
-    """A call whose clinic is still unknown is everybody's (see :meth:`narrow_calls`)."""
-    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
-    if call.clinic_id is not None:
-        scope.check(call.clinic_id, "call")
 
 
 def check_callback(uow: UnitOfWork, actor: Actor | ClinicScope, cb: CallbackRequest) -> None:

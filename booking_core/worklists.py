@@ -8,12 +8,13 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from booking_core.booking import LIVE_FUTURE, _view
 from booking_core.errors import NotFound
 from booking_core.masking import mask_phone
+from booking_core.scope import EVERYWHERE, ClinicScope
 from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView
 from models.tables import (
@@ -110,10 +111,18 @@ def callback_item(callback_id: int, uow: UnitOfWork) -> CallbackItem:
 
 
 def callbacks(uow: UnitOfWork, status: str | None = "open", limit: int = 200, *,
-              callback_id: int | None = None) -> list[CallbackItem]:
-    """Callback requests (open ones first by age); ``status=None`` lists every state."""
+              callback_id: int | None = None,
+              scope: ClinicScope = EVERYWHERE) -> list[CallbackItem]:
+    """Callback requests (open ones first by age); ``status=None`` lists every state.
+
+    Within ``scope``: a request is its patient's clinic's (else the line's); one from a caller
+    nobody identified, on a line of no clinic, is everybody's, as a waiting call is."""
     with uow.reading():
         stmt = select(CallbackRequest)
+        if scope.clinic_id is not None:
+            clinic = func.coalesce(Patient.clinic_id, CallbackRequest.clinic_id)
+            stmt = stmt.outerjoin(Patient, col(Patient.id) == CallbackRequest.patient_id).where(
+                or_(clinic == scope.clinic_id, clinic.is_(None)))
         if callback_id is not None:
             stmt = stmt.where(CallbackRequest.id == callback_id)
         if status:
