@@ -112,6 +112,13 @@ def finish_current_call(request: Request, agent: Registrar) -> Response:
     return RedirectResponse("/queue", status_code=303)
 
 
+def _same_calls(a: QueueState, b: QueueState) -> bool:
+    """The same waiting calls in the same states (answered, Asterisk's view) as last sent."""
+    return ([(c.call_id, c.answered_by, c.outcome) for c in a.calls]
+            == [(c.call_id, c.answered_by, c.outcome) for c in b.calls]
+            and a.live == b.live and a.connected == b.connected)
+
+
 def _hidden_live(payload: Any, state: QueueState, scope: ClinicScope) -> bool:
     """An Asterisk event about a call of a clinic this user does not see."""
     call_id = str(payload.get("call_id", "")) if isinstance(payload, dict) else ""
@@ -153,6 +160,7 @@ async def events(request: Request, agent: QueueViewer, scope: Scope) -> Streamin
         deadline = loop.time() + max_s
         try:
             yield "retry: 2000\n\n"
+            last = visible(state, scope)
             yield queue_event(state)
             while (left := deadline - loop.time()) > 0:
                 try:
@@ -162,6 +170,10 @@ async def events(request: Request, agent: QueueViewer, scope: Scope) -> Streamin
                     yield ": keep-alive\n\n"
                     continue
                 if kind == "queue":
+                    seen = visible(payload, scope)
+                    if scope.clinic_id is not None and _same_calls(seen, last):
+                        continue  # a change in another clinic's queue: not this user's news
+                    last = seen
                     yield queue_event(payload)
                 elif not _hidden_live(payload, feed.snapshot(), scope):
                     yield f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
