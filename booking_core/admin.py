@@ -15,7 +15,7 @@ from booking_core.actors import Actor
 from booking_core.commands import Attach, CloseChannel, FindSlots, RegisterAbsence, RequestCallback
 from booking_core.errors import AttachmentTooSoon, InvalidInput, NotFound
 from booking_core.rules import booking_window
-from booking_core.scope import check_actor
+from booking_core.scope import check_actor, check_doctor
 from booking_core.slots import _query_free, within_age
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView, SlotOffer
@@ -61,6 +61,9 @@ def close_channel(cmd: CloseChannel, uow: UnitOfWork) -> int:
     if cmd.specialty_id is None and cmd.doctor_id is None:
         raise InvalidInput("a restriction names a specialty or a doctor")
     with uow:
+        check_actor(cmd.actor, cmd.clinic_id, "clinic")
+        if cmd.doctor_id is not None:
+            check_doctor(uow, cmd.actor, cmd.doctor_id)
         r = ChannelRestriction(
             clinic_id=cmd.clinic_id, channel=cmd.channel, specialty_id=cmd.specialty_id,
             doctor_id=cmd.doctor_id, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
@@ -82,6 +85,7 @@ def lift_restriction(restriction_id: int, actor: Actor, uow: UnitOfWork) -> None
         r = uow.session.get(ChannelRestriction, restriction_id)
         if r is None:
             raise NotFound("restriction not found")
+        check_actor(actor, r.clinic_id, "restriction")
         before = audit.snapshot(r, ("channel", "specialty_id", "doctor_id", "starts_on", "ends_on"))
         uow.session.delete(r)
         audit.record(uow, actor, "unrestrict", "channel_restriction", restriction_id, before)
@@ -100,9 +104,9 @@ def register_absence(cmd: RegisterAbsence, uow: UnitOfWork) -> AbsenceReport:
     if cmd.ends_on < cmd.starts_on:
         raise InvalidInput("absence ends before it starts")
     with uow:
-        doctor = uow.session.get(Doctor, cmd.doctor_id)
-        if doctor is None:
-            raise NotFound("doctor not found")
+        doctor = check_doctor(uow, cmd.actor, cmd.doctor_id)
+        if cmd.substitute_doctor_id is not None:
+            check_doctor(uow, cmd.actor, cmd.substitute_doctor_id)
         absence = DoctorAbsence(
             doctor_id=cmd.doctor_id, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
             reason=cmd.reason, substitute_doctor_id=cmd.substitute_doctor_id,

@@ -142,13 +142,17 @@ def callbacks(uow: UnitOfWork, status: str | None = "open", limit: int = 200, *,
         ) for r in rows]
 
 
-def absence_calls(uow: UnitOfWork) -> list[AbsenceCall]:
+def absence_calls(uow: UnitOfWork, clinic_id: int | None = None) -> list[AbsenceCall]:
     """Live future appointments to rearrange with the patient, nearest first, with phones:
     those in a doctor's absence (rule 14) and those flagged because the doctor left or the
-    schedule changed."""
+    schedule changed (of one clinic's doctors when ``clinic_id`` is given)."""
     with uow.reading():
+        stmt = select(Appointment, Patient, DoctorAbsence)
+        if clinic_id is not None:
+            stmt = stmt.join(Doctor, col(Doctor.id) == Appointment.doctor_id).where(
+                Doctor.clinic_id == clinic_id)
         rows = uow.session.exec(
-            select(Appointment, Patient, DoctorAbsence)
+            stmt
             .join(Patient, col(Patient.id) == Appointment.patient_id)
             .outerjoin(DoctorAbsence, col(DoctorAbsence.id) == Appointment.absence_id)
             .where(or_(col(Appointment.absence_id).is_not(None),
@@ -194,11 +198,15 @@ def _offered_substitutes(uow: UnitOfWork, flagged: list[Appointment]) -> dict[in
     return out
 
 
-def restrictions(uow: UnitOfWork, *, include_past: bool = False) -> list[RestrictionItem]:
-    """Channel restrictions, current and future (or all), by start date."""
+def restrictions(uow: UnitOfWork, *, include_past: bool = False,
+                 clinic_id: int | None = None) -> list[RestrictionItem]:
+    """Channel restrictions, current and future (or all), by start date; of one clinic when
+    ``clinic_id`` is given."""
     with uow.reading():
         today = uow.clock.today()
         stmt = select(ChannelRestriction).order_by(col(ChannelRestriction.starts_on))
+        if clinic_id is not None:
+            stmt = stmt.where(ChannelRestriction.clinic_id == clinic_id)
         if not include_past:
             stmt = stmt.where(ChannelRestriction.ends_on >= today)
         rows = uow.session.exec(stmt).all()
@@ -212,14 +220,18 @@ def restrictions(uow: UnitOfWork, *, include_past: bool = False) -> list[Restric
         ) for r in rows]
 
 
-def absences(uow: UnitOfWork, *, include_past: bool = False) -> list[AbsenceItem]:
-    """Doctor absences, current and future (or all), with how many live bookings they hit."""
+def absences(uow: UnitOfWork, *, include_past: bool = False,
+             clinic_id: int | None = None) -> list[AbsenceItem]:
+    """Doctor absences, current and future (or all), with how many live bookings they hit;
+    of one clinic's doctors when ``clinic_id`` is given."""
     with uow.reading():
         today = uow.clock.today()
         stmt = (select(DoctorAbsence, Doctor, Specialty)
                 .join(Doctor, col(Doctor.id) == DoctorAbsence.doctor_id)
                 .join(Specialty, col(Specialty.id) == Doctor.specialty_id)
                 .order_by(col(DoctorAbsence.starts_on)))
+        if clinic_id is not None:
+            stmt = stmt.where(Doctor.clinic_id == clinic_id)
         if not include_past:
             stmt = stmt.where(DoctorAbsence.ends_on >= today)
         rows = uow.session.exec(stmt).all()
