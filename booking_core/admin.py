@@ -247,6 +247,11 @@ def attach_patient(cmd: Attach, uow: UnitOfWork) -> None:
         clinic = uow.session.get(Clinic, cmd.clinic_id)
         if patient is None or clinic is None:
             raise NotFound("patient or clinic not found")
+        # One clinic's user attaches to their clinic (an unattached patient too) and moves
+        # districts within it; moving a patient between clinics is a regional user's job.
+        if patient.clinic_id is not None:
+            check_actor(cmd.actor, patient.clinic_id, "patient")
+        check_actor(cmd.actor, cmd.clinic_id, "clinic")
         if cmd.district_id is not None:
             district = uow.session.get(District, cmd.district_id)
             if district is None or district.clinic_id != cmd.clinic_id:
