@@ -19,7 +19,7 @@ from ivr.dialogue.service import run_registry_call
 from ivr.transports.scripted import ScriptedCallIO
 from registratura.bootstrap import Container
 from support.two_clinics import BORN_B, PHONE_B, POLICY_B, SecondClinic, add_second_clinic, add_user
-from support.world import demo, doctor_ids, own_phone, patient_id
+from support.world import demo, doctor_ids, own_phone, patient_id, specialty_id
 
 PASSWORD = "correct-horse-2"
 ADULT = demo("adult")
@@ -236,3 +236,65 @@ def test_users_get_a_clinic_and_a_clinic_admin_manages_only_theirs(container, lo
     page = regadmin.get("/users").text
     assert "Поликлиника № 5" in page and "все (регион)" in page
     assert "все (регион)" not in gp3admin.get("/users").text
+
+
+def test_worklists_admin_and_exports_stay_in_the_clinic(container, login, region):
+    gp3admin, gp5, regadmin = login("gp3admin"), login("gp5"), login("regadmin")
+    day = (container.clock.today() + timedelta(days=3)).isoformat()
+
+    def refused(r) -> None:  # type: ignore[no-untyped-def]
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["id"] == "other_clinic"
+
+    spec = specialty_id(container, "therapist")
+    r = gp5.post("/api/waitlist", json={"patient_id": region.patient_id, "specialty_id": spec})
+    assert r.status_code == 201, r.text
+    assert [e["patient_id"] for e in gp5.get("/api/waitlist",
+                                             params={"specialty_id": spec}).json()] == [
+        region.patient_id]
+    assert gp3admin.get("/api/waitlist", params={"specialty_id": spec}).json() == []
+    refused(gp3admin.delete(f"/api/waitlist/{r.json()['id']}"))
+    refused(gp3admin.post("/api/restrictions", json={
+        "channel": "ivr", "starts_on": day, "ends_on": day, "doctor_id": region.doctor_id}))
+    refused(gp3admin.post("/api/absences", json={
+        "doctor_id": region.doctor_id, "starts_on": day, "ends_on": day}))
+    refused(gp3admin.get("/api/admin/exports/day-list",
+                         params={"doctor_id": region.doctor_id, "day": day}))
+    refused(gp3admin.get(f"/api/admin/doctors/{region.doctor_id}/templates"))
+    assert region.doctor_id not in {d["id"] for d in gp3admin.get("/api/admin/doctors").json()}
+    # the regional admin closes the other clinic's doctor: listed there, not in the first one
+    r = regadmin.post("/api/restrictions", json={
+        "channel": "ivr", "starts_on": day, "ends_on": day, "doctor_id": region.doctor_id})
+    assert r.status_code == 201, r.text
+    assert gp3admin.get("/api/restrictions").json() == []
+    assert [x["id"] for x in login("gp5").get("/api/restrictions").json()] == [r.json()["id"]]
+
+
+def test_audit_of_one_clinic_shows_that_clinics_entries(login, region):
+    gp3admin, regadmin = login("gp3admin"), login("regadmin")
+
+    def registered(client: TestClient) -> set[str]:
+        page = client.get("/api/audit", params={"action": "patient_register"}).json()
+        return {e["entity_id"] for e in page["entries"]}
+
+    assert str(region.patient_id) in registered(regadmin)
+    assert str(region.patient_id) not in registered(gp3admin)
+    logins = gp3admin.get("/api/audit", params={"action": "login"}).json()["entries"]
+    assert {e["actor"] for e in logins} == {"agent:gp3admin"}  # not regadmin's login
+
+
+def test_browser_phone_operator_of_one_clinic_cannot_book_another(container, region):
+    """The browser phone books as its console user (an IVR-channel actor with their clinic)."""
+    from booking_core import booking
+    from booking_core.actors import Actor
+    from booking_core.commands import BookSlot
+    from booking_core.errors import OtherClinic
+    from models.tables import Channel
+
+    operator = Actor.agent("gp3", "127.0.0.1", channel=Channel.IVR,
+                           clinic_id=region.demo_clinic_id)
+    with pytest.raises(OtherClinic):
+        booking.book(BookSlot(region.patient_id, region.slot_id, operator), container.uow())
+    own = Actor.agent("gp5", "127.0.0.1", channel=Channel.IVR, clinic_id=region.clinic_id)
+    assert booking.book(BookSlot(region.patient_id, region.slot_id, own),
+                        container.uow()).status == "booked"
