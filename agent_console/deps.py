@@ -108,7 +108,7 @@ FILTER_KEY = "clinic_filter"
 
 
 def _remember_filter(request: Request, raw: str) -> int | None:
-    """Keep a regional user's clinic filter ("" = all clinics) in the session."""
+    """Keep a regional user's clinic filter ("all" or "" = all clinics) in the session."""
     chosen = int(raw) if raw.strip().isdigit() else None
     if chosen is None:
         request.session.pop(FILTER_KEY, None)

@@ -23,6 +23,12 @@ api = APIRouter(prefix="/api", tags=["schedule"], dependencies=[Depends(csrf_pro
                 responses=ERRORS)
 
 DEFAULT_DAYS = 7
+# The grid form's selects send "" for «all doctors of the specialty» and «—».
+OptionalId = Annotated[str, Query(max_length=12, pattern=r"^\d*$")]
+
+
+def _id(value: str) -> int | None:
+    return int(value) if value else None
 
 
 def _grid_clinic(scope: Scope, patient: int | None, doctor: int | None) -> int | None:
@@ -34,10 +40,17 @@ def _grid_clinic(scope: Scope, patient: int | None, doctor: int | None) -> int |
 @router.get("/schedule")
 def schedule_page(
     request: Request, container: ContainerDep, agent: Registrar, scope: Scope,
-    specialty: int | None = None, doctor: int | None = None, start: date | None = None,
+    specialty: OptionalId = "", doctor: OptionalId = "", start: date | None = None,
     days: Annotated[int, Query(ge=1, le=MAX_GRID_DAYS)] = DEFAULT_DAYS,
     patient: int | None = None, reschedule: int | None = None,
 ) -> Response:
+    return _schedule_page(request, container, scope, _id(specialty), _id(doctor), start, days,
+                          patient, reschedule)
+
+
+def _schedule_page(request: Request, container: ContainerDep, scope: Scope,
+                   specialty: int | None, doctor: int | None, start: date | None, days: int,
+                   patient: int | None, reschedule: int | None) -> Response:
     uow = container.uow
     moving = booking.get_appointment(reschedule, uow(), scope.access) if reschedule else None
     if moving is not None:
