@@ -301,6 +301,8 @@ class QueuedCallOut(Out):
     waiting_s: int
     answered_by: str | None
     outcome: str
+    clinic_id: int | None = Field(None, description="The line's clinic, else the identified "
+                                                    "caller's; null: not known yet")
     reason_text: str = ""
     intent_text: str = ""
 

@@ -26,7 +26,7 @@ from agent_console.feed import QueueFeed, QueueState
 from agent_console.schemas import ERRORS, QueuedCallOut, QueueOut
 from agent_console.security import csrf_protect, csrf_token, flash
 from agent_console.templating import render
-from booking_core import call_queue
+from booking_core import call_queue, clinic_admin
 from booking_core.agents import AgentView, Permission
 from booking_core.scope import ClinicScope
 
@@ -65,18 +65,24 @@ def visible(state: QueueState, scope: ClinicScope) -> QueueState:
                    live=[e for e in state.live if e.get("call_id", "") not in hidden])
 
 
-def _context(state: QueueState, agent: AgentView, token: str) -> dict[str, Any]:
+def _context(state: QueueState, agent: AgentView, token: str,
+             clinic_names: dict[int, str] | None = None) -> dict[str, Any]:
     return {"calls": state.calls, "live": state.live, "members": state.members,
             "live_by_call": state.live_by_call, "asterisk": state.asterisk,
-            "asterisk_text": asterisk_text(state),
+            "asterisk_text": asterisk_text(state), "agent": agent,
+            "clinic_names": clinic_names or {},
             "can_take": agent.can(Permission.WORK_PATIENTS), "csrf_token": token}
+
+
+def _clinic_names(container: Any) -> dict[int, str]:
+    return {c.id: c.short_name for c in clinic_admin.clinics(container.uow())}
 
 
 @router.get("/queue")
 def queue_page(request: Request, container: ContainerDep, agent: QueueViewer,
                scope: Scope) -> Response:
     state = visible(_feed(request).snapshot(), scope)
-    ctx = _context(state, agent, csrf_token(request))
+    ctx = _context(state, agent, csrf_token(request), _clinic_names(container))
     ctx.update(clinic_filter_context(container, scope))
     ctx["current_call"] = current_call(request, container)
     now = container.clock.now_local()
@@ -141,10 +147,11 @@ async def events(request: Request, agent: QueueViewer, scope: Scope) -> Streamin
     # This agent's phone in the Asterisk queue: when it answers an escalated call, the page
     # opens that call's context by itself ("pop" on AgentConnect).
     my_phone = container.settings.ami_agent_interfaces.get(agent.username)
+    clinic_names = _clinic_names(container)
 
     def queue_event(state: QueueState) -> str:
         state = visible(state, scope)
-        ctx = _context(state, agent, token)
+        ctx = _context(state, agent, token, clinic_names)
         html = templates.get_template("_queue_rows.html").render(ctx)
         live_html = templates.get_template("_live_rows.html").render(ctx)
         data = {"count": len(state.calls), "html": html, "live_html": live_html,

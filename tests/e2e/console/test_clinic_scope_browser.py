@@ -49,7 +49,9 @@ def test_clinic_filter_and_other_clinic_page(sqlite_container, browser_page, tmp
 
         # The regional registrar: the queue with every clinic, then the first clinic only.
         sign_in("region1", "/queue")
-        page.wait_for_selector(f'tr[data-call="{call_id}"]')
+        row = page.wait_for_selector(f'tr[data-call="{call_id}"]')
+        assert "Поликлиника № 5" in row.inner_text()  # whose call, when all clinics are shown
+        page.screenshot(path=str(tmp_path / "queue_all.png"))
         page.select_option("#clinic-filter", label="Поликлиника № 5")
         page.wait_for_url(f"{url}/queue?clinic={world.clinic_id}")
         page.wait_for_selector(f'tr[data-call="{call_id}"]')
@@ -83,6 +85,7 @@ def test_clinic_filter_and_other_clinic_page(sqlite_container, browser_page, tmp
         sign_in("gp3reg", "/patients")
         assert page.query_selector("#clinic-filter") is None
         assert "Поиск среди пациентов вашей поликлиники" in page.inner_text("main")
+        assert "Городская поликлиника № 3" in page.inner_text("header")
         response = page.goto(f"{url}/patients/{world.patient_id}")
         assert response is not None and response.status == 403
         body = page.inner_text("body")

@@ -168,6 +168,9 @@ def test_queue_shows_own_clinics_calls_and_unidentified_ones(container, login, r
     assert waiting(gp3) == {own, anonymous}
     assert waiting(gp5) == {other, anonymous}
     assert waiting(regional) == {own, other, anonymous}
+    clinics = {c["call_id"]: c["clinic_id"]
+               for c in regional.get("/api/calls/waiting").json()["calls"]}
+    assert clinics == {own: region.demo_clinic_id, other: region.clinic_id, anonymous: None}
     assert "Зимина" not in gp3.get("/queue").text
     r = gp3.post(f"/api/calls/{other}/take")
     assert r.status_code == 403 and r.json()["error"]["id"] == "other_clinic"
