@@ -20,7 +20,7 @@ from agent_console.security import (
 from booking_core import agents, call_queue
 from booking_core.actors import Actor
 from booking_core.agents import AgentView, Permission
-from booking_core.errors import DomainError
+from booking_core.errors import DomainError, OtherClinic
 from booking_core.scope import ClinicScope
 from registratura.bootstrap import Container
 
@@ -145,6 +145,15 @@ def filter_from_form(request: Request, scope: ClinicScope, raw: str | None) -> C
 
 
 Scope = Annotated[ClinicScope, Depends(clinic_scope)]
+
+
+def regional_only(agent: CurrentAgent) -> AgentView:
+    """For what belongs to the whole region (imports of clinic files, FHIR API clients):
+    one clinic's user is refused with ``other_clinic``."""
+    if agent.clinic_id is not None:
+        logger.info("user %s of one clinic refused a regional page", agent.username)
+        raise OtherClinic("this is managed for the whole region")
+    return agent
 
 
 def clinic_filter_context(container: Container, scope: ClinicScope) -> dict[str, object]:

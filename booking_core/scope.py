@@ -15,7 +15,7 @@ from typing import Any
 from booking_core.actors import Actor
 from booking_core.errors import NotFound, OtherClinic
 from booking_core.uow import UnitOfWork
-from models.tables import Appointment, CallbackRequest, Doctor, Patient
+from models.tables import Appointment, Doctor, Patient
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +82,13 @@ def check_actor(actor: Actor, clinic_id: int | None, what: str = "record") -> No
     ClinicScope.of(actor).check(clinic_id, what)
 
 
+def _as_scope(who: Actor | ClinicScope) -> ClinicScope:
+    return who if isinstance(who, ClinicScope) else ClinicScope.of(who)
+
+
 def check_patient(uow: UnitOfWork, actor: Actor | ClinicScope, patient_id: int) -> Patient:
     """The patient, if the actor (or reader) may deal with them; ``not_found`` if none."""
-    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
+    scope = _as_scope(actor)
     patient = uow.session.get(Patient, patient_id)
     if patient is None:
         raise NotFound("patient not found")
@@ -93,8 +97,9 @@ def check_patient(uow: UnitOfWork, actor: Actor | ClinicScope, patient_id: int) 
 
 
 def check_appointment(uow: UnitOfWork, actor: Actor | ClinicScope, appt: Appointment) -> None:
-    """An appointment is the clinic's whose doctor it is with, and its patient's."""
-    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
+    """An appointment is the clinic's whose doctor it is with, and its patient's: one clinic's
+    user deals with it only when both are of their clinic."""
+    scope = _as_scope(actor)
     if scope.regional:
         return
     doctor = uow.session.get(Doctor, appt.doctor_id)
@@ -104,15 +109,10 @@ def check_appointment(uow: UnitOfWork, actor: Actor | ClinicScope, appt: Appoint
 
 
 def check_doctor(uow: UnitOfWork, actor: Actor | ClinicScope, doctor_id: int) -> Doctor:
-    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
+    """The doctor, if of the actor's (reader's) clinic; ``not_found`` if none."""
+    scope = _as_scope(actor)
     doctor = uow.session.get(Doctor, doctor_id)
     if doctor is None:
         raise NotFound("doctor not found")
     scope.check(doctor.clinic_id, "doctor")
     return doctor
-
-
-def check_callback(uow: UnitOfWork, actor: Actor | ClinicScope, cb: CallbackRequest) -> None:
-    scope = actor if isinstance(actor, ClinicScope) else ClinicScope.of(actor)
-    if cb.clinic_id is not None:
-        scope.check(cb.clinic_id, "callback request")

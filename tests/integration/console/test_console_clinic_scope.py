@@ -301,3 +301,11 @@ def test_browser_phone_operator_of_one_clinic_cannot_book_another(container, reg
     own = Actor.agent("gp5", "127.0.0.1", channel=Channel.IVR, clinic_id=region.clinic_id)
     assert booking.book(BookSlot(region.patient_id, region.slot_id, own),
                         container.uow()).status == "booked"
+
+
+def test_imports_and_api_clients_are_regional(login, region):
+    gp3admin, regadmin = login("gp3admin"), login("regadmin")
+    for path in ("/api/api-clients", "/admin/import", "/api-clients"):
+        r = gp3admin.get(path)
+        assert r.status_code == 403 and "other_clinic" in r.text, path
+        assert regadmin.get(path).status_code == 200, path
