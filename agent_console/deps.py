@@ -20,7 +20,8 @@ from agent_console.security import (
 from booking_core import agents, call_queue
 from booking_core.actors import Actor
 from booking_core.agents import AgentView, Permission
-from booking_core.errors import DomainError
+from booking_core.errors import DomainError, OtherClinic
+from booking_core.scope import ClinicScope
 from registratura.bootstrap import Container
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,66 @@ Registrar = Annotated[AgentView, Depends(require(Permission.WORK_PATIENTS))]
 ClinicAdmin = Annotated[AgentView, Depends(require(Permission.MANAGE_CLINIC))]
 UserAdmin = Annotated[AgentView, Depends(require(Permission.MANAGE_USERS))]
 Auditor = Annotated[AgentView, Depends(require(Permission.VIEW_AUDIT))]
+
+
+FILTER_KEY = "clinic_filter"
+
+
+def _remember_filter(request: Request, raw: str) -> int | None:
+    """Keep a regional user's clinic filter ("all" or "" = all clinics) in the session."""
+    chosen = int(raw) if raw.strip().isdigit() else None
+    if chosen is None:
+        request.session.pop(FILTER_KEY, None)
+    else:
+        request.session[FILTER_KEY] = chosen
+    return chosen
+
+
+def _chosen_clinic(request: Request) -> int | None:
+    """A regional user's clinic filter: ``?clinic=ID`` (empty: all clinics) is remembered in
+    the session, so the queue, the schedule, the search and the live feed agree."""
+    raw = request.query_params.get("clinic")
+    if raw is not None:
+        return _remember_filter(request, raw)
+    kept = request.session.get(FILTER_KEY)
+    return kept if isinstance(kept, int) else None
+
+
+def clinic_scope(request: Request, agent: CurrentAgent) -> ClinicScope:
+    """What this user may see: their own clinic, or (regional) every clinic narrowed by the
+    filter they chose.  The one place the console decides a reader's clinic scope; writes are
+    checked again by the booking core against the actor's clinic."""
+    if agent.clinic_id is not None:
+        return ClinicScope(own=agent.clinic_id)
+    return ClinicScope(chosen=_chosen_clinic(request))
+
+
+def filter_from_form(request: Request, scope: ClinicScope, raw: str | None) -> ClinicScope:
+    """The scope with a clinic chosen in a POSTed form (the patient search); a per-clinic
+    user's scope does not move."""
+    if raw is None or not scope.regional:
+        return scope
+    return ClinicScope(chosen=_remember_filter(request, raw))
+
+
+Scope = Annotated[ClinicScope, Depends(clinic_scope)]
+
+
+def regional_only(agent: CurrentAgent) -> AgentView:
+    """For what belongs to the whole region (imports of clinic files, FHIR API clients):
+    one clinic's user is refused with ``other_clinic``."""
+    if agent.clinic_id is not None:
+        logger.info("user %s of one clinic refused a regional page", agent.username)
+        raise OtherClinic("this is managed for the whole region")
+    return agent
+
+
+def clinic_filter_context(container: Container, scope: ClinicScope) -> dict[str, object]:
+    """What a page needs to draw the regional user's clinic select (none for one clinic)."""
+    from booking_core.clinic_admin import clinics
+
+    choices = clinics(container.uow()) if scope.regional else []
+    return {"scope": scope, "filter_clinics": choices if len(choices) > 1 else []}
 
 
 def actor_of(request: Request, agent: AgentView) -> Actor:

@@ -39,6 +39,7 @@ STATUS = {
     "booking_blocked": 403,
     "channel_closed": 403,
     "forbidden": 403,
+    "other_clinic": 403,
     "csrf_failed": 403,
     "not_authenticated": 401,
     "invalid_credentials": 401,

@@ -17,7 +17,9 @@
 
 Only registrars (agents and admins) may use the phone, and the call runs on their behalf: the
 console user is the actor of every booking, cancellation and callback request made there, and
-identification failures count against them (``CallInfo.operator``).  The app includes this
+identification failures count against them (``CallInfo.operator``); a per-clinic user's
+bookings stay within their clinic (``CallInfo.operator_clinic_id``, checked by the booking
+core).  The app includes this
 router behind :func:`agent_console.deps.phone_user`, which checks the session, the role and the
 websocket's ``Origin`` and leaves the user in ``websocket.state.agent``; a socket without one
 is closed.
@@ -152,7 +154,7 @@ async def phone_socket(websocket: WebSocket) -> None:
     except BaseException:
         _slots.release()
         raise
-    await _call(websocket, runtime, agent.username, caller, early)
+    await _call(websocket, runtime, agent.username, caller, early, agent.clinic_id)
 
 
 async def _start_message(websocket: WebSocket) -> tuple[str, dict[str, Any] | None]:
@@ -171,7 +173,7 @@ async def _start_message(websocket: WebSocket) -> tuple[str, dict[str, Any] | No
 
 
 async def _call(websocket: WebSocket, runtime: IvrRuntime, operator: str, caller: str,
-                early: dict[str, Any] | None) -> None:
+                early: dict[str, Any] | None, clinic_id: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
@@ -181,7 +183,7 @@ async def _call(websocket: WebSocket, runtime: IvrRuntime, operator: str, caller
 
     try:
         info = CallInfo(call_uid=f"web-{secrets.token_hex(6)}", caller_number=caller,
-                        channel="browser", operator=operator,
+                        channel="browser", operator=operator, operator_clinic_id=clinic_id,
                         operator_source=websocket.client.host if websocket.client else "")
         audio_base = websocket.url.path.rsplit("/", 1)[0] + "/audio/"
         io = BrowserCallIO(info, runtime.cache, send, audio_base=audio_base)

@@ -62,6 +62,7 @@ class AgentOut(Out):
     role: str
     extension: str
     active: bool
+    clinic_id: int | None = Field(None, description="The user's clinic; null: regional")
 
 
 class SessionOut(BaseModel):
@@ -75,6 +76,9 @@ class AgentIn(BaseModel):
     password: str = Field(min_length=8, max_length=200)
     full_name: str = Field("", max_length=160)
     extension: str = Field("", max_length=20)
+    clinic_id: int | None = Field(None, description="The user's clinic (sees and books for it "
+                                                    "only); null: regional. An administrator "
+                                                    "of one clinic creates users of it only")
 
 
 class AgentPatch(BaseModel):
@@ -83,6 +87,8 @@ class AgentPatch(BaseModel):
     full_name: str | None = Field(None, max_length=160)
     extension: str | None = Field(None, max_length=20)
     password: str | None = Field(None, min_length=8, max_length=200)
+    clinic_id: int | None = Field(None, description="Given: the user's new clinic (null: "
+                                                    "regional); left out: unchanged")
 
 
 # --- directory and schedule ------------------------------------------------------------------
@@ -295,6 +301,8 @@ class QueuedCallOut(Out):
     waiting_s: int
     answered_by: str | None
     outcome: str
+    clinic_id: int | None = Field(None, description="The line's clinic, else the identified "
+                                                    "caller's; null: not known yet")
     reason_text: str = ""
     intent_text: str = ""
 

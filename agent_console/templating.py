@@ -93,6 +93,14 @@ def _clinic_ready(request: Request) -> bool:
     return clinic_ready(request.app.state.container.uow())
 
 
+def _clinic_names(request: Request) -> dict[int, str]:
+    """Short clinic names by id: the header names a per-clinic user's clinic, the queue the
+    clinic of each call when several clinics share the console."""
+    from booking_core.clinic_admin import clinics
+
+    return {c.id: c.short_name for c in clinics(request.app.state.container.uow())}
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     """Render a page with the user, the navigation, the CSRF token and flash messages."""
@@ -111,6 +119,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
         "flashes": pop_flashes(request),
         "path": request.url.path,
         "setup_needed": agent is not None and not _clinic_ready(request),
+        "clinic_names": _clinic_names(request) if agent is not None else {},
     }
     ctx.update(context or {})
     templates: Jinja2Templates = request.app.state.templates

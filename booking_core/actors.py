@@ -13,6 +13,9 @@ class Actor:
     ident: str
     channel: str
     source: str = ""
+    # A per-clinic console user acts for that clinic only; None: everybody else (regional
+    # users, patients, the system, API clients), whom the clinic scope does not narrow.
+    clinic_id: int | None = None
 
     @property
     def label(self) -> str:
@@ -23,8 +26,9 @@ class Actor:
         return cls("patient", str(patient_id or ""), channel, source)
 
     @classmethod
-    def agent(cls, username: str, source: str = "", channel: str = Channel.CONSOLE) -> Actor:
-        return cls("agent", username, channel, source)
+    def agent(cls, username: str, source: str = "", channel: str = Channel.CONSOLE,
+              clinic_id: int | None = None) -> Actor:
+        return cls("agent", username, channel, source, clinic_id)
 
     @classmethod
     def system(cls, what: str = "") -> Actor:

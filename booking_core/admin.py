@@ -15,6 +15,7 @@ from booking_core.actors import Actor
 from booking_core.commands import Attach, CloseChannel, FindSlots, RegisterAbsence, RequestCallback
 from booking_core.errors import AttachmentTooSoon, InvalidInput, NotFound
 from booking_core.rules import booking_window
+from booking_core.scope import check_actor, check_doctor
 from booking_core.slots import _query_free, within_age
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView, SlotOffer
@@ -60,6 +61,9 @@ def close_channel(cmd: CloseChannel, uow: UnitOfWork) -> int:
     if cmd.specialty_id is None and cmd.doctor_id is None:
         raise InvalidInput("a restriction names a specialty or a doctor")
     with uow:
+        check_actor(cmd.actor, cmd.clinic_id, "clinic")
+        if cmd.doctor_id is not None:
+            check_doctor(uow, cmd.actor, cmd.doctor_id)
         r = ChannelRestriction(
             clinic_id=cmd.clinic_id, channel=cmd.channel, specialty_id=cmd.specialty_id,
             doctor_id=cmd.doctor_id, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
@@ -81,6 +85,7 @@ def lift_restriction(restriction_id: int, actor: Actor, uow: UnitOfWork) -> None
         r = uow.session.get(ChannelRestriction, restriction_id)
         if r is None:
             raise NotFound("restriction not found")
+        check_actor(actor, r.clinic_id, "restriction")
         before = audit.snapshot(r, ("channel", "specialty_id", "doctor_id", "starts_on", "ends_on"))
         uow.session.delete(r)
         audit.record(uow, actor, "unrestrict", "channel_restriction", restriction_id, before)
@@ -99,9 +104,9 @@ def register_absence(cmd: RegisterAbsence, uow: UnitOfWork) -> AbsenceReport:
     if cmd.ends_on < cmd.starts_on:
         raise InvalidInput("absence ends before it starts")
     with uow:
-        doctor = uow.session.get(Doctor, cmd.doctor_id)
-        if doctor is None:
-            raise NotFound("doctor not found")
+        doctor = check_doctor(uow, cmd.actor, cmd.doctor_id)
+        if cmd.substitute_doctor_id is not None:
+            check_doctor(uow, cmd.actor, cmd.substitute_doctor_id)
         absence = DoctorAbsence(
             doctor_id=cmd.doctor_id, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
             reason=cmd.reason, substitute_doctor_id=cmd.substitute_doctor_id,
@@ -242,6 +247,11 @@ def attach_patient(cmd: Attach, uow: UnitOfWork) -> None:
         clinic = uow.session.get(Clinic, cmd.clinic_id)
         if patient is None or clinic is None:
             raise NotFound("patient or clinic not found")
+        # One clinic's user attaches to their clinic (an unattached patient too) and moves
+        # districts within it; moving a patient between clinics is a regional user's job.
+        if patient.clinic_id is not None:
+            check_actor(cmd.actor, patient.clinic_id, "patient")
+        check_actor(cmd.actor, cmd.clinic_id, "clinic")
         if cmd.district_id is not None:
             district = uow.session.get(District, cmd.district_id)
             if district is None or district.clinic_id != cmd.clinic_id:
@@ -292,6 +302,10 @@ def complete_callback(callback_id: int, actor: Actor, uow: UnitOfWork, note: str
         req = uow.session.get(CallbackRequest, callback_id)
         if req is None:
             raise NotFound("callback request not found")
+        patient = uow.session.get(Patient, req.patient_id) if req.patient_id else None
+        clinic = patient.clinic_id if patient else req.clinic_id
+        if clinic is not None:
+            check_actor(actor, clinic, "callback request")
         req.status, req.done_by, req.note = "done", actor.label, note
         req.done_at = uow.clock.now_utc()
         audit.record(uow, actor, "callback_done", "callback", callback_id, {"status": "open"},

@@ -12,15 +12,16 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from types import EllipsisType
 
 from pwdlib import PasswordHash
 from sqlmodel import col, func, select
 
 from booking_core import audit
 from booking_core.actors import Actor
-from booking_core.errors import DomainError, InvalidInput, NotFound
+from booking_core.errors import DomainError, InvalidInput, NotFound, OtherClinic
 from booking_core.uow import UnitOfWork
-from models.tables import Agent, Role
+from models.tables import Agent, Clinic, Role
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,11 @@ class AgentView:
     extension: str
     active: bool
     session_version: int = 0
+    clinic_id: int | None = None  # None: a regional user, sees every clinic
+
+    @property
+    def regional(self) -> bool:
+        return self.clinic_id is None
 
     @property
     def display_name(self) -> str:
@@ -80,14 +86,14 @@ class AgentView:
 
     def actor(self, source: str = "") -> Actor:
         """The audit identity of this user acting from ``source`` (an IP address)."""
-        return Actor.agent(self.username, source)
+        return Actor.agent(self.username, source, clinic_id=self.clinic_id)
 
     @classmethod
     def of(cls, a: Agent) -> AgentView:
         assert a.id is not None
         return cls(id=a.id, username=a.username, full_name=a.full_name, role=a.role,
                    extension=a.extension, active=a.active,
-                   session_version=a.session_version or 0)
+                   session_version=a.session_version or 0, clinic_id=a.clinic_id)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class NewAgent:
     actor: Actor
     full_name: str = ""
     extension: str = ""
+    clinic_id: int | None = None  # None: regional
 
 
 @lru_cache(maxsize=1)
@@ -136,8 +143,21 @@ def _check_role(role: str) -> None:
         raise InvalidInput("unknown role", field="role", allowed=ROLES)
 
 
+def _check_clinic(uow: UnitOfWork, actor: Actor, clinic_id: int | None) -> None:
+    """Who may give a user which clinic.
+
+    A regional administrator (or the system, the command line) gives any clinic or none.  An
+    administrator of one clinic manages that clinic's users only: they cannot make a user
+    regional nor put one in another clinic (``other_clinic``).
+    """
+    if clinic_id is not None and uow.session.get(Clinic, clinic_id) is None:
+        raise NotFound("clinic not found", field="clinic_id")
+    if actor.clinic_id is not None and clinic_id != actor.clinic_id:
+        raise OtherClinic("an administrator of one clinic manages that clinic's users only")
+
+
 def create_agent(cmd: NewAgent, uow: UnitOfWork) -> AgentView:
-    """Create a console user with a hashed password."""
+    """Create a console user with a hashed password, of one clinic or regional."""
     username = normalize_username(cmd.username)
     if not USERNAME_RE.match(username):
         raise InvalidInput("username: 2-60 latin letters, digits, '.', '_' or '-'",
@@ -148,15 +168,18 @@ def create_agent(cmd: NewAgent, uow: UnitOfWork) -> AgentView:
     with uow:
         if uow.session.exec(select(Agent.id).where(Agent.username == username)).first():
             raise AlreadyExists("a user with this name exists", field="username")
+        _check_clinic(uow, cmd.actor, cmd.clinic_id)
         agent = Agent(username=username, full_name=cmd.full_name.strip(), role=cmd.role,
                       extension=cmd.extension.strip(), password_hash=password_hash,
-                      created_at=uow.clock.now_utc())
+                      clinic_id=cmd.clinic_id, created_at=uow.clock.now_utc())
         uow.session.add(agent)
         uow.flush()
         audit.record(uow, cmd.actor, "agent_create", "agent", agent.id, None,
-                     audit.snapshot(agent, ("username", "role", "full_name", "extension")))
+                     audit.snapshot(agent, ("username", "role", "full_name", "extension",
+                                            "clinic_id")))
         uow.commit()
-        logger.info("console user %s created with role %s", username, cmd.role)
+        logger.info("console user %s created with role %s, clinic %s", username, cmd.role,
+                    cmd.clinic_id or "regional")
         return AgentView.of(agent)
 
 
@@ -192,10 +215,13 @@ def get_agent(username: str, uow: UnitOfWork) -> AgentView | None:
         return AgentView.of(agent) if agent else None
 
 
-def list_agents(uow: UnitOfWork) -> list[AgentView]:
-    """Every console user, by role then name."""
+def list_agents(uow: UnitOfWork, clinic_id: int | None = None) -> list[AgentView]:
+    """Every console user (of one clinic when ``clinic_id`` is given), by role then name."""
     with uow.reading():
-        rows = uow.session.exec(select(Agent).order_by(col(Agent.role), col(Agent.username)))
+        stmt = select(Agent).order_by(col(Agent.role), col(Agent.username))
+        if clinic_id is not None:
+            stmt = stmt.where(Agent.clinic_id == clinic_id)
+        rows = uow.session.exec(stmt)
         return [AgentView.of(a) for a in rows.all()]
 
 
@@ -207,8 +233,10 @@ def count_agents(uow: UnitOfWork) -> int:
 
 def update_agent(username: str, actor: Actor, uow: UnitOfWork, *, role: str | None = None,
                  active: bool | None = None, full_name: str | None = None,
-                 extension: str | None = None, password: str | None = None) -> AgentView:
-    """Change a user's role, state, name, extension or password (each optional)."""
+                 extension: str | None = None, password: str | None = None,
+                 clinic_id: int | EllipsisType | None = ...) -> AgentView:
+    """Change a user's role, state, name, extension, password or clinic (each optional;
+    ``clinic_id=None`` makes the user regional, ``...`` keeps it)."""
     if role is not None:
         _check_role(role)
     if password:
@@ -219,8 +247,13 @@ def update_agent(username: str, actor: Actor, uow: UnitOfWork, *, role: str | No
         ).first()
         if agent is None:
             raise NotFound("user not found")
-        fields = ("role", "active", "full_name", "extension")
+        if actor.clinic_id is not None and agent.clinic_id != actor.clinic_id:
+            raise OtherClinic("an administrator of one clinic manages that clinic's users only")
+        fields = ("role", "active", "full_name", "extension", "clinic_id")
         before = audit.snapshot(agent, fields)
+        if not isinstance(clinic_id, EllipsisType):
+            _check_clinic(uow, actor, clinic_id)
+            agent.clinic_id = clinic_id
         if role is not None:
             agent.role = role
         if active is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_
 from sqlmodel import col, select
 
 from booking_core.errors import InvalidInput
@@ -90,11 +90,39 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_audit(q: AuditQuery, uow: UnitOfWork, tz: str) -> AuditPage:
-    """One page of audit entries matching the filters, newest first."""
+def _of_clinic(clinic_id: int) -> ColumnElement[bool]:
+    """Entries that concern one clinic: done by its users or its patients, or about its
+    patients, their appointments (by the doctor's clinic), its doctors or its users."""
+
+    def ids(column: Any, *where: Any) -> Any:
+        return select(cast(column, String)).where(*where)
+
+    def labelled(prefix: str, column: Any, *where: Any) -> Any:
+        return select(literal(prefix) + cast(column, String)).where(*where)
+
+    doctors = select(Doctor.id).where(Doctor.clinic_id == clinic_id)
+    return or_(
+        col(AuditLog.actor).in_(labelled("agent:", Agent.username, Agent.clinic_id == clinic_id)),
+        col(AuditLog.actor).in_(labelled("patient:", Patient.id, Patient.clinic_id == clinic_id)),
+        and_(AuditLog.entity == "patient",
+             col(AuditLog.entity_id).in_(ids(Patient.id, Patient.clinic_id == clinic_id))),
+        and_(AuditLog.entity == "appointment",
+             col(AuditLog.entity_id).in_(ids(Appointment.id,
+                                             col(Appointment.doctor_id).in_(doctors)))),
+        and_(AuditLog.entity == "doctor",
+             col(AuditLog.entity_id).in_(ids(Doctor.id, Doctor.clinic_id == clinic_id))),
+        and_(AuditLog.entity == "agent",
+             col(AuditLog.entity_id).in_(ids(Agent.id, Agent.clinic_id == clinic_id))),
+    )
+
+
+def search_audit(q: AuditQuery, uow: UnitOfWork, tz: str,
+                 clinic_id: int | None = None) -> AuditPage:
+    """One page of audit entries matching the filters, newest first; only those concerning
+    one clinic (:func:`_of_clinic`) when ``clinic_id`` is given."""
     if q.page < 1 or not 1 <= q.per_page <= MAX_PER_PAGE:
         raise InvalidInput("page numbers start at 1; at most 200 entries per page")
-    conds = []
+    conds = [] if clinic_id is None else [_of_clinic(clinic_id)]
     if q.actor.strip():
         conds.append(col(AuditLog.actor).like(f"%{_like_escape(q.actor.strip())}%", escape="\\"))
     if q.action.strip():

@@ -13,6 +13,7 @@ from booking_core import audit
 from booking_core.actors import Actor
 from booking_core.errors import NotFound
 from booking_core.rules import block_until, no_show_lookback_start
+from booking_core.scope import check_patient
 from booking_core.uow import UnitOfWork
 from models.tables import Appointment, AppointmentStatus, NoShowBlock
 
@@ -63,6 +64,7 @@ def lift_block(block_id: int, actor: Actor, uow: UnitOfWork) -> None:
         block = uow.session.get(NoShowBlock, block_id)
         if block is None:
             raise NotFound("block not found")
+        check_patient(uow, actor, block.patient_id)
         block.lifted_at = uow.clock.now_utc()
         audit.record(uow, actor, "unblock", "patient", block.patient_id, None,
                      {"block_id": block_id})

@@ -37,6 +37,13 @@ from booking_core.errors import (
     WrongClinic,
 )
 from booking_core.rules import arrival_open, booking_window, is_remote, new_confirmation_code
+from booking_core.scope import (
+    EVERYWHERE,
+    ClinicScope,
+    check_actor,
+    check_appointment,
+    check_doctor,
+)
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView
 from models.tables import (
@@ -106,7 +113,7 @@ def _idempotent_result(cmd: BookSlot, uow: UnitOfWork) -> AppointmentView | None
 def confirm(appointment_id: int, actor: Actor, uow: UnitOfWork) -> AppointmentView:
     """Turn a pending hold into a booking; fails if the hold time ran out (rule 10)."""
     with uow:
-        appt = _get_appointment(uow, appointment_id)
+        appt = _get_appointment(uow, appointment_id, actor=actor)
         if appt.status == AppointmentStatus.BOOKED:
             return _view(uow, appt)
         if appt.status == AppointmentStatus.CANCELLED and appt.cancel_reason == "hold_expired":
@@ -146,7 +153,8 @@ def confirm_in_tx(uow: UnitOfWork, appt: Appointment, actor: Actor) -> Appointme
 def cancel(cmd: Cancel, uow: UnitOfWork) -> AppointmentView:
     """Cancel until the slot starts; the slot returns to the pool at once (rule 12)."""
     with uow:
-        appt = _get_appointment(uow, cmd.appointment_id, patient_id=cmd.patient_id)
+        appt = _get_appointment(uow, cmd.appointment_id, patient_id=cmd.patient_id,
+                                actor=cmd.actor)
         was_booked = appt.status == AppointmentStatus.BOOKED  # a mere hold got no SMS
         _cancel_in_tx(uow, appt, cmd.actor, cmd.reason)
         if was_booked:
@@ -158,7 +166,8 @@ def cancel(cmd: Cancel, uow: UnitOfWork) -> AppointmentView:
 def reschedule(cmd: Reschedule, uow: UnitOfWork) -> AppointmentView:
     """Move an appointment to another slot in one transaction: both happen or neither (rule 8)."""
     with uow:
-        old = _get_appointment(uow, cmd.appointment_id, patient_id=cmd.patient_id)
+        old = _get_appointment(uow, cmd.appointment_id, patient_id=cmd.patient_id,
+                               actor=cmd.actor)
         new_slot = uow.session.get(Slot, cmd.new_slot_id)
         if new_slot is None:
             raise NotFound("slot not found")
@@ -185,7 +194,7 @@ def take_substitute(appointment_id: int, actor: Actor, uow: UnitOfWork,
     """Move an appointment flagged by a doctor's absence to the substitute slot held for it
     (rule 14), in one transaction like any reschedule; the SMS goes through the outbox."""
     with uow:
-        old = _get_appointment(uow, appointment_id, patient_id=patient_id)
+        old = _get_appointment(uow, appointment_id, patient_id=patient_id, actor=actor)
         hold = _live_substitute(uow, appointment_id)
         if hold is None:
             raise HoldExpired("the substitute time is no longer held")
@@ -228,7 +237,7 @@ def mark_arrived(appointment_id: int, actor: Actor, uow: UnitOfWork,
     Only around the visit time (``rules.arrival_window_minutes`` either side of its start): a
     visit days ahead cannot be marked by a slip of the mouse."""
     with uow:
-        appt = _get_appointment(uow, appointment_id)
+        appt = _get_appointment(uow, appointment_id, actor=actor)
         if appt.status != AppointmentStatus.BOOKED:
             raise InvalidTransition("only a booked appointment can be marked arrived")
         at = at or uow.clock.now_local()
@@ -249,7 +258,7 @@ def undo_arrival(appointment_id: int, actor: Actor, uow: UnitOfWork) -> Appointm
     """Take back a «Пришёл» recorded by mistake: the visit is booked again, and the audit log
     keeps both the mark and its undoing.  Allowed while the arrival window is open."""
     with uow:
-        appt = _get_appointment(uow, appointment_id)
+        appt = _get_appointment(uow, appointment_id, actor=actor)
         if appt.status not in ARRIVED or appt.arrived_at is None:
             raise InvalidTransition("only a recorded arrival can be undone")
         if not arrival_open(appt.starts_at, uow.clock.now_local(),
@@ -270,7 +279,7 @@ def mark_no_show(appointment_id: int, actor: Actor, uow: UnitOfWork) -> Appointm
     from booking_core.blocks import apply_no_show_rule
 
     with uow:
-        appt = _get_appointment(uow, appointment_id)
+        appt = _get_appointment(uow, appointment_id, actor=actor)
         if appt.status != AppointmentStatus.BOOKED:
             raise InvalidTransition("only a booked appointment can be a no-show")
         if appt.starts_at > uow.clock.now_local():
@@ -290,9 +299,8 @@ def register_out_of_schedule(patient_id: int, doctor_id: int, actor: Actor,
     """An urgent visit without a slot, seen between scheduled patients (status out_of_schedule)."""
     with uow:
         patient = get_patient(uow, patient_id)
-        doctor = uow.session.get(Doctor, doctor_id)
-        if doctor is None:
-            raise NotFound("doctor not found")
+        check_actor(actor, patient.clinic_id, "patient")
+        doctor = check_doctor(uow, actor, doctor_id)
         appt = Appointment(
             patient_id=patient.id, doctor_id=doctor.id, specialty_id=doctor.specialty_id,  # type: ignore[arg-type]
             starts_at=uow.clock.now_local(), status=AppointmentStatus.OUT_OF_SCHEDULE,
@@ -324,10 +332,13 @@ def patient_appointments(patient_id: int, uow: UnitOfWork, *, upcoming_only: boo
         return [_view(uow, a) for a in uow.session.exec(stmt.limit(limit)).all()]
 
 
-def get_appointment(appointment_id: int, uow: UnitOfWork) -> AppointmentView:
-    """One appointment by id."""
+def get_appointment(appointment_id: int, uow: UnitOfWork,
+                    scope: ClinicScope = EVERYWHERE) -> AppointmentView:
+    """One appointment by id (``other_clinic`` if outside the reader's clinic scope)."""
     with uow.reading():
-        return _view(uow, _get_appointment(uow, appointment_id))
+        appt = _get_appointment(uow, appointment_id)
+        check_appointment(uow, scope, appt)
+        return _view(uow, appt)
 
 
 def expire_holds(uow: UnitOfWork) -> int:
@@ -348,6 +359,8 @@ def _book_in_tx(
     patient, block = get_patient_and_block(uow, patient_id, uow.clock.today(), lock=True)
     slot, doctor, spec = _load_slot(uow, slot_id)
     uow.keep(patient)  # the SMS facts read the patient again before the commit
+    check_actor(actor, patient.clinic_id, "patient")  # a per-clinic user books for their own
+    check_actor(actor, doctor.clinic_id, "doctor")
     if not doctor.active:
         raise SlotUnavailable("doctor no longer receives patients")
     if is_remote(actor.channel) and doctor.clinic_id != patient.clinic_id:
@@ -538,11 +551,14 @@ def _unique_code(uow: UnitOfWork) -> str:
     raise RuntimeError("could not draw a free confirmation code")  # 20 clashes: impossible
 
 
-def _get_appointment(uow: UnitOfWork, appointment_id: int,
-                     patient_id: int | None = None) -> Appointment:
+def _get_appointment(uow: UnitOfWork, appointment_id: int, patient_id: int | None = None,
+                     actor: Actor | None = None) -> Appointment:
+    """The appointment; with ``actor``, only one within the actor's clinic scope."""
     appt = uow.session.get(Appointment, appointment_id)
     if appt is None or (patient_id is not None and appt.patient_id != patient_id):
         raise NotFound("appointment not found")
+    if actor is not None:
+        check_appointment(uow, actor, appt)
     return appt
 
 

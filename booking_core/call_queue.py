@@ -26,6 +26,7 @@ from booking_core.actors import Actor
 from booking_core.errors import DomainError, NotFound
 from booking_core.masking import mask_digits, mask_phone
 from booking_core.rules import age_on
+from booking_core.scope import EVERYWHERE, ClinicScope
 from booking_core.uow import UnitOfWork
 from models.tables import CallRecord, Patient, Specialty
 
@@ -73,6 +74,21 @@ class QueuedCall:
     waiting_s: int
     answered_by: str | None
     outcome: str
+    # The line's clinic, else the identified patient's; None: not known yet (anyone's).
+    clinic_id: int | None = None
+
+
+def _call_clinic(row: CallRecord, patient: Patient | None) -> int | None:
+    return row.clinic_id if row.clinic_id is not None else (patient.clinic_id if patient
+                                                            else None)
+
+
+def _check_scope(uow: UnitOfWork, scope: ClinicScope, row: CallRecord) -> None:
+    """``other_clinic`` for a call known to belong to a clinic outside ``scope``."""
+    if scope.regional:
+        return
+    patient = uow.session.get(Patient, row.patient_id) if row.patient_id else None
+    scope.check_call(_call_clinic(row, patient))
 
 
 def _queued(row: CallRecord, patient: Patient | None, specialties: dict[str, str],
@@ -102,6 +118,7 @@ def _queued(row: CallRecord, patient: Patient | None, specialties: dict[str, str
         waiting_s=max(0, int((now_utc - since).total_seconds())),
         answered_by=row.answered_by,
         outcome=row.outcome,
+        clinic_id=_call_clinic(row, patient),
     )
 
 
@@ -190,12 +207,13 @@ def expire_stale_calls(uow: UnitOfWork, *,
     return count
 
 
-def get_call(call_id: str, uow: UnitOfWork) -> QueuedCall:
-    """One call with its context (waiting or not)."""
+def get_call(call_id: str, uow: UnitOfWork, scope: ClinicScope = EVERYWHERE) -> QueuedCall:
+    """One call with its context (waiting or not); ``other_clinic`` outside ``scope``."""
     with uow.reading():
         row = uow.session.exec(select(CallRecord).where(CallRecord.call_id == call_id)).first()
         if row is None:
             raise NotFound("call not found")
+        _check_scope(uow, scope, row)
         return _load(uow, [row])[0]
 
 
@@ -205,6 +223,7 @@ def take_call(call_id: str, actor: Actor, uow: UnitOfWork) -> QueuedCall:
         row = uow.session.exec(select(CallRecord).where(CallRecord.call_id == call_id)).first()
         if row is None:
             raise NotFound("call not found")
+        _check_scope(uow, ClinicScope.of(actor), row)
         if row.answered_by == actor.ident:
             return _load(uow, [row])[0]
         if row.answered_by:
@@ -227,6 +246,7 @@ def dismiss_call(call_id: str, actor: Actor, uow: UnitOfWork) -> None:
         row = uow.session.exec(select(CallRecord).where(CallRecord.call_id == call_id)).first()
         if row is None:
             raise NotFound("call not found")
+        _check_scope(uow, ClinicScope.of(actor), row)
         if row.answered_by or row.outcome != ESCALATED:
             raise CallTaken("the call is no longer waiting")
         row.outcome = "abandoned"

@@ -16,7 +16,8 @@ from sqlmodel import col, select
 
 from booking_core import audit
 from booking_core.actors import Actor
-from booking_core.errors import Duplicate, InvalidInput, NotFound
+from booking_core.errors import Duplicate, InvalidInput, NotFound, OtherClinic
+from booking_core.scope import check_actor
 from booking_core.uow import UnitOfWork
 from models.tables import (
     AgeGroup,
@@ -85,6 +86,16 @@ class SpecialtyData:
     ivr_order: int = 100
 
 
+def _regional_or_own(actor: Actor, clinic_id: int | None, why: str) -> None:
+    """An administrator of one clinic changes that clinic only; ``clinic_id`` None stands
+    for something of the whole region (a new clinic, the specialty directory)."""
+    if actor.clinic_id is None:
+        return
+    if clinic_id is None:
+        raise OtherClinic(why)
+    check_actor(actor, clinic_id, "clinic")
+
+
 def clinic_ready(uow: UnitOfWork) -> bool:
     """True once a clinic has at least one working doctor: only then is there anything to book.
 
@@ -120,12 +131,22 @@ def clinics(uow: UnitOfWork) -> list[ClinicView]:
     return out
 
 
+def clinic_id_by_code(code: str, uow: UnitOfWork) -> int:
+    """The id of the clinic with this code (``not_found`` if none), e.g. for the command line."""
+    with uow.reading():
+        found = uow.session.exec(select(Clinic.id).where(Clinic.code == code.strip())).first()
+    if found is None:
+        raise NotFound("no clinic with this code", field="clinic")
+    return found
+
+
 def save_clinic(data: ClinicData, actor: Actor, uow: UnitOfWork,
                 clinic_id: int | None = None) -> int:
     """Create a clinic (``clinic_id`` None) or change one; the code stays unique."""
     code = data.code.strip()
     if not code or not data.name.strip():
         raise InvalidInput("a clinic needs a code and a name")
+    _regional_or_own(actor, clinic_id, "a new clinic is added by a regional administrator")
     with uow:
         clash = uow.session.exec(select(Clinic).where(Clinic.code == code)).first()
         if clash is not None and clash.id != clinic_id:
@@ -151,8 +172,11 @@ def save_district(clinic_id: int, number: int, name: str, actor: Actor, uow: Uni
     """Create or change a district (участок); its number is unique within the clinic."""
     if number <= 0:
         raise InvalidInput("a district number is positive")
+    check_actor(actor, clinic_id, "clinic")
     with uow:
         _get(uow, Clinic, clinic_id)
+        if district_id:
+            check_actor(actor, _get(uow, District, district_id).clinic_id, "district")
         clash = uow.session.exec(select(District).where(
             District.clinic_id == clinic_id, District.number == number)).first()
         if clash is not None and clash.id != district_id:
@@ -184,6 +208,7 @@ def set_district_streets(district_id: int, streets: Sequence[StreetView], actor:
                          uow: UnitOfWork) -> None:
     """Replace the streets (and houses) a district serves."""
     with uow:
+        check_actor(actor, _get(uow, District, district_id).clinic_id, "district")
         _get(uow, District, district_id)
         old = uow.session.exec(select(DistrictAddress).where(
             DistrictAddress.district_id == district_id)).all()
@@ -216,6 +241,9 @@ def save_specialty(data: SpecialtyData, actor: Actor, uow: UnitOfWork,
         raise InvalidInput("unknown booking mode")
     if data.age_group not in set(AgeGroup):
         raise InvalidInput("unknown age group")
+    # The specialty directory is the whole region's: one clinic's admin reads it only.
+    _regional_or_own(actor, None, "specialties are the region's: a regional administrator "
+                     "changes them")
     with uow:
         clash = uow.session.exec(select(Specialty).where(Specialty.code == code)).first()
         if clash is not None and clash.id != specialty_id:

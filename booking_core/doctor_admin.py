@@ -30,6 +30,7 @@ from booking_core.schedules import (
     set_day_override,
     stored_rows,
 )
+from booking_core.scope import EVERYWHERE, ClinicScope, check_actor, check_doctor
 from booking_core.uow import UnitOfWork
 from models.tables import (
     Clinic,
@@ -74,10 +75,12 @@ class DoctorRow:
     templates: int
 
 
-def doctor_rows(uow: UnitOfWork) -> list[DoctorRow]:
-    """Every doctor, working ones first, by name."""
+def doctor_rows(uow: UnitOfWork, clinic_id: int | None = None) -> list[DoctorRow]:
+    """Every doctor (of one clinic when ``clinic_id`` is given), working ones first, by name."""
     with uow.reading():
-        docs = uow.session.exec(select(Doctor).order_by(
+        stmt = select(Doctor) if clinic_id is None else select(Doctor).where(
+            Doctor.clinic_id == clinic_id)
+        docs = uow.session.exec(stmt.order_by(
             col(Doctor.active).desc(), col(Doctor.last_name), col(Doctor.first_name))).all()
         specs = {s.id: s.name_ru for s in uow.session.exec(select(Specialty)).all()}
         clinics = {c.id: c.short_name for c in uow.session.exec(select(Clinic)).all()}
@@ -92,18 +95,16 @@ def doctor_rows(uow: UnitOfWork) -> list[DoctorRow]:
             for d in docs]
 
 
-def get_doctor(doctor_id: int, uow: UnitOfWork) -> Doctor:
-    """One doctor row (detached), or ``not_found``."""
+def get_doctor(doctor_id: int, uow: UnitOfWork, scope: ClinicScope = EVERYWHERE) -> Doctor:
+    """One doctor row (detached), or ``not_found``; ``other_clinic`` outside ``scope``."""
     with uow.reading():
-        doctor = uow.session.get(Doctor, doctor_id)
-        if doctor is None:
-            raise NotFound("doctor not found")
-        return doctor
+        return check_doctor(uow, scope, doctor_id)
 
 
 def hire_doctor(data: DoctorData, actor: Actor, uow: UnitOfWork) -> int:
     """Add a doctor to a clinic (no schedule yet: the template editor gives them one)."""
     with uow:
+        check_actor(actor, data.clinic_id, "clinic")
         doctor = Doctor(clinic_id=data.clinic_id, specialty_id=data.specialty_id,
                         last_name="", first_name="")
         _apply(uow, doctor, data)
@@ -120,7 +121,8 @@ def hire_doctor(data: DoctorData, actor: Actor, uow: UnitOfWork) -> int:
 def update_doctor(doctor_id: int, data: DoctorData, actor: Actor, uow: UnitOfWork) -> None:
     """Change a doctor's name, specialty, district or cabinet."""
     with uow:
-        doctor = _doctor(uow, doctor_id)
+        doctor = _doctor(uow, doctor_id, actor)
+        check_actor(actor, data.clinic_id, "clinic")
         before = audit.snapshot(doctor, DOCTOR_FIELDS)
         _apply(uow, doctor, data)
         audit.record(uow, actor, "doctor_update", "doctor", doctor_id, before,
@@ -134,7 +136,7 @@ def move_cabinet(doctor_id: int, cabinet: str, actor: Actor, uow: UnitOfWork) ->
     if not cabinet:
         raise InvalidInput("name the new cabinet")
     with uow:
-        doctor = _doctor(uow, doctor_id)
+        doctor = _doctor(uow, doctor_id, actor)
         before = {"cabinet": doctor.cabinet}
         doctor.cabinet = cabinet[:20]
         audit.record(uow, actor, "doctor_cabinet", "doctor", doctor_id, before,
@@ -159,6 +161,7 @@ def set_override(doctor_id: int, override: DayOverride, actor: Actor,
                  uow: UnitOfWork) -> ScheduleChange:
     """Add a day off, an extra or a shortened working day; that day's slots follow at once."""
     with uow:
+        _doctor(uow, doctor_id, actor)
         change = set_day_override(uow, doctor_id, override, actor)
         uow.commit()
     return change
@@ -171,6 +174,7 @@ def remove_override(doctor_id: int, override_id: int, actor: Actor,
         row = uow.session.get(ScheduleOverride, override_id)
         if row is None or row.doctor_id != doctor_id:
             raise NotFound("day override not found")
+        _doctor(uow, doctor_id, actor)
         change = remove_day_override(uow, override_id, actor)
         uow.commit()
     return change
@@ -181,7 +185,7 @@ def change_schedule(doctor_id: int, rows: Sequence[TemplateRow], actor: Actor,
     """Replace the doctor's weekly template in one transaction (audited by ``schedules``);
     booked visits the new template no longer covers are flagged, never deleted."""
     with uow:
-        _doctor(uow, doctor_id)
+        _doctor(uow, doctor_id, actor)
         change = replace_templates(uow, doctor_id, rows, actor)
         uow.commit()
     logger.info("doctor %s: schedule changed=%s, flagged %d", doctor_id, change.changed,
@@ -192,16 +196,19 @@ def change_schedule(doctor_id: int, rows: Sequence[TemplateRow], actor: Actor,
 def leave(doctor_id: int, last_day: date, actor: Actor, uow: UnitOfWork) -> int:
     """The doctor leaves after ``last_day``; returns how many booked visits were flagged."""
     with uow:
-        _doctor(uow, doctor_id)
+        _doctor(uow, doctor_id, actor)
         flagged = doctor_leaves(uow, doctor_id, last_day, actor)
         uow.commit()
     return flagged
 
 
-def _doctor(uow: UnitOfWork, doctor_id: int) -> Doctor:
+def _doctor(uow: UnitOfWork, doctor_id: int, actor: Actor | None = None) -> Doctor:
+    """The doctor; with ``actor``, only one of the actor's clinic (``other_clinic``)."""
     doctor = uow.session.get(Doctor, doctor_id)
     if doctor is None:
         raise NotFound("doctor not found")
+    if actor is not None:
+        check_actor(actor, doctor.clinic_id, "doctor")
     return doctor
 
 

@@ -93,6 +93,12 @@ class WrongClinic(DomainError):
     code = "wrong_clinic"
 
 
+class OtherClinic(DomainError):
+    """A per-clinic console user reached for another clinic's patient, doctor, call or record."""
+
+    code = "other_clinic"
+
+
 class NotCancellable(DomainError):
     code = "not_cancellable"
 

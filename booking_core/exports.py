@@ -14,7 +14,8 @@ from sqlmodel import col, select
 
 from booking_core import audit
 from booking_core.actors import Actor
-from booking_core.errors import InvalidInput, NotFound
+from booking_core.errors import InvalidInput
+from booking_core.scope import EVERYWHERE, ClinicScope, check_doctor
 from booking_core.uow import UnitOfWork
 from models.tables import Appointment, AppointmentStatus, Doctor, Patient, Slot, Specialty
 
@@ -50,15 +51,20 @@ class DayList:
     rows: list[ExportRow]
 
 
-def appointments_between(first: date, last: date, uow: UnitOfWork) -> list[ExportRow]:
-    """Every appointment (any status) starting from ``first`` through ``last``, by time."""
+def appointments_between(first: date, last: date, uow: UnitOfWork,
+                         scope: ClinicScope = EVERYWHERE) -> list[ExportRow]:
+    """Every appointment (any status) starting from ``first`` through ``last``, by time;
+    with the doctors of the reader's clinic only when ``scope`` is one clinic's."""
     if last < first:
         raise InvalidInput("the range ends before it starts")
     if (last - first).days >= MAX_EXPORT_DAYS:
         raise InvalidInput(f"at most {MAX_EXPORT_DAYS} days at once")
     lo = datetime.combine(first, time.min)
     hi = datetime.combine(last + timedelta(days=1), time.min)
-    return _rows(uow, Appointment.starts_at >= lo, Appointment.starts_at < hi)
+    where = [Appointment.starts_at >= lo, Appointment.starts_at < hi]
+    if scope.clinic_id is not None:
+        where.append(Doctor.clinic_id == scope.clinic_id)
+    return _rows(uow, *where)
 
 
 def note_export(actor: Actor, what: str, first: date, last: date, rows: int,
@@ -70,12 +76,11 @@ def note_export(actor: Actor, what: str, first: date, last: date, rows: int,
         uow.commit()
 
 
-def day_list(doctor_id: int, day: date, uow: UnitOfWork) -> DayList:
+def day_list(doctor_id: int, day: date, uow: UnitOfWork,
+             scope: ClinicScope = EVERYWHERE) -> DayList:
     """The doctor's live visits of one day (cancelled ones left out), by time."""
     with uow.reading():
-        doctor = uow.session.get(Doctor, doctor_id)
-        if doctor is None:
-            raise NotFound("doctor not found")
+        doctor = check_doctor(uow, scope, doctor_id)
         spec = uow.session.get(Specialty, doctor.specialty_id)
     lo = datetime.combine(day, time.min)
     rows = _rows(uow, Appointment.doctor_id == doctor_id, Appointment.starts_at >= lo,

@@ -37,6 +37,7 @@ from booking_core.rules import (
     policy_valid,
     snils_valid,
 )
+from booking_core.scope import EVERYWHERE, ClinicScope, check_actor, check_patient
 from booking_core.uow import UnitOfWork
 from models.tables import Clinic, District, Patient
 
@@ -85,6 +86,7 @@ def register_patient(cmd: NewPatient, actor: Actor, uow: UnitOfWork) -> int:
             raise InvalidBirthDate("the date of birth is in the future or impossible")
         if uow.session.get(Clinic, cmd.clinic_id) is None:
             raise NotFound("clinic not found")
+        check_actor(actor, cmd.clinic_id, "clinic")
         _check_district(uow, cmd.clinic_id, cmd.district_id)
         if uow.session.exec(select(Patient.id).where(Patient.policy_number == policy)).first():
             raise Duplicate("a patient with this policy is already registered")
@@ -111,9 +113,7 @@ def change_phone(patient_id: int, raw_phone: str, actor: Actor, uow: UnitOfWork)
     """
     phone, reachable = checked_phone(raw_phone)
     with uow:
-        patient = uow.session.get(Patient, patient_id)
-        if patient is None:
-            raise NotFound("patient not found")
+        patient = check_patient(uow, actor, patient_id)
         before = {"has_phone": bool(patient.phone), "sms_reachable": patient.sms_reachable}
         patient.phone, patient.sms_reachable = phone, reachable
         audit.record(uow, actor, "patient_phone", "patient", patient_id, before,
@@ -131,9 +131,7 @@ def change_representative_phone(patient_id: int, raw_phone: str, actor: Actor,
     """
     phone = checked_phone(raw_phone)[0] if raw_phone.strip() else ""
     with uow:
-        patient = uow.session.get(Patient, patient_id)
-        if patient is None:
-            raise NotFound("patient not found")
+        patient = check_patient(uow, actor, patient_id)
         before = {"has_representative_phone": bool(patient.representative_phone)}
         patient.representative_phone = phone
         audit.record(uow, actor, "patient_representative_phone", "patient", patient_id, before,
@@ -141,12 +139,11 @@ def change_representative_phone(patient_id: int, raw_phone: str, actor: Actor,
         uow.commit()
 
 
-def representative_phone_masked(patient_id: int, uow: UnitOfWork) -> str:
+def representative_phone_masked(patient_id: int, uow: UnitOfWork,
+                                scope: ClinicScope = EVERYWHERE) -> str:
     """The registered representative's phone, masked for the page ("" if none)."""
     with uow.reading() as u:
-        patient = u.session.get(Patient, patient_id)
-        if patient is None:
-            raise NotFound("patient not found")
+        patient = check_patient(u, scope, patient_id)
         return mask_phone(patient.representative_phone) if patient.representative_phone else ""
 
 

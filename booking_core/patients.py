@@ -19,10 +19,11 @@ from sqlmodel import col, select
 
 from booking_core.booking import LIVE_FUTURE, _view
 from booking_core.eligibility import active_block
-from booking_core.errors import InvalidInput, NotFound
+from booking_core.errors import InvalidInput
 from booking_core.masking import mask_digits, mask_phone
 from booking_core.name_search import key_matches, like_prefix, prefix_range, typed_variants
 from booking_core.rules import age_on, only_digits
+from booking_core.scope import EVERYWHERE, ClinicScope, check_patient
 from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView, PatientView
 from models.tables import (
@@ -146,12 +147,13 @@ def _name_condition(words: list[str], uow: UnitOfWork) -> ColumnElement[bool]:
 _NOT_IN_A_NAME = re.compile(r"[%_*?\\]")
 
 
-def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) -> list[
-        PatientSummary]:
-    """Patients matching every given criterion, by name."""
+def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS,
+                    scope: ClinicScope = EVERYWHERE) -> list[PatientSummary]:
+    """Patients matching every given criterion, by name; within ``scope`` (another clinic's
+    patients are not listed to a per-clinic user, nor outside a regional user's filter)."""
     if q.empty:
         raise InvalidInput("give a policy number, a name, a phone number or a date of birth")
-    stmt = select(Patient)
+    stmt = scope.narrow(select(Patient), Patient.clinic_id)
     policy = only_digits(q.policy)
     if q.policy.strip():
         if len(policy) < 4:
@@ -191,21 +193,20 @@ def search_patients(q: PatientQuery, uow: UnitOfWork, limit: int = MAX_RESULTS) 
         ]
 
 
-def patient_view(patient_id: int, uow: UnitOfWork) -> PatientView:
-    """One patient's basic data."""
+def patient_view(patient_id: int, uow: UnitOfWork,
+                 scope: ClinicScope = EVERYWHERE) -> PatientView:
+    """One patient's basic data (``other_clinic`` outside the reader's scope)."""
     with uow.reading():
-        p = uow.session.get(Patient, patient_id)
-        if p is None:
-            raise NotFound("patient not found")
+        p = check_patient(uow, scope, patient_id)
         return PatientView.of(p, uow.clock.today())
 
 
-def patient_card(patient_id: int, uow: UnitOfWork, *, history: int = 30) -> PatientCard:
-    """The card: attachment, appointments, no-shows and block, referrals, calls, callbacks."""
+def patient_card(patient_id: int, uow: UnitOfWork, *, history: int = 30,
+                 scope: ClinicScope = EVERYWHERE) -> PatientCard:
+    """The card: attachment, appointments, no-shows and block, referrals, calls, callbacks
+    (``other_clinic`` outside the reader's scope)."""
     with uow.reading():
-        p = uow.session.get(Patient, patient_id)
-        if p is None:
-            raise NotFound("patient not found")
+        p = check_patient(uow, scope, patient_id)
         today, now = uow.clock.today(), uow.clock.now_local()
         clinic = uow.session.get(Clinic, p.clinic_id) if p.clinic_id else None
         district = uow.session.get(District, p.district_id) if p.district_id else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -25,7 +26,7 @@ from sqlmodel import col, select
 from booking_core.calls import TEST_CHANNEL
 from booking_core.errors import InvalidInput
 from booking_core.uow import UnitOfWork
-from models.tables import Appointment, CallbackRequest, CallRecord
+from models.tables import Appointment, CallbackRequest, CallRecord, Doctor, Patient
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ def utc_bounds(date_from: date, date_to: date, tz: str) -> tuple[datetime, datet
     return conv(date_from), conv(date_to + timedelta(days=1))
 
 
-def dashboard(date_from: date, date_to: date, uow: UnitOfWork, tz: str) -> Dashboard:
-    """The dashboard numbers for local days ``date_from``..``date_to``."""
+def dashboard(date_from: date, date_to: date, uow: UnitOfWork, tz: str,
+              clinic_id: int | None = None) -> Dashboard:
+    """The dashboard numbers for local days ``date_from``..``date_to``; of one clinic's calls,
+    bookings (by the doctor's clinic) and callback requests when ``clinic_id`` is given."""
     if date_to < date_from:
         raise InvalidInput("the period ends before it starts")
     if (date_to - date_from).days >= MAX_REPORT_DAYS:
@@ -73,6 +76,17 @@ def dashboard(date_from: date, date_to: date, uow: UnitOfWork, tz: str) -> Dashb
     in_period = (CallRecord.started_at >= lo, CallRecord.started_at < hi,
                  ~col(CallRecord.call_id).like("%/callback"),
                  CallRecord.channel != TEST_CHANNEL)  # engineers' test calls are not patients
+    booked_here: tuple[Any, ...] = ()
+    callbacks_here: tuple[Any, ...] = ()
+    if clinic_id is not None:
+        # The line's clinic, else the identified caller's (as the queue counts it).
+        patient_clinic = select(Patient.clinic_id).where(
+            col(Patient.id) == CallRecord.patient_id).scalar_subquery()
+        in_period = (*in_period,
+                     func.coalesce(CallRecord.clinic_id, patient_clinic) == clinic_id)
+        booked_here = (col(Appointment.doctor_id).in_(
+            select(Doctor.id).where(Doctor.clinic_id == clinic_id)),)
+        callbacks_here = (CallbackRequest.clinic_id == clinic_id,)
     with uow.reading():
         s = uow.session
         outcomes = dict(s.exec(
@@ -98,10 +112,10 @@ def dashboard(date_from: date, date_to: date, uow: UnitOfWork, tz: str) -> Dashb
         channels = s.exec(
             select(Appointment.channel, func.count()).where(
                 Appointment.created_at >= lo, Appointment.created_at < hi,
-                col(Appointment.rescheduled_from_id).is_(None))
+                col(Appointment.rescheduled_from_id).is_(None), *booked_here)
             .group_by(col(Appointment.channel))).all()
         open_callbacks = s.exec(select(func.count()).select_from(CallbackRequest)
-                                .where(CallbackRequest.status == "open")).one()
+                                .where(CallbackRequest.status == "open", *callbacks_here)).one()
     total = sum(outcomes.values())
     return Dashboard(
         date_from=date_from, date_to=date_to, calls_total=total, self_served=self_served,

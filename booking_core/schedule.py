@@ -22,6 +22,7 @@ from booking_core.errors import (
     InvalidInput,
     LimitReached,
     NotFound,
+    OtherClinic,
     ReferralRequired,
 )
 from booking_core.rules import booking_window
@@ -52,6 +53,7 @@ class GridQuery:
     specialty_id: int | None = None
     doctor_id: int | None = None
     patient_id: int | None = None  # restricts the grid to the patient's clinic
+    clinic_id: int | None = None  # the reader's clinic scope or filter
 
 
 @dataclass(frozen=True)
@@ -171,10 +173,12 @@ def specialties(uow: UnitOfWork) -> list[SpecialtyView]:
 
 
 def doctors(uow: UnitOfWork, specialty_id: int | None = None,
-            active_only: bool = True) -> list[DoctorView]:
-    """Doctors, optionally of one specialty, by name."""
+            active_only: bool = True, clinic_id: int | None = None) -> list[DoctorView]:
+    """Doctors, optionally of one specialty or one clinic, by name."""
     with uow.reading():
         stmt = select(Doctor)
+        if clinic_id is not None:
+            stmt = stmt.where(Doctor.clinic_id == clinic_id)
         if specialty_id is not None:
             stmt = stmt.where(Doctor.specialty_id == specialty_id)
         if active_only:
@@ -198,6 +202,8 @@ def schedule_grid(q: GridQuery, uow: UnitOfWork) -> ScheduleGrid:
             one = uow.session.get(Doctor, q.doctor_id)
             if one is None:
                 raise NotFound("doctor not found")
+            if q.clinic_id is not None and one.clinic_id != q.clinic_id:
+                raise OtherClinic("this doctor works in another clinic")
             doctor_stmt = doctor_stmt.where(Doctor.id == q.doctor_id)
             spec = uow.session.get(Specialty, one.specialty_id)
         if q.specialty_id is not None:
@@ -209,8 +215,12 @@ def schedule_grid(q: GridQuery, uow: UnitOfWork) -> ScheduleGrid:
             patient = uow.session.get(Patient, q.patient_id)
             if patient is None:
                 raise NotFound("patient not found")
+            if q.clinic_id is not None and patient.clinic_id != q.clinic_id:
+                raise OtherClinic("this patient is attached to another clinic")
             if patient.clinic_id is not None:
                 doctor_stmt = doctor_stmt.where(Doctor.clinic_id == patient.clinic_id)
+        if q.clinic_id is not None:
+            doctor_stmt = doctor_stmt.where(Doctor.clinic_id == q.clinic_id)
         docs = list(uow.session.exec(doctor_stmt.order_by(col(Doctor.last_name))).all())
         doctor_ids = [d.id for d in docs]
         now = uow.clock.now_local()

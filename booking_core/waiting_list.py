@@ -38,6 +38,7 @@ from booking_core.errors import (
     NotFound,
 )
 from booking_core.rules import preference_allows
+from booking_core.scope import check_actor
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView, SpecialtyView
 from models.tables import (
@@ -105,6 +106,7 @@ def join(cmd: JoinWaitlist, uow: UnitOfWork) -> WaitlistEntryView:
         with uow:
             today = uow.clock.today()
             patient, block = get_patient_and_block(uow, cmd.patient_id, today, lock=True)
+            check_actor(cmd.actor, patient.clinic_id, "patient")
             spec = uow.session.get(Specialty, cmd.specialty_id)
             if spec is None:
                 raise NotFound("specialty not found")
@@ -149,7 +151,8 @@ def leave(entry_id: int, actor: Actor, uow: UnitOfWork,
           patient_id: int | None = None) -> WaitlistEntryView:
     """Take an entry off the list; a slot held for it goes to the next entry at once."""
     with uow:
-        get_patient(uow, _entry_patient(uow, entry_id), lock=True)
+        patient = get_patient(uow, _entry_patient(uow, entry_id), lock=True)
+        check_actor(actor, patient.clinic_id, "patient")
         entry = _get_entry(uow, entry_id, patient_id)
         if entry.status not in ACTIVE:
             raise NotFound("waiting-list entry is not active")

@@ -8,12 +8,13 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from booking_core.booking import LIVE_FUTURE, _view
 from booking_core.errors import NotFound
 from booking_core.masking import mask_phone
+from booking_core.scope import EVERYWHERE, ClinicScope
 from booking_core.uow import UnitOfWork
 from booking_core.views import AppointmentView
 from models.tables import (
@@ -110,10 +111,18 @@ def callback_item(callback_id: int, uow: UnitOfWork) -> CallbackItem:
 
 
 def callbacks(uow: UnitOfWork, status: str | None = "open", limit: int = 200, *,
-              callback_id: int | None = None) -> list[CallbackItem]:
-    """Callback requests (open ones first by age); ``status=None`` lists every state."""
+              callback_id: int | None = None,
+              scope: ClinicScope = EVERYWHERE) -> list[CallbackItem]:
+    """Callback requests (open ones first by age); ``status=None`` lists every state.
+
+    Within ``scope``: a request is its patient's clinic's (else the line's); one from a caller
+    nobody identified, on a line of no clinic, is everybody's, as a waiting call is."""
     with uow.reading():
         stmt = select(CallbackRequest)
+        if scope.clinic_id is not None:
+            clinic = func.coalesce(Patient.clinic_id, CallbackRequest.clinic_id)
+            stmt = stmt.outerjoin(Patient, col(Patient.id) == CallbackRequest.patient_id).where(
+                or_(clinic == scope.clinic_id, clinic.is_(None)))
         if callback_id is not None:
             stmt = stmt.where(CallbackRequest.id == callback_id)
         if status:
@@ -133,13 +142,17 @@ def callbacks(uow: UnitOfWork, status: str | None = "open", limit: int = 200, *,
         ) for r in rows]
 
 
-def absence_calls(uow: UnitOfWork) -> list[AbsenceCall]:
+def absence_calls(uow: UnitOfWork, clinic_id: int | None = None) -> list[AbsenceCall]:
     """Live future appointments to rearrange with the patient, nearest first, with phones:
     those in a doctor's absence (rule 14) and those flagged because the doctor left or the
-    schedule changed."""
+    schedule changed (of one clinic's doctors when ``clinic_id`` is given)."""
     with uow.reading():
+        stmt = select(Appointment, Patient, DoctorAbsence)
+        if clinic_id is not None:
+            stmt = stmt.join(Doctor, col(Doctor.id) == Appointment.doctor_id).where(
+                Doctor.clinic_id == clinic_id)
         rows = uow.session.exec(
-            select(Appointment, Patient, DoctorAbsence)
+            stmt
             .join(Patient, col(Patient.id) == Appointment.patient_id)
             .outerjoin(DoctorAbsence, col(DoctorAbsence.id) == Appointment.absence_id)
             .where(or_(col(Appointment.absence_id).is_not(None),
@@ -185,11 +198,15 @@ def _offered_substitutes(uow: UnitOfWork, flagged: list[Appointment]) -> dict[in
     return out
 
 
-def restrictions(uow: UnitOfWork, *, include_past: bool = False) -> list[RestrictionItem]:
-    """Channel restrictions, current and future (or all), by start date."""
+def restrictions(uow: UnitOfWork, *, include_past: bool = False,
+                 clinic_id: int | None = None) -> list[RestrictionItem]:
+    """Channel restrictions, current and future (or all), by start date; of one clinic when
+    ``clinic_id`` is given."""
     with uow.reading():
         today = uow.clock.today()
         stmt = select(ChannelRestriction).order_by(col(ChannelRestriction.starts_on))
+        if clinic_id is not None:
+            stmt = stmt.where(ChannelRestriction.clinic_id == clinic_id)
         if not include_past:
             stmt = stmt.where(ChannelRestriction.ends_on >= today)
         rows = uow.session.exec(stmt).all()
@@ -203,14 +220,18 @@ def restrictions(uow: UnitOfWork, *, include_past: bool = False) -> list[Restric
         ) for r in rows]
 
 
-def absences(uow: UnitOfWork, *, include_past: bool = False) -> list[AbsenceItem]:
-    """Doctor absences, current and future (or all), with how many live bookings they hit."""
+def absences(uow: UnitOfWork, *, include_past: bool = False,
+             clinic_id: int | None = None) -> list[AbsenceItem]:
+    """Doctor absences, current and future (or all), with how many live bookings they hit;
+    of one clinic's doctors when ``clinic_id`` is given."""
     with uow.reading():
         today = uow.clock.today()
         stmt = (select(DoctorAbsence, Doctor, Specialty)
                 .join(Doctor, col(Doctor.id) == DoctorAbsence.doctor_id)
                 .join(Specialty, col(Specialty.id) == Doctor.specialty_id)
                 .order_by(col(DoctorAbsence.starts_on)))
+        if clinic_id is not None:
+            stmt = stmt.where(Doctor.clinic_id == clinic_id)
         if not include_past:
             stmt = stmt.where(DoctorAbsence.ends_on >= today)
         rows = uow.session.exec(stmt).all()

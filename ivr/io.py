@@ -87,6 +87,8 @@ class CallInfo:
     #: counted against them instead of a caller number they typed.
     operator: str = ""
     operator_source: str = ""
+    #: The operator's clinic (None: regional): the booking core keeps them to it.
+    operator_clinic_id: int | None = None
 
 
 class CallIO(abc.ABC):

@@ -173,10 +173,14 @@ def agent_add(
     password: str = typer.Option(None, "--password", help="Prompted for if not given."),
     full_name: str = typer.Option("", "--full-name", help="Shown in the console."),
     extension: str = typer.Option("", "--extension", help="The agent's phone extension."),
+    clinic: str = typer.Option("", "--clinic",
+                               help="Code of the user's clinic: sees and books for it only. "
+                                    "Without it the user is regional (every clinic)."),
 ) -> None:
     """Create a console user."""
     from booking_core.actors import Actor
     from booking_core.agents import NewAgent, create_agent
+    from booking_core.clinic_admin import clinic_id_by_code
     from booking_core.errors import DomainError
     from models.migrate import upgrade
 
@@ -185,27 +189,34 @@ def agent_add(
     container = _container()
     upgrade(container.engine)
     try:
+        clinic_id = clinic_id_by_code(clinic, container.uow()) if clinic.strip() else None
         agent = create_agent(NewAgent(name, role, password, Actor.system("cli"),
-                                      full_name=full_name, extension=extension), container.uow())
+                                      full_name=full_name, extension=extension,
+                                      clinic_id=clinic_id), container.uow())
     except DomainError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.message}")
         raise typer.Exit(1) from None
-    console.print(f"User [bold]{agent.username}[/bold] ({agent.role}) created.")
+    where = f"clinic {clinic.strip()}" if clinic_id else "regional"
+    console.print(f"User [bold]{agent.username}[/bold] ({agent.role}, {where}) created.")
 
 
 @agent_app.command("list")
 def agent_list() -> None:
     """List console users."""
     from booking_core.agents import list_agents
+    from booking_core.clinic_admin import clinics
     from models.migrate import upgrade
 
     container = _container()
     upgrade(container.engine)
+    codes = {c.id: c.code for c in clinics(container.uow())}
     table = Table(title="Console users")
-    for column in ("user", "role", "full name", "extension", "active"):
+    for column in ("user", "role", "clinic", "full name", "extension", "active"):
         table.add_column(column)
     for a in list_agents(container.uow()):
-        table.add_row(a.username, a.role, a.full_name, a.extension, "yes" if a.active else "no")
+        clinic = codes.get(a.clinic_id, "?") if a.clinic_id else "regional"
+        table.add_row(a.username, a.role, clinic, a.full_name, a.extension,
+                      "yes" if a.active else "no")
     console.print(table)
 
 

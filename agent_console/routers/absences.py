@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from agent_console.deps import ClinicAdmin, ContainerDep, Registrar, actor_of
+from agent_console.deps import ClinicAdmin, ContainerDep, Registrar, Scope, actor_of
 from agent_console.schemas import (
     ERRORS,
     AbsenceCallOut,
@@ -34,11 +34,14 @@ api = APIRouter(prefix="/api/absences", tags=["absences"],
 
 
 @router.get("/absences")
-def absences_page(request: Request, container: ContainerDep, agent: Registrar) -> Response:
+def absences_page(request: Request, container: ContainerDep, agent: Registrar,
+                  scope: Scope) -> Response:
     uow = container.uow
     return render(request, "absences.html", {
-        "absences": worklists.absences(uow()), "calls": worklists.absence_calls(uow()),
-        "doctors": schedule.doctors(uow()), "specialties": schedule.specialties(uow()),
+        "absences": worklists.absences(uow(), clinic_id=scope.own),
+        "calls": worklists.absence_calls(uow(), clinic_id=scope.own),
+        "doctors": schedule.doctors(uow(), clinic_id=scope.own),
+        "specialties": schedule.specialties(uow()),
         "can_manage": agent.can(Permission.MANAGE_CLINIC), "today": container.clock.today(),
     })
 
@@ -60,8 +63,9 @@ def absence_form(
 
 
 @api.get("", response_model=list[AbsenceOut], summary="Current and future absences")
-def api_list(container: ContainerDep, agent: Registrar) -> list[AbsenceOut]:
-    return [AbsenceOut.model_validate(a) for a in worklists.absences(container.uow())]
+def api_list(container: ContainerDep, agent: Registrar, scope: Scope) -> list[AbsenceOut]:
+    return [AbsenceOut.model_validate(a)
+            for a in worklists.absences(container.uow(), clinic_id=scope.own)]
 
 
 @api.post("", response_model=AbsenceReportOut, status_code=201,
@@ -79,5 +83,7 @@ def api_register(body: AbsenceIn, request: Request, container: ContainerDep,
 
 @api.get("/worklist", response_model=list[AbsenceCallOut],
          summary="Patients to call: their doctor is away, has left, or the schedule changed")
-def api_worklist(container: ContainerDep, agent: Registrar) -> list[AbsenceCallOut]:
-    return [AbsenceCallOut.model_validate(c) for c in worklists.absence_calls(container.uow())]
+def api_worklist(container: ContainerDep, agent: Registrar,
+                 scope: Scope) -> list[AbsenceCallOut]:
+    return [AbsenceCallOut.model_validate(c)
+            for c in worklists.absence_calls(container.uow(), clinic_id=scope.own)]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from agent_console.deps import ContainerDep, UserAdmin, actor_of
+from agent_console.deps import ContainerDep, UserAdmin, actor_of, regional_only
 from agent_console.schemas import ERRORS
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
@@ -19,9 +19,10 @@ from booking_core.api_clients import CLIENT_CHANNELS, KNOWN_SCOPES, NewClient
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(include_in_schema=False,
+                   dependencies=[Depends(csrf_protect), Depends(regional_only)])
 api = APIRouter(prefix="/api/api-clients", tags=["api clients"],
-                dependencies=[Depends(csrf_protect)], responses=ERRORS)
+                dependencies=[Depends(csrf_protect), Depends(regional_only)], responses=ERRORS)
 
 
 class ApiClientIn(BaseModel):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from agent_console import labels
-from agent_console.deps import ContainerDep, Registrar, actor_of
+from agent_console.deps import ContainerDep, Registrar, Scope, actor_of
 from agent_console.errors import safe_back
 from agent_console.schemas import ERRORS, AppointmentOut, BookIn, CancelIn, RescheduleIn
 from agent_console.security import csrf_protect, flash
@@ -98,9 +98,10 @@ def api_book(body: BookIn, request: Request, container: ContainerDep,
 
 
 @api.get("/{appointment_id}", response_model=AppointmentOut, summary="One appointment")
-def api_get(appointment_id: int, container: ContainerDep, agent: Registrar) -> AppointmentOut:
+def api_get(appointment_id: int, container: ContainerDep, agent: Registrar,
+            scope: Scope) -> AppointmentOut:
     return AppointmentOut.model_validate(booking.get_appointment(appointment_id,
-                                                                 container.uow()))
+                                                                 container.uow(), scope.access))
 
 
 @api.post("/{appointment_id}/cancel", response_model=AppointmentOut, summary="Cancel")

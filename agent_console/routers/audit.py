@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from agent_console.deps import Auditor, ContainerDep
+from agent_console.deps import Auditor, ContainerDep, Scope
 from agent_console.schemas import ERRORS, AuditPageOut
 from agent_console.security import csrf_protect
 from agent_console.templating import render
@@ -35,12 +35,14 @@ def _query(actor: str, action: str, entity: str, entity_id: str, date_from: date
 
 
 @router.get("/audit")
-def audit_page(request: Request, container: ContainerDep, agent: Auditor, actor: Text = "",
+def audit_page(request: Request, container: ContainerDep, agent: Auditor, scope: Scope,
+               actor: Text = "",
                action: Text = "", entity: Text = "", entity_id: Text = "",
                date_from: date | None = None, date_to: date | None = None, page: Page = 1,
                per_page: PerPage = 50) -> Response:
     q = _query(actor, action, entity, entity_id, date_from, date_to, page, per_page)
-    result = audit_query.search_audit(q, container.uow(), container.settings.timezone)
+    result = audit_query.search_audit(q, container.uow(), container.settings.timezone,
+                                      clinic_id=scope.own)
     filters = {k: v for k, v in {"actor": actor, "action": action, "entity": entity,
                                  "entity_id": entity_id, "date_from": date_from or "",
                                  "date_to": date_to or "", "per_page": per_page}.items() if v}
@@ -54,10 +56,12 @@ def audit_page(request: Request, container: ContainerDep, agent: Auditor, actor:
 
 
 @api.get("", response_model=AuditPageOut, summary="Audit entries, newest first")
-def api_audit(container: ContainerDep, agent: Auditor, actor: Text = "", action: Text = "",
+def api_audit(container: ContainerDep, agent: Auditor, scope: Scope, actor: Text = "",
+              action: Text = "",
               entity: Text = "", entity_id: Text = "", date_from: date | None = None,
               date_to: date | None = None, page: Page = 1,
               per_page: PerPage = 50) -> AuditPageOut:
     q = _query(actor, action, entity, entity_id, date_from, date_to, page, per_page)
     return AuditPageOut.model_validate(
-        audit_query.search_audit(q, container.uow(), container.settings.timezone))
+        audit_query.search_audit(q, container.uow(), container.settings.timezone,
+                                 clinic_id=scope.own))

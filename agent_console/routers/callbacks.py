@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from agent_console.deps import ContainerDep, Registrar, actor_of
+from agent_console.deps import ContainerDep, Registrar, Scope, actor_of
 from agent_console.schemas import ERRORS, CallbackDoneIn, CallbackOut
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
@@ -24,9 +24,10 @@ StatusFilter = Annotated[str, Query(pattern="^(open|done|all)$")]
 
 
 @router.get("/callbacks")
-def callbacks_page(request: Request, container: ContainerDep, agent: Registrar,
+def callbacks_page(request: Request, container: ContainerDep, agent: Registrar, scope: Scope,
                    status: StatusFilter = "open") -> Response:
-    items = worklists.callbacks(container.uow(), status=None if status == "all" else status)
+    items = worklists.callbacks(container.uow(), status=None if status == "all" else status,
+                                scope=scope.access)
     return render(request, "callbacks.html", {"items": items, "status": status})
 
 
@@ -39,9 +40,10 @@ def done_form(callback_id: int, request: Request, container: ContainerDep, agent
 
 
 @api.get("", response_model=list[CallbackOut], summary="Callback requests")
-def api_list(container: ContainerDep, agent: Registrar,
+def api_list(container: ContainerDep, agent: Registrar, scope: Scope,
              status: StatusFilter = "open") -> list[CallbackOut]:
-    items = worklists.callbacks(container.uow(), status=None if status == "all" else status)
+    items = worklists.callbacks(container.uow(), status=None if status == "all" else status,
+                                scope=scope.access)
     return [CallbackOut.model_validate(i) for i in items]
 
 

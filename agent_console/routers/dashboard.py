@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from agent_console import labels
-from agent_console.deps import ContainerDep, StatsViewer
+from agent_console.deps import ContainerDep, Scope, StatsViewer
 from agent_console.schemas import ERRORS, DashboardOut
 from agent_console.security import csrf_protect
 from agent_console.templating import render
@@ -24,11 +24,14 @@ api = APIRouter(prefix="/api/dashboard", tags=["dashboard"],
 
 @router.get("/dashboard")
 def dashboard_page(request: Request, container: ContainerDep, agent: StatsViewer,
-                   date_from: date | None = None, date_to: date | None = None) -> Response:
+                   scope: Scope, date_from: date | None = None,
+                   date_to: date | None = None) -> Response:
     today = container.clock.today()
     date_from, date_to = date_from or today, date_to or date_from or today
-    stats = reports.dashboard(date_from, date_to, container.uow(), container.settings.timezone)
-    waiting = len(call_queue.waiting_calls(container.uow()))
+    stats = reports.dashboard(date_from, date_to, container.uow(), container.settings.timezone,
+                              clinic_id=scope.own)
+    waiting = sum(scope.access.shows_call(c.clinic_id)
+                  for c in call_queue.waiting_calls(container.uow()))
     return render(request, "dashboard.html", {
         "s": stats, "waiting": waiting, "today": today,
         "wl": _waitlist(container, date_from, date_to),
@@ -41,11 +44,12 @@ def dashboard_page(request: Request, container: ContainerDep, agent: StatsViewer
 
 
 @api.get("", response_model=DashboardOut, summary="Dashboard numbers for a period")
-def api_dashboard(container: ContainerDep, agent: StatsViewer, date_from: date | None = None,
-                  date_to: date | None = None) -> DashboardOut:
+def api_dashboard(container: ContainerDep, agent: StatsViewer, scope: Scope,
+                  date_from: date | None = None, date_to: date | None = None) -> DashboardOut:
     today = container.clock.today()
     date_from, date_to = date_from or today, date_to or date_from or today
-    s = reports.dashboard(date_from, date_to, container.uow(), container.settings.timezone)
+    s = reports.dashboard(date_from, date_to, container.uow(), container.settings.timezone,
+                          clinic_id=scope.own)
     return DashboardOut(
         date_from=s.date_from, date_to=s.date_to, calls_total=s.calls_total,
         self_served=s.self_served, escalated=s.escalated, self_service_rate=s.self_service_rate,

@@ -29,6 +29,8 @@ from agent_console.templating import render
 from booking_core import doctor_admin, slots
 from booking_core.errors import InvalidInput
 from booking_core.schedules import DayOverride, TemplateRow
+from booking_core.scope import ClinicScope
+from models.tables import Doctor
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +138,15 @@ async def _read_form(request: Request) -> tuple[list[FormLine], date | None]:
     return _lines_from_form(multi), monday
 
 
+def doctor_in_scope(doctor_id: int, container: ContainerDep, agent: ClinicAdmin) -> Doctor:
+    """The doctor, if of the user's clinic (``other_clinic`` otherwise; regional: any)."""
+    return doctor_admin.get_doctor(doctor_id, container.uow(), ClinicScope(own=agent.clinic_id))
+
+
 def _editor(request: Request, container: ContainerDep, doctor_id: int, lines: list[FormLine],
             monday: date, preview: dict | None = None, error: str = "") -> Response:  # type: ignore[type-arg]
     return render(request, "admin/schedule_editor.html", {
-        "doctor": doctor_admin.get_doctor(doctor_id, container.uow()),
+        "doctor": doctor_in_scope(doctor_id, container, request.state.agent),
         "lines": lines + [FormLine()] * BLANK_ROWS, "monday": monday, "preview": preview,
         "overrides": doctor_admin.overrides_ahead(doctor_id, container.uow()),
         "today": container.clock.today(), "error": error}, status_code=422 if error else 200)
@@ -239,7 +246,8 @@ def _rows_of(body: TemplatesIn) -> list[TemplateRow]:
 
 
 @api.get("/{doctor_id}/templates", response_model=list[TemplateRowIO],
-         summary="The doctor's weekly template")
+         summary="The doctor's weekly template",
+         dependencies=[Depends(doctor_in_scope)])
 def api_templates(doctor_id: int, container: ContainerDep,
                   agent: ClinicAdmin) -> list[TemplateRowIO]:
     return [TemplateRowIO.model_validate(r)
@@ -247,7 +255,8 @@ def api_templates(doctor_id: int, container: ContainerDep,
 
 
 @api.post("/{doctor_id}/templates/preview", response_model=list[PreviewDayOut],
-          summary="The slots a template would give in one week (nothing is saved)")
+          summary="The slots a template would give in one week (nothing is saved)",
+          dependencies=[Depends(doctor_in_scope)])
 def api_preview(doctor_id: int, body: PreviewIn, container: ContainerDep,
                 agent: ClinicAdmin) -> list[PreviewDayOut]:
     monday = body.monday or _next_monday(container.clock.today())
@@ -268,7 +277,8 @@ def api_save(doctor_id: int, body: TemplatesIn, request: Request, container: Con
 
 
 @api.get("/{doctor_id}/overrides", response_model=list[DayOverrideOut],
-         summary="The doctor's one-off day changes from today on")
+         summary="The doctor's one-off day changes from today on",
+         dependencies=[Depends(doctor_in_scope)])
 def api_overrides(doctor_id: int, container: ContainerDep,
                   agent: ClinicAdmin) -> list[DayOverrideOut]:
     return [DayOverrideOut.model_validate(o)

@@ -18,7 +18,7 @@ from agent_console.admin_schemas import (
     LeaveIn,
     LeaveOut,
 )
-from agent_console.deps import ClinicAdmin, ContainerDep, actor_of
+from agent_console.deps import ClinicAdmin, ContainerDep, Scope, actor_of
 from agent_console.schemas import ERRORS
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
@@ -36,15 +36,17 @@ def _opt_int(value: str) -> int | None:
     return int(value) if value.strip().isdigit() else None
 
 
-def _directory(container: ContainerDep) -> dict[str, object]:
-    return {"clinics": clinic_admin.clinics(container.uow()),
+def _directory(container: ContainerDep, scope: Scope) -> dict[str, object]:
+    return {"clinics": [c for c in clinic_admin.clinics(container.uow()) if scope.allows(c.id)],
             "specialties": clinic_admin.specialty_list(container.uow())}
 
 
 @router.get("/admin/doctors")
-def doctors_page(request: Request, container: ContainerDep, agent: ClinicAdmin) -> Response:
+def doctors_page(request: Request, container: ContainerDep, agent: ClinicAdmin,
+                 scope: Scope) -> Response:
     return render(request, "admin/doctors.html", {
-        "doctors": doctor_admin.doctor_rows(container.uow()), **_directory(container)})
+        "doctors": doctor_admin.doctor_rows(container.uow(), clinic_id=scope.own),
+        **_directory(container, scope)})
 
 
 @router.post("/admin/doctors")
@@ -66,10 +68,10 @@ def hire_form(request: Request, container: ContainerDep, agent: ClinicAdmin,
 
 @router.get("/admin/doctors/{doctor_id}")
 def doctor_page(doctor_id: int, request: Request, container: ContainerDep,
-                agent: ClinicAdmin) -> Response:
+                agent: ClinicAdmin, scope: Scope) -> Response:
     return render(request, "admin/doctor.html", {
-        "doctor": doctor_admin.get_doctor(doctor_id, container.uow()),
-        "today": container.clock.today(), **_directory(container)})
+        "doctor": doctor_admin.get_doctor(doctor_id, container.uow(), scope.access),
+        "today": container.clock.today(), **_directory(container, scope)})
 
 
 @router.post("/admin/doctors/{doctor_id}")
@@ -105,8 +107,9 @@ def leave_form(doctor_id: int, request: Request, container: ContainerDep, agent:
 
 
 @api.get("", response_model=list[DoctorAdminOut], summary="Every doctor, working ones first")
-def api_list(container: ContainerDep, agent: ClinicAdmin) -> list[DoctorAdminOut]:
-    return [DoctorAdminOut.model_validate(d) for d in doctor_admin.doctor_rows(container.uow())]
+def api_list(container: ContainerDep, agent: ClinicAdmin, scope: Scope) -> list[DoctorAdminOut]:
+    return [DoctorAdminOut.model_validate(d)
+            for d in doctor_admin.doctor_rows(container.uow(), clinic_id=scope.own)]
 
 
 @api.post("", response_model=CreatedOut, status_code=201, summary="Hire a doctor")

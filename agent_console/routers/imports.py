@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from agent_console.deps import ClinicAdmin, ContainerDep, actor_of
+from agent_console.deps import ClinicAdmin, ContainerDep, actor_of, regional_only
 from agent_console.errors import ConsoleError
 from agent_console.security import csrf_protect
 from agent_console.templating import render
@@ -51,7 +51,8 @@ def refuse_oversized(request: Request) -> None:
 
 
 router = APIRouter(include_in_schema=False,
-                   dependencies=[Depends(refuse_oversized), Depends(csrf_protect)])
+                   dependencies=[Depends(refuse_oversized), Depends(csrf_protect),
+                                 Depends(regional_only)])
 
 
 async def _save(files: list[UploadFile], folder: Path) -> list[Path]:

@@ -10,7 +10,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from agent_console.deps import ClinicAdmin, ContainerDep, Registrar, actor_of, current_call
+from agent_console.deps import (
+    ClinicAdmin,
+    ContainerDep,
+    Registrar,
+    Scope,
+    actor_of,
+    clinic_filter_context,
+    current_call,
+    filter_from_form,
+)
 from agent_console.schemas import (
     ERRORS,
     AppointmentOut,
@@ -44,19 +53,23 @@ def parse_date(text: str) -> date | None:
 
 
 @router.get("/patients")
-def search_page(request: Request, container: ContainerDep, agent: Registrar) -> Response:
+def search_page(request: Request, container: ContainerDep, agent: Registrar,
+                scope: Scope) -> Response:
     return render(request, "patients.html", {"results": None, "query": PatientQuery(),
-                                             "call": current_call(request, container)})
+                                             "call": current_call(request, container),
+                                             **clinic_filter_context(container, scope)})
 
 
 @router.post("/patients/search")
 def search_form(
-    request: Request, container: ContainerDep, agent: Registrar,
+    request: Request, container: ContainerDep, agent: Registrar, scope: Scope,
     policy: Annotated[str, Form(max_length=32)] = "",
     name: Annotated[str, Form(max_length=160)] = "",
     phone: Annotated[str, Form(max_length=32)] = "",
     birth_date: Annotated[str, Form(max_length=10)] = "",
+    clinic: Annotated[str | None, Form(max_length=12)] = None,
 ) -> Response:
+    scope = filter_from_form(request, scope, clinic)
     born: date | None = None
     error = None
     if birth_date.strip():
@@ -69,18 +82,19 @@ def search_form(
         if query.empty:
             error = "Введите полис, фамилию, телефон или дату рождения."
         else:
-            results = patients.search_patients(query, container.uow())
+            results = patients.search_patients(query, container.uow(), scope=scope)
             if len(results) == 1:
                 return RedirectResponse(f"/patients/{results[0].id}", status_code=303)
     return render(request, "patients.html", {"results": results, "query": query,
                                              "error": error,
-                                             "call": current_call(request, container)})
+                                             "call": current_call(request, container),
+                                             **clinic_filter_context(container, scope)})
 
 
 @router.get("/patients/{patient_id}")
 def card_page(patient_id: int, request: Request, container: ContainerDep,
-              agent: Registrar) -> Response:
-    card = patients.patient_card(patient_id, container.uow())
+              agent: Registrar, scope: Scope) -> Response:
+    card = patients.patient_card(patient_id, container.uow(), scope=scope.access)
     now = container.clock.now_local()
     window = container.rules.arrival_window_minutes
     arrival_open_ids = {a.id for a in (*card.upcoming, *card.past)
@@ -89,7 +103,7 @@ def card_page(patient_id: int, request: Request, container: ContainerDep,
         "card": card, "now": now, "call": current_call(request, container),
         "arrival_open_ids": arrival_open_ids,
         "choices": schedule.specialty_choices(patient_id, container.uow()),
-        "doctors": schedule.doctors(container.uow()),
+        "doctors": schedule.doctors(container.uow(), clinic_id=scope.own),
     })
 
 
@@ -114,16 +128,18 @@ def lift_block_form(patient_id: int, block_id: int, request: Request, container:
 @api.post("/search", response_model=list[PatientSummaryOut],
           summary="Find patients by policy, name, phone and/or date of birth")
 def api_search(body: PatientSearchIn, container: ContainerDep,
-               agent: Registrar) -> list[PatientSummaryOut]:
+               agent: Registrar, scope: Scope) -> list[PatientSummaryOut]:
     query = PatientQuery(policy=body.policy, name=body.name, phone=body.phone,
                          birth_date=body.birth_date)
     return [PatientSummaryOut.model_validate(p)
-            for p in patients.search_patients(query, container.uow())]
+            for p in patients.search_patients(query, container.uow(), scope=scope)]
 
 
 @api.get("/{patient_id}", response_model=PatientCardOut, summary="The patient card")
-def api_card(patient_id: int, container: ContainerDep, agent: Registrar) -> PatientCardOut:
-    return PatientCardOut.model_validate(patients.patient_card(patient_id, container.uow()))
+def api_card(patient_id: int, container: ContainerDep, agent: Registrar,
+             scope: Scope) -> PatientCardOut:
+    return PatientCardOut.model_validate(patients.patient_card(patient_id, container.uow(),
+                                                               scope=scope.access))
 
 
 @api.post("/{patient_id}/out-of-schedule", response_model=AppointmentOut, status_code=201,

@@ -18,7 +18,7 @@ from agent_console.admin_schemas import (
     PhoneIn,
     PhoneOut,
 )
-from agent_console.deps import ClinicAdmin, ContainerDep, actor_of
+from agent_console.deps import ClinicAdmin, ContainerDep, Scope, actor_of
 from agent_console.schemas import ERRORS
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
@@ -37,10 +37,16 @@ def _opt_int(value: str) -> int | None:
     return int(value) if value.strip().isdigit() else None
 
 
+def _clinics(container: ContainerDep, scope: Scope) -> list[clinic_admin.ClinicView]:
+    """The clinics a user may register or attach patients to: their own, or (regional) all."""
+    return [c for c in clinic_admin.clinics(container.uow()) if scope.allows(c.id)]
+
+
 @router.get("/admin/patients/new")
-def register_page(request: Request, container: ContainerDep, agent: ClinicAdmin) -> Response:
+def register_page(request: Request, container: ContainerDep, agent: ClinicAdmin,
+                  scope: Scope) -> Response:
     return render(request, "admin/patient_new.html", {
-        "clinics": clinic_admin.clinics(container.uow())})
+        "clinics": _clinics(container, scope)})
 
 
 @router.post("/admin/patients")
@@ -62,13 +68,13 @@ def register_form(request: Request, container: ContainerDep, agent: ClinicAdmin,
 
 @router.get("/admin/patients/{patient_id}")
 def edit_page(patient_id: int, request: Request, container: ContainerDep,
-              agent: ClinicAdmin) -> Response:
-    card = patients.patient_card(patient_id, container.uow())
+              agent: ClinicAdmin, scope: Scope) -> Response:
+    card = patients.patient_card(patient_id, container.uow(), scope=scope.access)
     return render(request, "admin/patient_edit.html", {
         "card": card, "phone_masked": mask_phone(card.patient.phone) if card.patient.phone else "",
         "representative_masked": patient_admin.representative_phone_masked(
-            patient_id, container.uow()),
-        "clinics": clinic_admin.clinics(container.uow())})
+            patient_id, container.uow(), scope.access),
+        "clinics": _clinics(container, scope)})
 
 
 @router.post("/admin/patients/{patient_id}/phone")

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from agent_console import labels
-from agent_console.deps import ClinicAdmin, ContainerDep, Registrar, actor_of
+from agent_console.deps import ClinicAdmin, ContainerDep, Registrar, Scope, actor_of
 from agent_console.schemas import ERRORS, RestrictionIn, RestrictionOut
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
-from booking_core import admin, schedule, worklists
+from booking_core import admin, doctor_admin, schedule, worklists
 from booking_core.agents import Permission
 from booking_core.commands import CloseChannel
 from booking_core.errors import InvalidInput
@@ -31,7 +31,10 @@ api = APIRouter(prefix="/api/restrictions", tags=["restrictions"],
 def _close(container: Container, body: RestrictionIn, request: Request, agent) -> int:  # type: ignore[no-untyped-def]
     if body.channel not in labels.RESTRICTABLE_CHANNELS:
         raise InvalidInput("channel: ivr, internet, infomat or *", field="channel")
-    clinic_id = admin.first_clinic_id(container.uow())
+    # The doctor's clinic, else the user's own, else a single clinic's installation's one.
+    clinic_id = (doctor_admin.get_doctor(body.doctor_id, container.uow()).clinic_id
+                 if body.doctor_id is not None else agent.clinic_id) \
+        or admin.first_clinic_id(container.uow())
     if clinic_id is None:
         raise InvalidInput("no clinic configured")
     return admin.close_channel(CloseChannel(
@@ -41,11 +44,14 @@ def _close(container: Container, body: RestrictionIn, request: Request, agent) -
 
 
 @router.get("/restrictions")
-def restrictions_page(request: Request, container: ContainerDep, agent: Registrar) -> Response:
+def restrictions_page(request: Request, container: ContainerDep, agent: Registrar,
+                      scope: Scope) -> Response:
     uow = container.uow
     return render(request, "restrictions.html", {
-        "items": worklists.restrictions(uow()), "specialties": schedule.specialties(uow()),
-        "doctors": schedule.doctors(uow()), "channels": labels.RESTRICTABLE_CHANNELS,
+        "items": worklists.restrictions(uow(), clinic_id=scope.own),
+        "specialties": schedule.specialties(uow()),
+        "doctors": schedule.doctors(uow(), clinic_id=scope.own),
+        "channels": labels.RESTRICTABLE_CHANNELS,
         "can_manage": agent.can(Permission.MANAGE_CLINIC), "today": container.clock.today(),
     })
 
@@ -74,8 +80,9 @@ def lift_form(restriction_id: int, request: Request, container: ContainerDep,
 
 
 @api.get("", response_model=list[RestrictionOut], summary="Current and future restrictions")
-def api_list(container: ContainerDep, agent: Registrar) -> list[RestrictionOut]:
-    return [RestrictionOut.model_validate(r) for r in worklists.restrictions(container.uow())]
+def api_list(container: ContainerDep, agent: Registrar, scope: Scope) -> list[RestrictionOut]:
+    return [RestrictionOut.model_validate(r)
+            for r in worklists.restrictions(container.uow(), clinic_id=scope.own)]
 
 
 @api.post("", response_model=RestrictionOut, status_code=201,

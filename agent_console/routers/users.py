@@ -1,4 +1,8 @@
-"""Console users and roles (admin): create, change role, disable, reset a password."""
+"""Console users and roles (admin): create, change role or clinic, disable, reset a password.
+
+A regional administrator manages every user; an administrator of one clinic sees and manages
+that clinic's users only (the booking core refuses anything else with ``other_clinic``).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from agent_console.errors import Forbidden
 from agent_console.schemas import ERRORS, AgentIn, AgentOut, AgentPatch
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
-from booking_core import agents
+from booking_core import agents, clinic_admin
 from booking_core.agents import ROLES, NewAgent
 
 logger = logging.getLogger(__name__)
@@ -31,10 +35,21 @@ def _not_self_lockout(agent: agents.AgentView, username: str, role: str | None,
         raise Forbidden("you cannot demote or disable yourself")
 
 
+def _clinic_field(agent: agents.AgentView, value: str) -> int | None:
+    """The clinic chosen in a form ("" = regional); one clinic's admin has only their own."""
+    if agent.clinic_id is not None:
+        return agent.clinic_id
+    return int(value) if value.strip().isdigit() else None
+
+
 @router.get("/users")
 def users_page(request: Request, container: ContainerDep, agent: UserAdmin) -> Response:
-    return render(request, "users.html", {"users": agents.list_agents(container.uow()),
-                                          "roles": ROLES})
+    clinics = [c for c in clinic_admin.clinics(container.uow())
+               if agent.clinic_id is None or c.id == agent.clinic_id]
+    return render(request, "users.html", {
+        "users": agents.list_agents(container.uow(), clinic_id=agent.clinic_id),
+        "roles": ROLES, "clinics": clinics,
+        "clinic_names": {c.id: c.short_name for c in clinics}})
 
 
 @router.post("/users")
@@ -42,9 +57,11 @@ def create_form(request: Request, container: ContainerDep, agent: UserAdmin,
                 username: Annotated[str, Form(max_length=60)],
                 role: Annotated[str, Form()], password: Annotated[str, Form(max_length=200)],
                 full_name: Annotated[str, Form(max_length=160)] = "",
-                extension: Annotated[str, Form(max_length=20)] = "") -> Response:
+                extension: Annotated[str, Form(max_length=20)] = "",
+                clinic: Annotated[str, Form(max_length=12)] = "") -> Response:
     created = agents.create_agent(NewAgent(username, role, password, actor_of(request, agent),
-                                           full_name=full_name, extension=extension),
+                                           full_name=full_name, extension=extension,
+                                           clinic_id=_clinic_field(agent, clinic)),
                                   container.uow())
     flash(request, f"Пользователь {created.username} создан.")
     return RedirectResponse("/users", status_code=303)
@@ -53,18 +70,21 @@ def create_form(request: Request, container: ContainerDep, agent: UserAdmin,
 @router.post("/users/{username}")
 def update_form(username: str, request: Request, container: ContainerDep, agent: UserAdmin,
                 role: Annotated[str, Form()], active: Annotated[str, Form()] = "",
-                password: Annotated[str, Form(max_length=200)] = "") -> Response:
+                password: Annotated[str, Form(max_length=200)] = "",
+                clinic: Annotated[str, Form(max_length=12)] = "") -> Response:
     is_active = active == "on"
     _not_self_lockout(agent, username, role, is_active)
     agents.update_agent(username, actor_of(request, agent), container.uow(), role=role,
-                        active=is_active, password=password or None)
+                        active=is_active, password=password or None,
+                        clinic_id=_clinic_field(agent, clinic))
     flash(request, f"Пользователь {username} изменён.")
     return RedirectResponse("/users", status_code=303)
 
 
 @api.get("", response_model=list[AgentOut], summary="Console users")
 def api_list(container: ContainerDep, agent: UserAdmin) -> list[AgentOut]:
-    return [AgentOut.model_validate(a) for a in agents.list_agents(container.uow())]
+    return [AgentOut.model_validate(a)
+            for a in agents.list_agents(container.uow(), clinic_id=agent.clinic_id)]
 
 
 @api.post("", response_model=AgentOut, status_code=201, summary="Create a console user")
@@ -72,7 +92,9 @@ def api_create(body: AgentIn, request: Request, container: ContainerDep,
                agent: UserAdmin) -> AgentOut:
     return AgentOut.model_validate(agents.create_agent(
         NewAgent(body.username, body.role, body.password, actor_of(request, agent),
-                 full_name=body.full_name, extension=body.extension), container.uow()))
+                 full_name=body.full_name, extension=body.extension,
+                 clinic_id=body.clinic_id if "clinic_id" in body.model_fields_set
+                 else agent.clinic_id), container.uow()))
 
 
 @api.patch("/{username}", response_model=AgentOut, summary="Change role, state or password")
@@ -81,4 +103,5 @@ def api_update(username: str, body: AgentPatch, request: Request, container: Con
     _not_self_lockout(agent, username, body.role, body.active)
     return AgentOut.model_validate(agents.update_agent(
         username, actor_of(request, agent), container.uow(), role=body.role, active=body.active,
-        full_name=body.full_name, extension=body.extension, password=body.password))
+        full_name=body.full_name, extension=body.extension, password=body.password,
+        clinic_id=body.clinic_id if "clinic_id" in body.model_fields_set else ...))

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from agent_console.deps import ContainerDep, Registrar, actor_of
+from agent_console.deps import ContainerDep, Registrar, Scope, actor_of
 from agent_console.schemas import ERRORS, WaitlistEntryOut, WaitlistIn
 from agent_console.security import csrf_protect, flash
 from agent_console.templating import render
@@ -31,11 +31,12 @@ def _out(entry: WaitlistEntryView) -> WaitlistEntryOut:
 
 
 @router.get("/waitlist")
-def waitlist_page(request: Request, container: ContainerDep, agent: Registrar,
+def waitlist_page(request: Request, container: ContainerDep, agent: Registrar, scope: Scope,
                   specialty_id: int | None = None, all: AllFlag = False) -> Response:
     specs = schedule.specialties(container.uow())
     chosen = next((s for s in specs if s.id == specialty_id), specs[0] if specs else None)
-    items = (waiting_list.list_for_specialty(chosen.id, container.uow(), active_only=not all)
+    items = (waiting_list.list_for_specialty(chosen.id, container.uow(), active_only=not all,
+                                             clinic_id=scope.own)
              if chosen else [])
     return render(request, "waitlist.html", {
         "specialties": specs, "chosen": chosen, "items": items, "show_all": all,
@@ -63,10 +64,11 @@ def leave_form(entry_id: int, request: Request, container: ContainerDep,
 
 @api.get("", response_model=list[WaitlistEntryOut],
          summary="The waiting list of a specialty, in the order offers go")
-def api_list(container: ContainerDep, agent: Registrar, specialty_id: int,
+def api_list(container: ContainerDep, agent: Registrar, scope: Scope, specialty_id: int,
              all: AllFlag = False) -> list[WaitlistEntryOut]:
     return [_out(e) for e in waiting_list.list_for_specialty(specialty_id, container.uow(),
-                                                             active_only=not all)]
+                                                             active_only=not all,
+                                                             clinic_id=scope.own)]
 
 
 @api.post("", response_model=WaitlistEntryOut, status_code=201,

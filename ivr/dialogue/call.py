@@ -121,7 +121,8 @@ class Call:
         console user when one places the call from the browser phone."""
         info = self.io.info
         if info.operator:
-            return Actor.agent(info.operator, info.operator_source, channel=Channel.IVR)
+            return Actor.agent(info.operator, info.operator_source, channel=Channel.IVR,
+                               clinic_id=info.operator_clinic_id)
         return Actor.patient(patient_id, Channel.IVR, self.record.data.caller_number)
 
     def set_locale(self, locale: str) -> None:
