@@ -101,7 +101,16 @@ def _greet(call: Call) -> str | None:
     1, 2 or 3 during the greeting lands in that menu item, never in English by mistake.  A
     call already in English (the channel's language) is not offered English again.
     """
-    call.play("greeting", clinic=call.phrase.name(call.deps.clinic_name))
+    _answer_line(call)
+    line = call.state.line
+    if line is not None and line.regional:
+        call.play("greeting_regional")
+    else:
+        # A clinic's own number on a multi-clinic install names that clinic; one clinic keeps
+        # the name it was configured with.
+        name = (line.clinic_name if line is not None and line.several_clinics
+                and line.clinic_name else call.deps.clinic_name)
+        call.play("greeting", clinic=call.phrase.name(name))
     if call.state.locale == "en":
         return None
     # The language offer is always said in English: that is who it is for.
@@ -116,6 +125,46 @@ def _greet(call: Call) -> str | None:
         elif key in PRESELECTABLE:
             return key
     return None
+
+
+def _answer_line(call: Call) -> None:
+    """Look up the dialled number: whose greeting plays, and the clinic the call's record
+    starts with (the console filters on it).  With the database away the configured greeting
+    plays and the call escalates at its first real step, as before."""
+    number = call.io.info.called_number
+    call.record.data.dialled_number = number[:32]
+    try:
+        line = call.deps.answer_line(number)
+    except Exception:  # noqa: BLE001 - greet anyway; the next step escalates
+        logger.warning("call %s: could not look up the dialled line", call.state.call_id)
+        return
+    call.state.line = line
+    call.record.data.clinic_id = line.clinic_id
+
+
+def _clinic_said(call: Call, clinic_id: int | None) -> str | None:
+    """The clinic's name as said, when the line serves several clinics (else None: a
+    one-clinic line never names it)."""
+    line = call.state.line
+    if line is None or not line.several_clinics or clinic_id is None:
+        return None
+    name = line.clinic_names.get(clinic_id)
+    return call.phrase.name(name) if name else None
+
+
+def _tell_attachment(call: Call, patient: PatientView) -> None:
+    """On a line of several clinics, say once which clinic serves the caller: theirs by
+    attachment (rule 4), which may not be the one whose number they dialled."""
+    call.record.data.clinic_id = patient.clinic_id
+    line = call.state.line
+    clinic = _clinic_said(call, patient.clinic_id)
+    if line is None or clinic is None:
+        return
+    if line.regional:
+        call.play("attached_clinic", clinic=clinic)
+    elif patient.clinic_id != line.clinic_id:
+        call.play("attached_elsewhere_book" if call.state.intent == "book"
+                  else "attached_elsewhere", clinic=clinic)
 
 
 def _not_set_up(call: Call) -> None:
@@ -165,6 +214,7 @@ def ensure_identified(call: Call) -> PatientView:
         # patient is not "identified" for the call until it is given.
         confirm_consent(call, patient)
         call.state.patient = patient
+        _tell_attachment(call, patient)
         return patient
     call.play("not_identified_final")
     raise Escalate("not_identified")
@@ -372,7 +422,8 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
             raise Escalate("no_slots")
         first = True
         while True:
-            slot_text = call.phrase.slot(offers.current)
+            slot_text = call.phrase.slot(
+                offers.current, clinic=_clinic_said(call, offers.current.doctor.clinic_id))
             intro = call.p("offer_first" if first else "offer_next", slot=slot_text)
             first = False
             choice = call.menu(call.say_.join("offer", intro, call.p("offer_menu")), "1234",
@@ -453,7 +504,8 @@ def _take(call: Call, patient: PatientView, offer: SlotOffer,
     so it is not read again.  A spoken "да" may be misheard (DESIGN "Known pitfalls"), so a
     slot taken by voice is read back and confirmed first.
     """
-    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=call.phrase.slot(offer)),
+    said = call.phrase.slot(offer, clinic=_clinic_said(call, offer.doctor.clinic_id))
+    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=said),
                                        step="confirm_booking"):
         return None
     actor = call.actor(patient.id)
@@ -531,7 +583,7 @@ def _other_doctor(call: Call, offers: _Offers) -> None:
 def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
     call.record.data.appointment_id = appt.id
     call.record.data.outcome = "booked" if key == "booked" else "rescheduled"
-    call.play(key, **call.phrase.summary(appt),
+    call.play(key, **call.phrase.summary(appt, _clinic_said(call, appt.doctor.clinic_id)),
               code=call.phrase.digits(appt.confirmation_code, CODE_GROUP))
 
 
