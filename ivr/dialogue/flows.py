@@ -152,6 +152,11 @@ def _clinic_said(call: Call, clinic_id: int | None) -> str | None:
     return call.phrase.name(name) if name else None
 
 
+def _slot(call: Call, offer: SlotOffer | AppointmentView) -> str:
+    """A slot or appointment as said, with its clinic and cabinet on a line of several."""
+    return call.phrase.slot(offer, clinic=_clinic_said(call, offer.doctor.clinic_id))
+
+
 def _tell_attachment(call: Call, patient: PatientView) -> None:
     """On a line of several clinics, say once which clinic serves the caller: theirs by
     attachment (rule 4), which may not be the one whose number they dialled."""
@@ -364,7 +369,7 @@ def _offer_to_move_held(call: Call, patient: PatientView, option: SpecialtyOptio
             _announce_code(call, "booked", appt)
         return True
     prompt = call.p("held_specialty", specialty=call.phrase.specialty(option.specialty),
-                    slot=call.phrase.slot(held))
+                    slot=_slot(call, held))
     if call.menu(prompt, "12", words={"перенес": "1", "друг": "2"}, step="held_specialty") == "2":
         return False
     moved = _offer_and_take(call, patient, option, moving=held)
@@ -422,8 +427,7 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
             raise Escalate("no_slots")
         first = True
         while True:
-            slot_text = call.phrase.slot(
-                offers.current, clinic=_clinic_said(call, offers.current.doctor.clinic_id))
+            slot_text = _slot(call, offers.current)
             intro = call.p("offer_first" if first else "offer_next", slot=slot_text)
             first = False
             choice = call.menu(call.say_.join("offer", intro, call.p("offer_menu")), "1234",
@@ -504,8 +508,7 @@ def _take(call: Call, patient: PatientView, offer: SlotOffer,
     so it is not read again.  A spoken "да" may be misheard (DESIGN "Known pitfalls"), so a
     slot taken by voice is read back and confirmed first.
     """
-    said = call.phrase.slot(offer, clinic=_clinic_said(call, offer.doctor.clinic_id))
-    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=said),
+    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=_slot(call, offer)),
                                        step="confirm_booking"):
         return None
     actor = call.actor(patient.id)
@@ -655,7 +658,7 @@ def _waitlist_offer_menu(call: Call, patient: PatientView, appt: AppointmentView
     """Time the waiting list holds for the caller (the SMS offer, by phone): 1 books it,
     2 declines it (off the list), 3 goes on.  True when the call's business is done."""
     item = call.p("appointment_offer", specialty=appt.specialty.name(call.state.locale),
-                  slot=call.phrase.slot(appt))
+                  slot=_slot(call, appt))
     prompt = call.say_.join("appointment_offer", item, call.p("appointment_offer_menu"))
     choice = call.menu(prompt, "123", words={"запиш": "1", "да": "1", "отказ": "2",
                                              "дальше": "3"}, step="appointment_offer")
@@ -687,7 +690,7 @@ def _appointment_menu(call: Call, appt: AppointmentView, held: AppointmentView |
                       ) -> tuple[Prompt, dict[str, str], dict[str, str]]:
     """An appointment as read in "my appointments", its keys (digit -> action) and words."""
     specialty = appt.specialty.name(call.state.locale)
-    slot = call.phrase.slot(appt)
+    slot = _slot(call, appt)
     if appt.absence_id is None:
         item = call.p("appointment_item", specialty=specialty, slot=slot)
         return (call.say_.join("appointment", item, call.p("appointment_menu")),
@@ -696,7 +699,7 @@ def _appointment_menu(call: Call, appt: AppointmentView, held: AppointmentView |
     if held is None:  # nothing held (any more): cancel or find another time as usual
         return (call.say_.join("appointment", item, call.p("appointment_menu")),
                 _APPOINTMENT_KEYS, _APPOINTMENT_WORDS)
-    offer = call.p("appointment_substitute", slot=call.phrase.slot(held))
+    offer = call.p("appointment_substitute", slot=_slot(call, held))
     return (call.say_.join("appointment", item, offer, call.p("appointment_substitute_menu")),
             _SUBSTITUTE_KEYS, _SUBSTITUTE_WORDS)
 
