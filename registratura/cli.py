@@ -531,6 +531,8 @@ def call(
 
     settings = load_settings()
     configure_logging("WARNING")
+    # A DID as Asterisk passes it: "+7 (495) 123-00-03" typed by a person is +74951230003.
+    dnid = "".join(ch for ch in dnid if ch.isdigit() or ch == "+")
     items = keys.split(",") if keys else []
     items += [f"say:{i.strip()}" if any(ch.isalpha() for ch in i) else i.strip()
               for i in say.split(",")] if say else []
