@@ -13,9 +13,10 @@ from sqlmodel import select
 from booking_core import booking, lines
 from booking_core.actors import Actor
 from booking_core.calls import get_call
+from booking_core.notifications import render
 from booking_core.slots import generate_slots
 from ivr.transports.terminal import AsteriskCall, ScriptedCaller
-from models.tables import Clinic, Doctor, Patient
+from models.tables import Clinic, Doctor, OutboxMessage, Patient
 from registratura.demo import DEMO_PATIENTS, REGION_PATIENTS, seed_region_demo
 from support.fakes import QuietEngine
 
@@ -103,6 +104,10 @@ def test_patient_of_clinic_3_calling_clinic_7_is_booked_at_clinic_3_and_told_so_
     assert sum("другой поликлинике" in s for s in t.said) == 1
     assert not any("Соловьёв" in s or "Романова" in s for s in t.said)  # № 7's therapists
     assert booked_doctor(region, IVANOV) == ("Кашинцева", clinic_id(region, "gp3"))
+    # The SMS is signed by the clinic the visit is at, not by the number dialled.
+    with region.uow().reading() as uow:
+        sms = uow.session.exec(select(OutboxMessage).where(OutboxMessage.kind == "booked")).one()
+    assert render(sms.kind, sms.payload).text.startswith("Городская поликлиника № 3: ")
     record = get_call(t.variables["REG_CALL_ID"], region.uow())
     # The line's clinic until identified, then the patient's: the console of № 3 sees it.
     assert (record.dialled_number, record.clinic_id) == (LINE_7, clinic_id(region, "gp3"))
