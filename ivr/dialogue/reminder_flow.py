@@ -101,15 +101,23 @@ def _intro_and_menu(call: Call, appt: AppointmentView,
                     held: AppointmentView | None) -> tuple[Prompt, str]:
     """What the call says first and which menu follows: the reminder, or for a visit a
     doctor's absence flagged, the absence and the substitute held for the patient."""
+    clinic = call.phrase.name(_clinic_name(call, appt))
     if appt.absence_id is None:
-        return call.p("reminder_intro", clinic=call.phrase.name(call.deps.clinic_name),
+        return call.p("reminder_intro", clinic=clinic,
                       slot=call.phrase.slot(appt, full=True)), "reminder_menu"
-    absent = call.p("reminder_absent_intro", clinic=call.phrase.name(call.deps.clinic_name),
-                    slot=call.phrase.slot(appt))
+    absent = call.p("reminder_absent_intro", clinic=clinic, slot=call.phrase.slot(appt))
     if held is None:
         return absent, "reminder_absent_menu"
     offer = call.p("reminder_substitute", slot=call.phrase.slot(held, full=True))
     return call.say_.join("reminder_intro", absent, offer), "reminder_substitute_menu"
+
+
+def _clinic_name(call: Call, appt: AppointmentView) -> str:
+    """Who is calling: the visit's clinic when the installation has several, else the name
+    the IVR was configured with."""
+    call.record.data.clinic_id = appt.doctor.clinic_id
+    names = call.deps.answer_line("").clinic_names
+    return names.get(appt.doctor.clinic_id or 0) or call.deps.clinic_name
 
 
 def _take_substitute(call: Call, appointment_id: int, actor: Actor,

@@ -146,3 +146,25 @@ def test_english_offer_names_the_clinic_in_latin_letters(region, ivr):
           "doctor Kashintseva, Gorodskaya poliklinika No. 3, room fifteen",
           "You are booked: general practitioner, doctor Kashintseva, tomorrow, at eight a.m., "
           "Gorodskaya poliklinika No. 3, room fifteen.")
+
+
+def test_reminder_call_is_made_in_the_name_of_the_visits_clinic(region, make_deps):
+    """The IVR is configured with № 3's name; Волкова's visit is at № 7, so № 7 calls."""
+    from booking_core.commands import BookSlot, FindSlots
+    from booking_core.slots import find_free_slots
+    from ivr.dialogue.reminder_flow import run_reminder_call
+    from ivr.transports.scripted import ScriptedCallIO
+    from support.world import specialty_id
+
+    with region.uow().reading() as uow:
+        pid = uow.session.exec(select(Patient.id).where(
+            Patient.policy_number == VOLKOVA.policy_number)).one()
+    offer = find_free_slots(FindSlots(pid, specialty_id(region, "therapist"), "ivr"),
+                            region.uow())[0]
+    appt = booking.book(BookSlot(pid, offer.slot_id, Actor.patient(pid, "ivr")), region.uow())
+    io = ScriptedCallIO(["1"])
+    io.info.caller_number = VOLKOVA.phone
+    call = run_reminder_call(io, make_deps(region), appointment_id=appt.id)
+    intro = next(t for _, k, t in io.transcript.events if k == "reminder_intro")
+    assert intro.startswith("Здравствуйте! Это Городская поликлиника № 7."), intro
+    assert call.record.data.clinic_id == clinic_id(region, "gp7")
