@@ -135,7 +135,7 @@ def add_line(cmd: AddLine, uow: UnitOfWork) -> LineView:
             if is_unique_violation(exc):
                 raise Duplicate("this number is already a line", field="number") from None
             raise
-        audit.record(uow, cmd.actor, "create", "clinic_line", line.id, None,
+        audit.record(uow, cmd.actor, "line_add", "clinic_line", line.id, None,
                      audit.snapshot(line, ("number", "clinic_id", "label")))
         uow.commit()
         logger.info("line %s added (%s)", number, clinic.code if clinic else "regional")
@@ -149,7 +149,7 @@ def remove_line(number: str, actor: Actor, uow: UnitOfWork) -> None:
             select(ClinicLine).where(ClinicLine.number == normalize_number(number))).first()
         if line is None:
             raise NotFound("no such line", field="number")
-        audit.record(uow, actor, "delete", "clinic_line", line.id,
+        audit.record(uow, actor, "line_remove", "clinic_line", line.id,
                      audit.snapshot(line, ("number", "clinic_id", "label")), None)
         uow.session.delete(line)
         uow.commit()

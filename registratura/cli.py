@@ -253,8 +253,6 @@ def line_add(
     label: str = typer.Option("", "--label", help="A note for the admin list."),
 ) -> None:
     """Add a line: calls to NUMBER get that clinic's greeting (or the region's)."""
-    import getpass
-
     from booking_core.actors import Actor
     from booking_core.errors import DomainError
     from booking_core.lines import AddLine, add_line
@@ -263,7 +261,7 @@ def line_add(
     container = _container()
     upgrade(container.engine)
     try:
-        line = add_line(AddLine(number, Actor.system(f"cli:{getpass.getuser()}"),
+        line = add_line(AddLine(number, Actor.system("cli"),
                                 clinic_code=clinic, label=label), container.uow())
     except DomainError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.message}")
@@ -275,15 +273,13 @@ def line_add(
 @line_app.command("remove")
 def line_remove(number: str = typer.Argument(..., help="The dialled number.")) -> None:
     """Remove a line (its calls then get the unknown-number greeting)."""
-    import getpass
-
     from booking_core.actors import Actor
     from booking_core.errors import DomainError
     from booking_core.lines import remove_line
 
     container = _container()
     try:
-        remove_line(number, Actor.system(f"cli:{getpass.getuser()}"), container.uow())
+        remove_line(number, Actor.system("cli"), container.uow())
     except DomainError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.message}")
         raise typer.Exit(1) from None

@@ -263,6 +263,6 @@ def seed_region_demo(uow: UnitOfWork) -> bool:
         uow.commit()
     if count_lines(uow) == 0:
         for number, code, label in DEMO_LINES:
-            add_line(AddLine(number, Actor.system("demo"), clinic_code=code, label=label), uow)
+            add_line(AddLine(number, Actor.system("demo_seed"), clinic_code=code, label=label), uow)
     logger.info("demo region: second clinic and %d lines", len(DEMO_LINES))
     return True

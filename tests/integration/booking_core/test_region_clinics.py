@@ -110,4 +110,4 @@ def test_lines_resolve_and_are_audited(region):
     with region.uow().reading() as uow:
         actions = uow.session.exec(select(AuditLog.action).where(
             AuditLog.entity == "clinic_line")).all()
-    assert sorted(actions) == ["create"] * 4 + ["delete"]  # the demo's three, "122" and back
+    assert sorted(actions) == ["line_add"] * 4 + ["line_remove"]  # the demo's three, "122" and back
