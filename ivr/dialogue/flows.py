@@ -40,6 +40,7 @@ from booking_core.waiting_list import WaitlistEntryView
 from ivr.dialogue.call import Call, Escalate, Hangup
 from ivr.dialogue.catalogue import Prompt, load_catalogue
 from ivr.dialogue.consent_flow import confirm_consent
+from ivr.dialogue.region import clinic_said, greet, said_slot, tell_attachment
 from ivr.io import CallerHangup, Digits, Timeout
 from models.tables import Channel, TimePreference, WaitlistStatus
 from speech import ru_dates, ru_numbers
@@ -101,16 +102,7 @@ def _greet(call: Call) -> str | None:
     1, 2 or 3 during the greeting lands in that menu item, never in English by mistake.  A
     call already in English (the channel's language) is not offered English again.
     """
-    _answer_line(call)
-    line = call.state.line
-    if line is not None and line.regional:
-        call.play("greeting_regional")
-    else:
-        # A clinic's own number on a multi-clinic install names that clinic; one clinic keeps
-        # the name it was configured with.
-        name = (line.clinic_name if line is not None and line.several_clinics
-                and line.clinic_name else call.deps.clinic_name)
-        call.play("greeting", clinic=call.phrase.name(name))
+    greet(call)
     if call.state.locale == "en":
         return None
     # The language offer is always said in English: that is who it is for.
@@ -125,51 +117,6 @@ def _greet(call: Call) -> str | None:
         elif key in PRESELECTABLE:
             return key
     return None
-
-
-def _answer_line(call: Call) -> None:
-    """Look up the dialled number: whose greeting plays, and the clinic the call's record
-    starts with (the console filters on it).  With the database away the configured greeting
-    plays and the call escalates at its first real step, as before."""
-    number = call.io.info.called_number
-    call.record.data.dialled_number = number[:32]
-    try:
-        line = call.deps.answer_line(number)
-    except Exception:  # noqa: BLE001 - greet anyway; the next step escalates
-        logger.warning("call %s: could not look up the dialled line", call.state.call_id)
-        return
-    call.state.line = line
-    call.record.data.clinic_id = line.clinic_id
-
-
-def _clinic_said(call: Call, clinic_id: int | None) -> str | None:
-    """The clinic's name as said, when the line serves several clinics (else None: a
-    one-clinic line never names it)."""
-    line = call.state.line
-    if line is None or not line.several_clinics or clinic_id is None:
-        return None
-    name = line.clinic_names.get(clinic_id)
-    return call.phrase.name(name) if name else None
-
-
-def _slot(call: Call, offer: SlotOffer | AppointmentView) -> str:
-    """A slot or appointment as said, with its clinic and cabinet on a line of several."""
-    return call.phrase.slot(offer, clinic=_clinic_said(call, offer.doctor.clinic_id))
-
-
-def _tell_attachment(call: Call, patient: PatientView) -> None:
-    """On a line of several clinics, say once which clinic serves the caller: theirs by
-    attachment (rule 4), which may not be the one whose number they dialled."""
-    call.record.data.clinic_id = patient.clinic_id
-    line = call.state.line
-    clinic = _clinic_said(call, patient.clinic_id)
-    if line is None or clinic is None:
-        return
-    if line.regional:
-        call.play("attached_clinic", clinic=clinic)
-    elif patient.clinic_id != line.clinic_id:
-        call.play("attached_elsewhere_book" if call.state.intent == "book"
-                  else "attached_elsewhere", clinic=clinic)
 
 
 def _not_set_up(call: Call) -> None:
@@ -219,7 +166,7 @@ def ensure_identified(call: Call) -> PatientView:
         # patient is not "identified" for the call until it is given.
         confirm_consent(call, patient)
         call.state.patient = patient
-        _tell_attachment(call, patient)
+        tell_attachment(call, patient)
         return patient
     call.play("not_identified_final")
     raise Escalate("not_identified")
@@ -369,7 +316,7 @@ def _offer_to_move_held(call: Call, patient: PatientView, option: SpecialtyOptio
             _announce_code(call, "booked", appt)
         return True
     prompt = call.p("held_specialty", specialty=call.phrase.specialty(option.specialty),
-                    slot=_slot(call, held))
+                    slot=said_slot(call, held))
     if call.menu(prompt, "12", words={"перенес": "1", "друг": "2"}, step="held_specialty") == "2":
         return False
     moved = _offer_and_take(call, patient, option, moving=held)
@@ -427,7 +374,7 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
             raise Escalate("no_slots")
         first = True
         while True:
-            slot_text = _slot(call, offers.current)
+            slot_text = said_slot(call, offers.current)
             intro = call.p("offer_first" if first else "offer_next", slot=slot_text)
             first = False
             choice = call.menu(call.say_.join("offer", intro, call.p("offer_menu")), "1234",
@@ -508,7 +455,7 @@ def _take(call: Call, patient: PatientView, offer: SlotOffer,
     so it is not read again.  A spoken "да" may be misheard (DESIGN "Known pitfalls"), so a
     slot taken by voice is read back and confirmed first.
     """
-    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=_slot(call, offer)),
+    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=said_slot(call, offer)),
                                        step="confirm_booking"):
         return None
     actor = call.actor(patient.id)
@@ -586,7 +533,7 @@ def _other_doctor(call: Call, offers: _Offers) -> None:
 def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
     call.record.data.appointment_id = appt.id
     call.record.data.outcome = "booked" if key == "booked" else "rescheduled"
-    call.play(key, **call.phrase.summary(appt, _clinic_said(call, appt.doctor.clinic_id)),
+    call.play(key, **call.phrase.summary(appt, clinic_said(call, appt.doctor.clinic_id)),
               code=call.phrase.digits(appt.confirmation_code, CODE_GROUP))
 
 
@@ -658,7 +605,7 @@ def _waitlist_offer_menu(call: Call, patient: PatientView, appt: AppointmentView
     """Time the waiting list holds for the caller (the SMS offer, by phone): 1 books it,
     2 declines it (off the list), 3 goes on.  True when the call's business is done."""
     item = call.p("appointment_offer", specialty=appt.specialty.name(call.state.locale),
-                  slot=_slot(call, appt))
+                  slot=said_slot(call, appt))
     prompt = call.say_.join("appointment_offer", item, call.p("appointment_offer_menu"))
     choice = call.menu(prompt, "123", words={"запиш": "1", "да": "1", "отказ": "2",
                                              "дальше": "3"}, step="appointment_offer")
@@ -690,7 +637,7 @@ def _appointment_menu(call: Call, appt: AppointmentView, held: AppointmentView |
                       ) -> tuple[Prompt, dict[str, str], dict[str, str]]:
     """An appointment as read in "my appointments", its keys (digit -> action) and words."""
     specialty = appt.specialty.name(call.state.locale)
-    slot = _slot(call, appt)
+    slot = said_slot(call, appt)
     if appt.absence_id is None:
         item = call.p("appointment_item", specialty=specialty, slot=slot)
         return (call.say_.join("appointment", item, call.p("appointment_menu")),
@@ -699,7 +646,7 @@ def _appointment_menu(call: Call, appt: AppointmentView, held: AppointmentView |
     if held is None:  # nothing held (any more): cancel or find another time as usual
         return (call.say_.join("appointment", item, call.p("appointment_menu")),
                 _APPOINTMENT_KEYS, _APPOINTMENT_WORDS)
-    offer = call.p("appointment_substitute", slot=_slot(call, held))
+    offer = call.p("appointment_substitute", slot=said_slot(call, held))
     return (call.say_.join("appointment", item, offer, call.p("appointment_substitute_menu")),
             _SUBSTITUTE_KEYS, _SUBSTITUTE_WORDS)
 

@@ -26,6 +26,7 @@ from booking_core.views import AppointmentView
 from ivr.dialogue.call import OPERATOR, REPEAT, Call, Escalate, IvrDeps, says
 from ivr.dialogue.catalogue import Prompt
 from ivr.dialogue.flows import escalate, finish, system_error
+from ivr.dialogue.region import visit_clinic_name
 from ivr.dialogue.service import _run
 from ivr.io import CallerHangup, CallIO, Digits, Grammar, Speech
 from models.tables import Channel
@@ -101,7 +102,7 @@ def _intro_and_menu(call: Call, appt: AppointmentView,
                     held: AppointmentView | None) -> tuple[Prompt, str]:
     """What the call says first and which menu follows: the reminder, or for a visit a
     doctor's absence flagged, the absence and the substitute held for the patient."""
-    clinic = call.phrase.name(_clinic_name(call, appt))
+    clinic = call.phrase.name(visit_clinic_name(call, appt))
     if appt.absence_id is None:
         return call.p("reminder_intro", clinic=clinic,
                       slot=call.phrase.slot(appt, full=True)), "reminder_menu"
@@ -110,14 +111,6 @@ def _intro_and_menu(call: Call, appt: AppointmentView,
         return absent, "reminder_absent_menu"
     offer = call.p("reminder_substitute", slot=call.phrase.slot(held, full=True))
     return call.say_.join("reminder_intro", absent, offer), "reminder_substitute_menu"
-
-
-def _clinic_name(call: Call, appt: AppointmentView) -> str:
-    """Who is calling: the visit's clinic when the installation has several, else the name
-    the IVR was configured with."""
-    call.record.data.clinic_id = appt.doctor.clinic_id
-    names = call.deps.answer_line("").clinic_names
-    return names.get(appt.doctor.clinic_id or 0) or call.deps.clinic_name
 
 
 def _take_substitute(call: Call, appointment_id: int, actor: Actor,
