@@ -177,13 +177,13 @@ STEPS.update({
     "attached_clinic": "Названа поликлиника пациента",
     "attached_elsewhere": "Прикреплён к другой поликлинике",
     "attached_elsewhere_book": "Прикреплён к другой поликлинике",
+    "booked_clinic": "Записан", "rescheduled_clinic": "Запись перенесена",
 })
 
 #: Steps that say nothing to an agent (parts of sentences, greetings).
 QUIET_STEPS = frozenset({"greeting", "goodbye", "to_agent", "identified_readback",
                          "slot_phrase", "slot_phrase_full", "tomorrow", "today", "after_time",
-                         "privacy_notice", "greeting_regional", "slot_phrase_clinic", "place",
-                         "place_clinic"})
+                         "privacy_notice", "greeting_regional", "slot_phrase_clinic"})
 #: A step the table does not know yet: a word, never the internal id.
 UNKNOWN_STEP = "Шаг меню"
 

@@ -533,7 +533,9 @@ def _other_doctor(call: Call, offers: _Offers) -> None:
 def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
     call.record.data.appointment_id = appt.id
     call.record.data.outcome = "booked" if key == "booked" else "rescheduled"
-    call.play(key, **call.phrase.summary(appt, clinic_said(call, appt.doctor.clinic_id)),
+    clinic = clinic_said(call, appt.doctor.clinic_id)
+    # On a line of several clinics the summary names the clinic before the cabinet.
+    call.play(f"{key}_clinic" if clinic else key, **call.phrase.summary(appt, clinic),
               code=call.phrase.digits(appt.confirmation_code, CODE_GROUP))
 
 

@@ -97,18 +97,13 @@ class Phraser:
         day and time, cabinet (the talon follows).  The doctor by surname, as the offer named
         them: the full name comes in the SMS, and every second counts on the phone.
         ``clinic``: the clinic's name, said before the cabinet when the line serves several
-        (``place``: «Городская поликлиника № 3, кабинет пятнадцать»)."""
-        cabinet = self.cabinet(appt.cabinet)
-        return {"specialty": self.specialty(appt.specialty),
+        (for the ``*_clinic`` templates)."""
+        said = {"specialty": self.specialty(appt.specialty),
                 "doctor": self.name(appt.doctor.last_name), "when": self.when(appt),
-                "cabinet": cabinet, "place": self.place(cabinet, clinic)}
-
-    def place(self, cabinet: str, clinic: str | None = None) -> str:
-        """Where the visit is: «кабинет пятнадцать», or with the clinic first when the line
-        serves several clinics."""
+                "cabinet": self.cabinet(appt.cabinet)}
         if clinic:
-            return self.catalogue.text("place_clinic", clinic=clinic, cabinet=cabinet)
-        return self.catalogue.text("place", cabinet=cabinet)
+            said["clinic"] = clinic
+        return said
 
     def slot(self, offer: SlotOffer | AppointmentView, *, full: bool = False,
              clinic: str | None = None) -> str:
@@ -125,7 +120,7 @@ class Phraser:
         if clinic and not full:
             return self.catalogue.text("slot_phrase_clinic", when=when,
                                        doctor=self.name(offer.doctor.last_name),
-                                       place=self.place(self.cabinet(offer.cabinet), clinic))
+                                       clinic=clinic, cabinet=self.cabinet(offer.cabinet))
         if full:
             return self.catalogue.text("slot_phrase_full", when=when,
                                        doctor=self.name(offer.doctor.full_name),
