@@ -174,12 +174,16 @@ STEPS.update({
     "consent_accepted": "Код верный", "consent_given": "Согласие пациента получено",
     "consent_failed": "Код не подошёл окончательно", "consent_sms_failed": "SMS с кодом не ушло",
     "consent_no_phone": "Нет мобильного для кода",
+    "attached_clinic": "Названа поликлиника пациента",
+    "attached_elsewhere": "Прикреплён к другой поликлинике",
+    "attached_elsewhere_book": "Прикреплён к другой поликлинике",
+    "booked_clinic": "Записан", "rescheduled_clinic": "Запись перенесена",
 })
 
 #: Steps that say nothing to an agent (parts of sentences, greetings).
 QUIET_STEPS = frozenset({"greeting", "goodbye", "to_agent", "identified_readback",
                          "slot_phrase", "slot_phrase_full", "tomorrow", "today", "after_time",
-                         "privacy_notice"})
+                         "privacy_notice", "greeting_regional", "slot_phrase_clinic"})
 #: A step the table does not know yet: a word, never the internal id.
 UNKNOWN_STEP = "Шаг меню"
 
@@ -207,12 +211,13 @@ AUDIT_ACTIONS = {
     "waitlist_offer_expired": "Лист ожидания: предложение истекло",
     "waitlist_decline": "Лист ожидания: отказ", "waitlist_booked": "Лист ожидания: записан",
     "waitlist_expire": "Лист ожидания: срок истёк",
+    "line_add": "Новый номер линии", "line_remove": "Номер линии удалён",
 }
 
 AUDIT_ENTITIES = {
     "appointment": "Запись", "patient": "Пациент", "doctor": "Врач", "callback": "Перезвон",
     "call": "Звонок", "agent": "Пользователь", "channel_restriction": "Ограничение",
-    "waitlist_entry": "Лист ожидания",
+    "waitlist_entry": "Лист ожидания", "clinic_line": "Номер линии",
 }
 
 SYSTEM_ACTORS = {"hold_expiry": "истечение удержания", "cli": "командная строка",
@@ -230,6 +235,7 @@ AUDIT_FIELDS = {
     "patient_id": "Пациент", "interface": "Телефон оператора",
     "substitute_doctor_id": "Замена", "preference": "Время дня",
     "offer_appointment_id": "Предложенная запись", "booked_appointment_id": "Запись",
+    "number": "Номер", "label": "Подпись",
 }
 
 MAIN_MENU = {"1": "запись", "2": "мои записи", "3": "вызов на дом", "0": "оператор"}

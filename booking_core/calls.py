@@ -23,6 +23,10 @@ class CallData:
     uniqueid: str = ""
     caller_number: str = ""
     channel: str = "ivr"
+    #: The number the caller dialled (DNID / extension of the line), "" when unknown.
+    dialled_number: str = ""
+    #: The line's clinic, then the identified patient's: what a per-clinic console filters on.
+    clinic_id: int | None = None
     locale: str = "ru"
     patient_id: int | None = None
     intent: str | None = None
@@ -36,7 +40,8 @@ class CallData:
 
 
 _FIELDS = ("uniqueid", "caller_number", "channel", "locale", "patient_id", "intent", "outcome",
-           "escalation_reason", "appointment_id", "steps", "ended_at", "escalated_at")
+           "escalation_reason", "appointment_id", "steps", "ended_at", "escalated_at",
+           "dialled_number", "clinic_id")
 
 
 def save_call(data: CallData, uow: UnitOfWork) -> None:
@@ -75,7 +80,8 @@ def recent_calls(uow: UnitOfWork, *, outcome: str | None = None, limit: int = 50
 def _data(row: CallRecord) -> CallData:
     return CallData(
         call_id=row.call_id, uniqueid=row.uniqueid, caller_number=row.caller_number,
-        channel=row.channel, locale=row.locale, patient_id=row.patient_id, intent=row.intent,
+        channel=row.channel, dialled_number=row.dialled_number, clinic_id=row.clinic_id,
+        locale=row.locale, patient_id=row.patient_id, intent=row.intent,
         outcome=row.outcome, escalation_reason=row.escalation_reason,
         appointment_id=row.appointment_id, steps=list(row.steps or []),
         started_at=row.started_at, ended_at=row.ended_at, escalated_at=row.escalated_at,

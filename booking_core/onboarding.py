@@ -58,6 +58,7 @@ from booking_core.schedules import (
 from booking_core.uow import UnitOfWork
 from models.tables import (
     Clinic,
+    ClinicLine,
     District,
     DistrictAddress,
     Doctor,
@@ -206,17 +207,38 @@ class Onboarding:
     def clinics_batch(self, items: Sequence[Item[ClinicRecord]]) -> list[Issue]:
         issues: list[Issue] = []
         counts = self.counts["clinics"]
+        lines: list[tuple[str, Clinic]] = []
         for item in items:
             r = item.record
             if not self._first_time("clinics", r.code, item.ref, "code", issues):
                 continue
             values = asdict(r)
             values["short_name"] = r.short_name or r.name
+            line = values.pop("line")
             clinic = self.uow.session.exec(select(Clinic).where(Clinic.code == r.code)).first()
-            self._upsert(clinic, Clinic, values, self.CLINIC_FIELDS, "clinic", counts)
+            clinic = self._upsert(clinic, Clinic, values, self.CLINIC_FIELDS, "clinic", counts)
+            if line:
+                lines.append((line, clinic))
         self._flush_created()
+        for number, clinic in lines:
+            self._clinic_line(number, clinic.id)
         self._clinics = None
         return issues
+
+    def _clinic_line(self, number: str, clinic_id: int) -> None:
+        """The clinic's own number on the registry line: created, or moved to this clinic
+        (a number answers for one clinic only); audited like the rest."""
+        row = self.uow.session.exec(select(ClinicLine).where(ClinicLine.number == number)).first()
+        fields = ("number", "clinic_id", "label")
+        if row is None:
+            row = ClinicLine(number=number, clinic_id=clinic_id)
+            self.uow.session.add(row)
+            self.uow.flush()
+            self._audit_change("clinic_line", row, None, fields)
+        elif row.clinic_id != clinic_id:
+            before = audit.snapshot(row, fields)
+            row.clinic_id = clinic_id
+            self._audit_change("clinic_line", row, before, fields)
 
     def _upsert(self, row: Any, table: type, values: dict[str, Any], fields: tuple[str, ...],
                 entity: str, counts: EntityCounts, *, need_id: bool = False) -> Any:

@@ -26,6 +26,7 @@ class ClinicRecord:
     address: str = ""
     phone: str = ""
     timezone: str = "Europe/Moscow"
+    line: str = ""  # the clinic's own dialled number (normalised digits), "" = none
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from booking_core.errors import (
     InvalidInput,
     LimitReached,
     NotFound,
+    WrongClinic,
 )
 from booking_core.rules import preference_allows
 from booking_core.scope import check_actor
@@ -114,6 +115,10 @@ def join(cmd: JoinWaitlist, uow: UnitOfWork) -> WaitlistEntryView:
                 doctor = uow.session.get(Doctor, cmd.doctor_id)
                 if doctor is None or doctor.specialty_id != spec.id:
                     raise InvalidInput("doctor is not of this specialty", field="doctor_id")
+                if doctor.clinic_id != patient.clinic_id:
+                    # Rule 4: freed time is offered by the attached clinic's doctors only,
+                    # so an entry for another clinic's doctor would wait in vain.
+                    raise WrongClinic("the waiting list serves the attached clinic's doctors")
             check_patient_may_book(uow, patient, spec, cmd.actor.channel, None, on=today,
                                    block=block)
             if _holds_visit(uow, cmd.patient_id, cmd.specialty_id):

@@ -24,6 +24,8 @@ COLUMNS: dict[str, dict[str, tuple[bool, tuple[str, ...]]]] = {
         "address": (False, ("Адрес", "address")),
         "phone": (False, ("Телефон", "phone", "телефон регистратуры")),
         "timezone": (False, ("Часовой пояс", "timezone", "time zone")),
+        # The clinic's own number on the registry line (DID): its calls hear its greeting.
+        "line": (False, ("Номер линии", "line", "line number", "did", "номер записи по телефону")),
     },
     "districts": {
         "clinic": (False, ("Код МО", "clinic code", "clinic", "поликлиника")),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 MESSAGES: dict[str, tuple[str, str]] = {
+    "bad_line_number": ("номер линии — цифры (можно с + ( ) -), от 2 до 32 цифр",
+                        "a line number is digits (+ ( ) - allowed), 2 to 32 of them"),
     # whole files
     "file_unreadable": ("файл не удаётся открыть", "the file cannot be opened"),
     "file_empty": ("файл пуст", "the file is empty"),

@@ -81,7 +81,8 @@ def clinic(c: Cells) -> ClinicRecord:
     record = ClinicRecord(code=c.text("code", required=True), name=c.text("name", required=True),
                           short_name=c.text("short_name"), address=c.text("address"),
                           phone=c.text("phone"),
-                          timezone=c.text("timezone") or "Europe/Moscow")
+                          timezone=c.text("timezone") or "Europe/Moscow",
+                          line=c.parse("line", v.parse_line_number, ""))
     c.done()
     return record
 

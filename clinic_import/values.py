@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
+from booking_core.lines import normalize_number
 from clinic_import.headers import normalise
 
 
@@ -21,6 +22,18 @@ class BadValue(ValueError):
 
 
 EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def parse_line_number(raw: object) -> str:
+    """A dialled number of the registry line ("+7 (495) 123-00-03", "122"), as lines are
+    stored (:func:`booking_core.lines.normalize_number`)."""
+    value = text(raw)
+    if not re.fullmatch(r"[0-9+()\-\s]{2,40}", value):
+        raise BadValue("bad_line_number")
+    number = normalize_number(value)
+    if not 2 <= len(number) <= 32:
+        raise BadValue("bad_line_number")
+    return number
 
 
 def text(value: object) -> str:

@@ -41,6 +41,9 @@ app.add_typer(sms_app, name="sms")
 app.add_typer(api_client_app, name="api-client")
 agent_app = typer.Typer(help="Console users (admin, agent, observer).", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
+line_app = typer.Typer(help="Dialled numbers: a clinic's own line or the region's shared one.",
+                       no_args_is_help=True)
+app.add_typer(line_app, name="line")
 
 
 def _container() -> Container:
@@ -118,14 +121,18 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 
 @app.command()
-def seed(demo: bool = typer.Option(False, "--demo", help="Create the demo polyclinic.")) -> None:
+def seed(
+    demo: bool = typer.Option(False, "--demo", help="Create the demo polyclinic."),
+    region: bool = typer.Option(False, "--region", help="With --demo: a second polyclinic "
+                                "(№ 7) and three lines, one per clinic and a regional one."),
+) -> None:
     """Load data: ``--demo`` creates one polyclinic with doctors, slots and patients."""
     if not demo:
         console.print("Nothing to do: pass --demo.")
         raise typer.Exit(2)
     container = _container()
     from models.migrate import upgrade
-    from registratura.demo import seed_demo
+    from registratura.demo import seed_demo, seed_region_demo
 
     upgrade(container.engine)
     logins: list = []
@@ -133,20 +140,27 @@ def seed(demo: bool = typer.Option(False, "--demo", help="Create the demo polycl
         console.print("[green]Demo clinic created.[/green]")
     else:
         console.print("The demo clinic already exists.")
+    if region:
+        if seed_region_demo(container.uow()):
+            console.print("[green]Second demo clinic and the region's lines created.[/green]")
+        else:
+            console.print("The second demo clinic already exists.")
     created = _generate_slots(container)
     console.print(f"{created} new slots.")
-    print_demo_patients()
+    print_demo_patients(region=region)
     print_demo_logins(logins)
+    if region:
+        _print_lines(container)
 
 
-def print_demo_patients() -> None:
+def print_demo_patients(*, region: bool = False) -> None:
     """The demo patients as a table (their data is invented, so printing it is fine)."""
-    from registratura.demo import DEMO_PATIENTS
+    from registratura.demo import DEMO_PATIENTS, REGION_PATIENTS
 
     table = Table(title="Demo patients")
     for column in ("who", "name", "policy (16 digits)", "date of birth", "keypad DOB"):
         table.add_column(column, no_wrap=column != "name")
-    for p in DEMO_PATIENTS:
+    for p in DEMO_PATIENTS + (REGION_PATIENTS if region else []):
         table.add_row(p.role, p.full_name, p.policy_number, p.birth_date.isoformat(),
                       p.birth_date.strftime("%d%m%Y"))
     console.print(table)
@@ -239,6 +253,70 @@ def agent_passwd(
         console.print(f"[red]{exc.code}[/red]: {exc.message}")
         raise typer.Exit(1) from None
     console.print(f"Password of [bold]{name}[/bold] changed.")
+
+
+@line_app.command("add")
+def line_add(
+    number: str = typer.Argument(..., help="The dialled number (DID / extension), e.g. "
+                                 "4951230003 or +7 495 123-00-03."),
+    clinic: str = typer.Option(None, "--clinic", help="Clinic code; without it the line "
+                               "is regional (every clinic, the region's greeting)."),
+    label: str = typer.Option("", "--label", help="A note for the admin list."),
+) -> None:
+    """Add a line: calls to NUMBER get that clinic's greeting (or the region's)."""
+    from booking_core.actors import Actor
+    from booking_core.errors import DomainError
+    from booking_core.lines import AddLine, add_line
+    from models.migrate import upgrade
+
+    container = _container()
+    upgrade(container.engine)
+    try:
+        line = add_line(AddLine(number, Actor.system("cli"),
+                                clinic_code=clinic, label=label), container.uow())
+    except DomainError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(1) from None
+    whose = f"clinic {line.clinic_code} ({line.clinic_name})" if line.clinic_id else "regional"
+    console.print(f"Line [bold]{line.number}[/bold] added: {whose}.")
+
+
+@line_app.command("remove")
+def line_remove(number: str = typer.Argument(..., help="The dialled number.")) -> None:
+    """Remove a line (its calls then get the unknown-number greeting)."""
+    from booking_core.actors import Actor
+    from booking_core.errors import DomainError
+    from booking_core.lines import remove_line
+
+    container = _container()
+    try:
+        remove_line(number, Actor.system("cli"), container.uow())
+    except DomainError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(1) from None
+    console.print(f"Line [bold]{number}[/bold] removed.")
+
+
+@line_app.command("list")
+def line_list() -> None:
+    """List the lines and whose calls each takes."""
+    from models.migrate import upgrade
+
+    container = _container()
+    upgrade(container.engine)
+    _print_lines(container)
+
+
+def _print_lines(container: Container) -> None:
+    from booking_core.lines import list_lines
+
+    table = Table(title="Lines")
+    for column in ("number", "clinic", "greeting", "label"):
+        table.add_column(column)
+    for line in list_lines(container.uow()):
+        table.add_row(line.number, line.clinic_code or "(regional)",
+                      line.clinic_name or "the region's greeting", line.label)
+    console.print(table)
 
 
 @slots_app.command("generate")
@@ -448,6 +526,9 @@ def call(
     host: str = typer.Option("", help="FastAGI host (default: setting)."),
     port: int = typer.Option(0, help="FastAGI port (default: setting)."),
     lang: str = typer.Option("ru", help="Channel language: ru or en."),
+    dnid: str = typer.Option("", "--dnid", help="The number dialled (a line: see "
+                             "'registratura line list'); sent as agi_dnid and, as the "
+                             "shipped dialplan does, as the AGI argument ${REG_DID}."),
 ) -> None:
     """A terminal phone: call the running IVR exactly as Asterisk would."""
     import io
@@ -457,6 +538,8 @@ def call(
 
     settings = load_settings()
     configure_logging("WARNING")
+    # A DID as Asterisk passes it: "+7 (495) 123-00-03" typed by a person is +74951230003.
+    dnid = "".join(ch for ch in dnid if ch.isdigit() or ch == "+")
     items = keys.split(",") if keys else []
     items += [f"say:{i.strip()}" if any(ch.isalpha() for ch in i) else i.strip()
               for i in say.split(",")] if say else []
@@ -466,6 +549,7 @@ def call(
     phone = AsteriskCall(host or settings.agi_host, port or settings.agi_port,
                          script="registry?speech=text", caller_number=caller,
                          sounds_dir=settings.sounds_dir, language=lang,
+                         dnid=dnid or "unknown", agi_args=[dnid] if dnid else (),
                          caller=KeyboardCaller(stdin, sys.stdout))
     try:
         transcript = phone.run()

@@ -12,7 +12,9 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import select
 
+from booking_core.actors import Actor
 from booking_core.agents import DemoLogin, seed_demo_agents
+from booking_core.lines import AddLine, add_line, count_lines
 from booking_core.rules import block_until, luhn_check_digit
 from booking_core.uow import UnitOfWork
 from models.tables import (
@@ -200,3 +202,67 @@ def _add_no_show_history(uow: UnitOfWork, patient: Patient, doctor: Doctor, toda
     uow.session.add(NoShowBlock(patient_id=patient.id, blocked_from=today - timedelta(weeks=2),  # type: ignore[arg-type]
                                 blocked_until=block_until(today - timedelta(weeks=2), 30),
                                 reason="3 no-shows"))
+
+
+# --- a second clinic and the region's lines (``registratura seed --demo --region``) -----------
+
+REGION_CLINIC_CODE = "gp7"
+# number -> clinic code (None: the regional line shared by both clinics), label
+DEMO_LINES = [
+    ("4951230003", DEMO_CLINIC_CODE, "Городская поликлиника № 3"),
+    ("4951230007", REGION_CLINIC_CODE, "Городская поликлиника № 7"),
+    ("4951230000", None, "Единая регистратура"),
+]
+
+REGION_DOCTORS = [
+    ("therapist", "Соловьёв", "Артём", "Игоревич", 1, "104", "morning"),
+    ("therapist", "Романова", "Людмила", "Олеговна", 2, "105", "evening"),
+    ("pediatrician", "Титова", "Вера", "Николаевна", 1, "201", "morning"),
+    ("dentist", "Ершов", "Константин", "Павлович", None, "7", "evening"),
+    ("ophthalmologist", "Гусева", "Алла", "Викторовна", None, "110", "alternate"),
+]
+
+REGION_PATIENTS = [
+    DemoPatient("adult (№ 7)", "Волкова Марина Андреевна", policy("770000000070012"),
+                date(1990, 4, 14), "+79167001122"),
+    DemoPatient("elderly (№ 7)", "Фёдоров Николай Ильич", policy("500000000070345"),
+                date(1952, 2, 28), "+79037003344"),
+]
+
+
+def seed_region_demo(uow: UnitOfWork) -> bool:
+    """Add a second polyclinic (№ 7: its own doctors, districts and patients) beside the demo
+    clinic, and three lines: each clinic's own number and a regional one.  Once; returns
+    False if the second clinic exists already.  Needs :func:`seed_demo` first (it shares
+    the demo's specialties)."""
+    with uow:
+        if uow.session.exec(select(Clinic).where(Clinic.code == REGION_CLINIC_CODE)).first():
+            return False
+        specs = {s.code: s for s in uow.session.exec(select(Specialty)).all()}
+        clinic = Clinic(code=REGION_CLINIC_CODE, name="ГБУЗ «Городская поликлиника № 7»",
+                        short_name="Городская поликлиника № 7",
+                        address="ул. Лесная, д. 5", phone="+74951230007")
+        uow.session.add(clinic)
+        uow.flush()
+        districts = {}
+        for n in (1, 2):
+            d = District(clinic_id=clinic.id, number=n, name=f"Участок {n}")  # type: ignore[arg-type]
+            uow.session.add(d)
+            districts[n] = d
+        uow.flush()
+        for i, row in enumerate(REGION_DOCTORS):
+            _add_doctor(uow, clinic, specs, districts, row, i)
+        today = uow.clock.today()
+        for i, p in enumerate(REGION_PATIENTS):
+            last, first, middle = p.full_name.split()
+            uow.session.add(Patient(
+                last_name=last, first_name=first, middle_name=middle,
+                policy_number=p.policy_number, birth_date=p.birth_date, phone=p.phone,
+                clinic_id=clinic.id, district_id=districts[1 + i % 2].id,
+                attached_on=today - timedelta(days=400)))
+        uow.commit()
+    if count_lines(uow) == 0:
+        for number, code, label in DEMO_LINES:
+            add_line(AddLine(number, Actor.system("demo_seed"), clinic_code=code, label=label), uow)
+    logger.info("demo region: second clinic and %d lines", len(DEMO_LINES))
+    return True

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time as monotonic_time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from datetime import datetime, time
 
 from booking_core.actors import Actor
 from booking_core.hours import DeskHours
+from booking_core.lines import LineAnswer, resolve_line
 from booking_core.uow import UnitOfWorkFactory
 from booking_core.views import PatientView
 from ivr.dialogue.catalogue import Catalogue, load_catalogue
@@ -61,10 +64,30 @@ class IvrDeps:
     consent_sms_wait: float = 20.0
     # The desk's hours (weekdays, holidays); None: opening_time-closing_time on working days.
     hours: DeskHours | None = None
+    # How long a dialled number's answer (its clinic, the region) is reused: lines change
+    # rarely, and the greeting is the first thing every call waits for.  0 = look up each call.
+    line_cache_seconds: float = 15.0
+    _lines: dict[str, tuple[float, LineAnswer]] = field(default_factory=dict, repr=False)
+    _lines_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         if self.hours is None:
             self.hours = DeskHours.build((self.opening_time, self.closing_time))
+
+    def answer_line(self, number: str) -> LineAnswer:
+        """How a call to ``number`` is answered (:func:`booking_core.lines.resolve_line`),
+        reused for ``line_cache_seconds``; raises what the database raises."""
+        now = monotonic_time.monotonic()
+        with self._lines_lock:
+            cached = self._lines.get(number)
+        if cached is not None and now - cached[0] < self.line_cache_seconds:
+            return cached[1]
+        answer = resolve_line(number, self.uow())
+        with self._lines_lock:
+            if len(self._lines) > 1000:  # numbers are few; anything else is noise
+                self._lines.clear()
+            self._lines[number] = (now, answer)
+        return answer
 
     def desk_open(self) -> bool:
         """Within the desk's opening hours now (the same answer the dialplan gets)."""
@@ -100,6 +123,8 @@ class CallState:
     patient: PatientView | None = None
     intent: str | None = None
     privacy_told: bool = False  # the personal-data notice is said once per call
+    #: How the dialled number is answered (None: not looked up, e.g. the database is away).
+    line: LineAnswer | None = None
 
 
 class Call:

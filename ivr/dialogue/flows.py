@@ -40,6 +40,7 @@ from booking_core.waiting_list import WaitlistEntryView
 from ivr.dialogue.call import Call, Escalate, Hangup
 from ivr.dialogue.catalogue import Prompt, load_catalogue
 from ivr.dialogue.consent_flow import confirm_consent
+from ivr.dialogue.region import clinic_said, greet, said_slot, tell_attachment
 from ivr.io import CallerHangup, Digits, Timeout
 from models.tables import Channel, TimePreference, WaitlistStatus
 from speech import ru_dates, ru_numbers
@@ -101,7 +102,7 @@ def _greet(call: Call) -> str | None:
     1, 2 or 3 during the greeting lands in that menu item, never in English by mistake.  A
     call already in English (the channel's language) is not offered English again.
     """
-    call.play("greeting", clinic=call.phrase.name(call.deps.clinic_name))
+    greet(call)
     if call.state.locale == "en":
         return None
     # The language offer is always said in English: that is who it is for.
@@ -165,6 +166,7 @@ def ensure_identified(call: Call) -> PatientView:
         # patient is not "identified" for the call until it is given.
         confirm_consent(call, patient)
         call.state.patient = patient
+        tell_attachment(call, patient)
         return patient
     call.play("not_identified_final")
     raise Escalate("not_identified")
@@ -314,7 +316,7 @@ def _offer_to_move_held(call: Call, patient: PatientView, option: SpecialtyOptio
             _announce_code(call, "booked", appt)
         return True
     prompt = call.p("held_specialty", specialty=call.phrase.specialty(option.specialty),
-                    slot=call.phrase.slot(held))
+                    slot=said_slot(call, held))
     if call.menu(prompt, "12", words={"перенес": "1", "друг": "2"}, step="held_specialty") == "2":
         return False
     moved = _offer_and_take(call, patient, option, moving=held)
@@ -372,7 +374,7 @@ def _offer_and_take(call: Call, patient: PatientView, option: SpecialtyOption,
             raise Escalate("no_slots")
         first = True
         while True:
-            slot_text = call.phrase.slot(offers.current)
+            slot_text = said_slot(call, offers.current)
             intro = call.p("offer_first" if first else "offer_next", slot=slot_text)
             first = False
             choice = call.menu(call.say_.join("offer", intro, call.p("offer_menu")), "1234",
@@ -453,7 +455,7 @@ def _take(call: Call, patient: PatientView, offer: SlotOffer,
     so it is not read again.  A spoken "да" may be misheard (DESIGN "Known pitfalls"), so a
     slot taken by voice is read back and confirmed first.
     """
-    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=call.phrase.slot(offer)),
+    if call.spoken and not call.yes_no(call.p("confirm_booking", slot=said_slot(call, offer)),
                                        step="confirm_booking"):
         return None
     actor = call.actor(patient.id)
@@ -531,7 +533,9 @@ def _other_doctor(call: Call, offers: _Offers) -> None:
 def _announce_code(call: Call, key: str, appt: AppointmentView) -> None:
     call.record.data.appointment_id = appt.id
     call.record.data.outcome = "booked" if key == "booked" else "rescheduled"
-    call.play(key, **call.phrase.summary(appt),
+    clinic = clinic_said(call, appt.doctor.clinic_id)
+    # On a line of several clinics the summary names the clinic before the cabinet.
+    call.play(f"{key}_clinic" if clinic else key, **call.phrase.summary(appt, clinic),
               code=call.phrase.digits(appt.confirmation_code, CODE_GROUP))
 
 
@@ -603,7 +607,7 @@ def _waitlist_offer_menu(call: Call, patient: PatientView, appt: AppointmentView
     """Time the waiting list holds for the caller (the SMS offer, by phone): 1 books it,
     2 declines it (off the list), 3 goes on.  True when the call's business is done."""
     item = call.p("appointment_offer", specialty=appt.specialty.name(call.state.locale),
-                  slot=call.phrase.slot(appt))
+                  slot=said_slot(call, appt))
     prompt = call.say_.join("appointment_offer", item, call.p("appointment_offer_menu"))
     choice = call.menu(prompt, "123", words={"запиш": "1", "да": "1", "отказ": "2",
                                              "дальше": "3"}, step="appointment_offer")
@@ -635,7 +639,7 @@ def _appointment_menu(call: Call, appt: AppointmentView, held: AppointmentView |
                       ) -> tuple[Prompt, dict[str, str], dict[str, str]]:
     """An appointment as read in "my appointments", its keys (digit -> action) and words."""
     specialty = appt.specialty.name(call.state.locale)
-    slot = call.phrase.slot(appt)
+    slot = said_slot(call, appt)
     if appt.absence_id is None:
         item = call.p("appointment_item", specialty=specialty, slot=slot)
         return (call.say_.join("appointment", item, call.p("appointment_menu")),
@@ -644,7 +648,7 @@ def _appointment_menu(call: Call, appt: AppointmentView, held: AppointmentView |
     if held is None:  # nothing held (any more): cancel or find another time as usual
         return (call.say_.join("appointment", item, call.p("appointment_menu")),
                 _APPOINTMENT_KEYS, _APPOINTMENT_WORDS)
-    offer = call.p("appointment_substitute", slot=call.phrase.slot(held))
+    offer = call.p("appointment_substitute", slot=said_slot(call, held))
     return (call.say_.join("appointment", item, offer, call.p("appointment_substitute_menu")),
             _SUBSTITUTE_KEYS, _SUBSTITUTE_WORDS)
 

@@ -92,23 +92,35 @@ class Phraser:
         name = spec.name(self.catalogue.locale)
         return name[:1].lower() + name[1:]
 
-    def summary(self, appt: AppointmentView) -> dict[str, str]:
+    def summary(self, appt: AppointmentView, clinic: str | None = None) -> dict[str, str]:
         """What a registrar repeats at the end of a booking, in her order: specialty, doctor,
         day and time, cabinet (the talon follows).  The doctor by surname, as the offer named
-        them: the full name comes in the SMS, and every second counts on the phone."""
-        return {"specialty": self.specialty(appt.specialty),
+        them: the full name comes in the SMS, and every second counts on the phone.
+        ``clinic``: the clinic's name, said before the cabinet when the line serves several
+        (for the ``*_clinic`` templates)."""
+        said = {"specialty": self.specialty(appt.specialty),
                 "doctor": self.name(appt.doctor.last_name), "when": self.when(appt),
                 "cabinet": self.cabinet(appt.cabinet)}
+        if clinic:
+            said["clinic"] = clinic
+        return said
 
-    def slot(self, offer: SlotOffer | AppointmentView, *, full: bool = False) -> str:
+    def slot(self, offer: SlotOffer | AppointmentView, *, full: bool = False,
+             clinic: str | None = None) -> str:
         """An offered slot as a registrar says it: "завтра в восемь ноль-ноль, врач Кашинцева",
         "вторник, восьмое сентября, в семнадцать тридцать, врач Орлов".
 
         Only what the caller needs to choose: the day (``tomorrow`` for tomorrow), the time and
         the doctor's surname.  ``full``: the doctor's full name and the cabinet too (an
-        appointment already made, e.g. a reminder call).
+        appointment already made, e.g. a reminder call).  ``clinic``: the line serves several
+        clinics, so the clinic and the cabinet are said too («..., врач Кашинцева, Городская
+        поликлиника № 3, кабинет пятнадцать»).
         """
         when = self.when(offer)
+        if clinic and not full:
+            return self.catalogue.text("slot_phrase_clinic", when=when,
+                                       doctor=self.name(offer.doctor.last_name),
+                                       clinic=clinic, cabinet=self.cabinet(offer.cabinet))
         if full:
             return self.catalogue.text("slot_phrase_full", when=when,
                                        doctor=self.name(offer.doctor.full_name),

@@ -26,6 +26,7 @@ from booking_core.views import AppointmentView
 from ivr.dialogue.call import OPERATOR, REPEAT, Call, Escalate, IvrDeps, says
 from ivr.dialogue.catalogue import Prompt
 from ivr.dialogue.flows import escalate, finish, system_error
+from ivr.dialogue.region import visit_clinic_name
 from ivr.dialogue.service import _run
 from ivr.io import CallerHangup, CallIO, Digits, Grammar, Speech
 from models.tables import Channel
@@ -101,11 +102,11 @@ def _intro_and_menu(call: Call, appt: AppointmentView,
                     held: AppointmentView | None) -> tuple[Prompt, str]:
     """What the call says first and which menu follows: the reminder, or for a visit a
     doctor's absence flagged, the absence and the substitute held for the patient."""
+    clinic = call.phrase.name(visit_clinic_name(call, appt))
     if appt.absence_id is None:
-        return call.p("reminder_intro", clinic=call.phrase.name(call.deps.clinic_name),
+        return call.p("reminder_intro", clinic=clinic,
                       slot=call.phrase.slot(appt, full=True)), "reminder_menu"
-    absent = call.p("reminder_absent_intro", clinic=call.phrase.name(call.deps.clinic_name),
-                    slot=call.phrase.slot(appt))
+    absent = call.p("reminder_absent_intro", clinic=clinic, slot=call.phrase.slot(appt))
     if held is None:
         return absent, "reminder_absent_menu"
     offer = call.p("reminder_substitute", slot=call.phrase.slot(held, full=True))

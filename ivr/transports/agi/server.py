@@ -566,6 +566,15 @@ def _known(value: str) -> str:
     return "" if value.strip().lower() in {"", "unknown"} else value.strip()
 
 
+#: What a dialled number looks like in the AGI environment (a DID, +7..., an extension).
+_NUMBER_RE = re.compile(r"\+?[0-9]{2,32}")
+
+
+def _number(value: str) -> str:
+    value = _known(value)
+    return value if _NUMBER_RE.fullmatch(value) else ""
+
+
 @dataclass
 class AgiRequest:
     """One FastAGI call as a route sees it."""
@@ -605,6 +614,22 @@ class AgiRequest:
             out.append(self.env[f"agi_arg_{len(out) + 1}"])
         return out
 
+    @property
+    def dialled_number(self) -> str:
+        """The number the caller dialled, ``""`` when Asterisk does not say.
+
+        In this order: the first ``AGI()`` argument when it is a number (the shipped dialplan
+        passes the DID it was reached on, ``${REG_DID}``: several DIDs routed to one context
+        keep their own number that way), then ``agi_extension`` when it is a number (a
+        dialplan that runs ``AGI()`` straight in its ``_X.`` extension), then ``agi_dnid``
+        (``CALLERID(dnid)``, the Request-URI's user part on chan_pjsip).
+        """
+        for value in (self.env.get("agi_arg_1", ""), self.env.get("agi_extension", ""),
+                      self.env.get("agi_dnid", "")):
+            if number := _number(value):
+                return number
+        return ""
+
     def info(self) -> CallInfo:
         """The call facts in the dialogue port's terms."""
         extra = {
@@ -621,7 +646,7 @@ class AgiRequest:
         return CallInfo(
             call_uid=self.uniqueid,
             caller_number=self.caller_number,
-            called_number=_known(self.env.get("agi_dnid", "")),
+            called_number=self.dialled_number,
             channel="ivr",
             extra=extra,
         )
