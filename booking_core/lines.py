@@ -80,8 +80,10 @@ def resolve_line(number: str, uow: UnitOfWork) -> LineAnswer:
     """Which greeting a call to ``number`` gets, in two small reads.
 
     A clinic's own number: that clinic.  A regional number: the region.  An unknown (or
-    missing) number: the region when a regional line is configured, else the first clinic,
-    as a one-clinic installation has always answered.
+    missing) number: the region when a regional line is configured, else the one clinic of a
+    one-clinic installation, as it has always answered.  With several clinics and no regional
+    line an unknown number belongs to none of them (the configured greeting plays, and the
+    call is nobody's until the caller is identified and their clinic known).
     """
     dialled = normalize_number(number)
     with uow.reading():
@@ -91,8 +93,8 @@ def resolve_line(number: str, uow: UnitOfWork) -> LineAnswer:
             select(ClinicLine.number, ClinicLine.clinic_id).where(
                 or_(ClinicLine.number == dialled, col(ClinicLine.clinic_id).is_(None)))).all()
     own = next((clinic for num, clinic in lines if num == dialled), -1)
-    if own == -1:  # not one of ours: the regional line if any, else the one clinic
-        own = None if lines else next(iter(clinics), None)
+    if own == -1:  # not one of ours: the regional line if any, else the only clinic
+        own = next(iter(clinics)) if not lines and len(clinics) == 1 else None
     names = clinics if len(clinics) > 1 else {}
     if own is None and lines:
         return LineAnswer(None, "", True, dialled, names)
