@@ -655,3 +655,23 @@ class WaitlistEntry(SQLModel, table=True):
     offers: int = 0
     # Set when served from the list: the appointment the offer became.
     booked_appointment_id: int | None = Field(default=None, foreign_key="appointment.id")
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed console login, counted by every console process (the login throttle).
+
+    ``key`` is a keyed hash of (client address, user name) or of the address alone, so the table
+    holds neither addresses nor whatever was typed as a name.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, index=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)
+
+
+class ApiRequestHit(SQLModel, table=True):
+    """One request of an API client within the rate window, counted by every console process."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(index=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)
