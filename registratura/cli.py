@@ -314,14 +314,92 @@ def print_import_report(report, lang: str = "ru") -> None:  # type: ignore[no-un
     console.print(summary)
 
 
+CONSOLE_WORKERS_HELP = ("Console worker processes on the HTTP address (default: setting "
+                        "console_workers; PostgreSQL only, SQLite keeps one).")
+
+
 @app.command()
 def serve(
     seed_demo: bool = typer.Option(True, help="Create the demo clinic on first run."),
+    console_workers: int = typer.Option(0, "--console-workers", min=0, max=64,
+                                        help=CONSOLE_WORKERS_HELP),
 ) -> None:
     """Run everything: web console and API, FastAGI IVR server, background upkeep."""
+    from registratura.console_workers import effective_workers
+
     container = _container()
     _prepare(container, seed_demo and container.settings.seed_demo_on_first_run)
-    asyncio.run(_serve(container))
+    workers = effective_workers(container.settings, console_workers)
+    if workers > 1:
+        _serve_with_console_workers(container, workers)
+    else:
+        asyncio.run(_serve(container))
+
+
+@app.command("console")
+def console_only(
+    workers: int = typer.Option(0, "--workers", min=0, max=64, help=CONSOLE_WORKERS_HELP),
+) -> None:
+    """Run only the web console and API (one more console host, or more workers beside a
+    separate 'registratura ivr'); the IVR and the background upkeep run elsewhere."""
+    from models.migrate import upgrade
+    from registratura.console_workers import effective_workers, serve_console
+
+    container = _container()
+    upgrade(container.engine)
+    settings = container.settings
+    container.dispose()
+    count = effective_workers(settings, workers)
+    if count == 1:
+        console.print(f"Console and API on http://{settings.http_host}:{settings.http_port}/")
+        serve_console(settings)
+        return
+    _run_console_workers(settings, count)
+
+
+def _run_console_workers(settings, count: int, on_start=None) -> None:  # type: ignore[no-untyped-def]
+    """Start ``count`` console workers, run ``on_start`` (the rest of ``serve``), wait for
+    SIGINT/SIGTERM, stop the workers."""
+    from registratura.console_workers import ConsoleWorkers, wait_for_stop
+
+    workers = ConsoleWorkers(settings, count).start()
+    host, port = workers.address
+    console.print(f"Console and API on http://{host}:{port}/ ({count} worker processes)")
+    try:
+        if on_start is not None:
+            on_start()
+        wait_for_stop()
+    finally:
+        workers.stop()
+
+
+def _serve_with_console_workers(container: Container, count: int) -> None:
+    """``serve`` with the console in ``count`` worker processes: this process keeps the IVR,
+    SMS, upkeep and its own AMI link (the IVR's agent presence, reminder calls)."""
+    from registratura.http_server import raise_open_files_limit
+    from registratura.maintenance import Maintenance
+    from registratura.telephony import start_telephony
+
+    raise_open_files_limit()
+    running: list = []
+
+    def start_the_rest() -> None:
+        telephony = start_telephony(container)
+        running.append(telephony)
+        running.append(_start_ivr(container))
+        running.append(_start_sms(container, telephony))
+        maintenance = Maintenance(container)
+        maintenance.start()
+        running.append(maintenance)
+
+    try:
+        _run_console_workers(container.settings, count, start_the_rest)
+    finally:
+        for part in reversed(running):
+            if part is None:
+                continue
+            part.shutdown() if hasattr(part, "shutdown") else part.stop()
+        container.dispose()
 
 
 def _start_ivr(container: Container):  # type: ignore[no-untyped-def]
