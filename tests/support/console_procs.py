@@ -22,8 +22,10 @@ SECRET = "test-secret-key-0123456789"
 
 @contextmanager
 def console_process(db_url: str, workdir: Path, *, workers: int = 1,
+                    args: tuple[str, ...] = (),
                     **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``(base URL, process)`` of ``registratura console --workers N`` while it runs."""
+    """``(base URL, process)`` of ``registratura console --workers N`` while it runs
+    (``args``: another command line instead, e.g. ``("serve", "--console-workers", "2")``)."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / f"console-{port}.log"
@@ -35,7 +37,8 @@ def console_process(db_url: str, workdir: Path, *, workers: int = 1,
                "REGISTRATURA_AMI_HOST": "", **env}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "registratura", "console", "--workers", str(workers)],
+            [sys.executable, "-m", "registratura",
+             *(args or ("console", "--workers", str(workers)))],
             cwd=workdir, env=environ, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -46,7 +49,7 @@ def console_process(db_url: str, workdir: Path, *, workers: int = 1,
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180  # serve renders its prompts first
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"console exited ({proc.returncode}):\n{log.read_text()}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,10 +28,12 @@ from booking_core.hours import DeskHours
 from ivr.dialogue.call import IvrDeps
 from ivr.dialogue.service import run_registry_call
 from ivr.transports.scripted import ScriptedCallIO
+from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from registratura.bootstrap import Container, bootstrap
 from registratura.settings import Settings
 from support.console_procs import SECRET, console_process, worker_pids
 from support.fhir_api import ApiClientCreds, get_token
+from support.live_console import free_port
 
 PASSWORD = "correct-horse-1"
 #: The desk open round the clock, every day: the test runs whenever the machine's clock says.
@@ -188,6 +191,43 @@ def test_two_workers_share_one_port_and_a_dead_one_is_replaced(
         for _ in range(4):  # logins still work through the port, whichever worker answers
             with httpx.Client() as client:
                 assert _login(base, client) == 200
+
+
+def test_serve_with_two_console_workers_shows_a_call_the_ivr_escalated(
+        shared_db: tuple[str, Container], tmp_path: Path) -> None:
+    """The whole product: ``serve --console-workers 2``; a call over real FastAGI asks for an
+    agent; the queue stream on the console port (whichever worker serves it) lists it."""
+    url, _ = shared_db
+    agi_port = free_port()
+    open_all_day = json.dumps({d: "00:00-23:59" for d in ("mon", "tue", "wed", "thu", "fri",
+                                                          "sat", "sun")})
+    with console_process(url, tmp_path, args=("serve", "--console-workers", "2"),
+                         REGISTRATURA_AGI_PORT=str(agi_port),
+                         REGISTRATURA_DESK_HOURS=open_all_day,
+                         REGISTRATURA_DESK_HOLIDAY_COUNTRY="") as (base, proc):
+        assert len(worker_pids(proc.pid)) == 2
+        with httpx.Client() as client:
+            assert _login(base, client) == 200
+            cookie = client.cookies
+        _wait_listening(agi_port)  # the console answers while the IVR still renders prompts
+        call = AsteriskCall("127.0.0.1", agi_port, caller_number="+79035550011",
+                            caller=ScriptedCaller([None, "0"])).run()
+        call_id = call.variables["REG_CALL_ID"]
+        assert call.variables.get("REG_ESCALATE") == "1"
+        for _ in range(3):  # each stream may be served by either worker
+            assert _queue_events(base, cookie, call_id)
+
+
+def _wait_listening(port: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def test_on_sqlite_the_console_keeps_one_process(sqlite_template: Path, tmp_path: Path) -> None:
