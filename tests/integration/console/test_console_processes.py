@@ -242,3 +242,40 @@ def test_on_sqlite_the_console_keeps_one_process(sqlite_template: Path, tmp_path
         with httpx.Client() as client:
             assert [_login(base, client, "wrong") for _ in range(10)] == [401] * 10
             assert _login(base, client) == 429
+
+
+def _phone(base: str, client: httpx.Client) -> dict:  # type: ignore[type-arg]
+    r = client.get(f"{base}/api/telephony/me")
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_each_process_follows_asterisk_on_its_own_ami_session(
+        shared_db: tuple[str, Container], tmp_path: Path) -> None:
+    """Each console process has its own AMI session: a pause made through one process shows
+    on the other, because Asterisk tells every session."""
+    from support.ami_sim import AmiSimulator
+
+    url, _ = shared_db
+    with AmiSimulator({"registratura": "s3cret"}).start() as sim:
+        sim.add_member("PJSIP/agent101", "Агент 1")
+        ami = {"REGISTRATURA_AMI_HOST": "127.0.0.1", "REGISTRATURA_AMI_PORT": str(sim.port),
+               "REGISTRATURA_AMI_SECRET": "s3cret",
+               "REGISTRATURA_AMI_AGENT_INTERFACES": json.dumps({"agent1": "PJSIP/agent101"})}
+        with console_process(url, tmp_path / "a", **ami) as (a, _), \
+                console_process(url, tmp_path / "b", **ami) as (b, _), httpx.Client() as client:
+            r = client.post(f"{a}/api/session", json={"username": "agent1", "password": PASSWORD})
+            client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+            assert sim.wait_for(lambda: len(sim.logged_in_sessions()) == 2, timeout=30)
+            deadline = time.monotonic() + 30
+            while not all(_phone(base, client)["connected"] for base in (a, b)):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert [_phone(base, client)["paused"] for base in (a, b)] == [False, False]
+            r = client.post(f"{a}/api/telephony/pause", json={"paused": True, "reason": "обед"})
+            assert r.status_code == 200, r.text
+            deadline = time.monotonic() + 30
+            while not _phone(b, client)["paused"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert _phone(b, client)["paused_reason"] == "обед"
