@@ -64,7 +64,8 @@ class SharedRateLimiter:
 
     def allow(self, client_id: int, limit: int) -> tuple[bool, int]:
         """Count one request; returns (allowed, seconds until the next one would be)."""
-        if time.monotonic() - self._swept > self._window:  # quiet clients' old requests
+        if time.monotonic() - self._swept > self._window:
+            # Once a window: every client's requests that have left it (quiet clients too).
             self._swept = time.monotonic()
             shared_limits.sweep_requests(self._window, self.uow())
         return shared_limits.take_request(client_id, limit, self._window, self.uow())

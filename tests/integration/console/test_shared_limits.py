@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from agent_console.fhir.auth import SharedRateLimiter
 from agent_console.security import SharedLoginThrottle
+from booking_core import shared_limits
 from booking_core.clock import FixedClock
 from registratura.bootstrap import Container, bootstrap
 from registratura.settings import Settings
@@ -80,3 +81,6 @@ def test_an_api_client_rate_counts_across_processes(container: Container, second
     assert two.allow(7, 4) == (False, 31)
     clock.advance(seconds=31)
     assert one.allow(7, 4) == (True, 0)
+    # The sweep drops every client's requests that left the window, and nothing younger.
+    assert shared_limits.sweep_requests(60, container.uow()) == 5
+    assert shared_limits.sweep_requests(60, container.uow()) == 0
