@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -23,7 +24,7 @@ from registratura.cli_api_clients import api_client_app
 from registratura.cli_sms import sms_app
 from registratura.logging_setup import configure_logging
 from registratura.secret_key import InsecureSecretKey
-from registratura.settings import load_settings
+from registratura.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -357,18 +358,21 @@ def console_only(
     _run_console_workers(settings, count)
 
 
-def _run_console_workers(settings, count: int, on_start=None) -> None:  # type: ignore[no-untyped-def]
+def _run_console_workers(settings: Settings, count: int,
+                         on_start: Callable[[], None] | None = None) -> None:
     """Start ``count`` console workers, run ``on_start`` (the rest of ``serve``), wait for
     SIGINT/SIGTERM, stop the workers."""
-    from registratura.console_workers import ConsoleWorkers, wait_for_stop
+    from registratura.console_workers import ConsoleWorkers, stop_requested
 
+    stop = stop_requested()  # from here on a signal stops everything in order
     workers = ConsoleWorkers(settings, count).start()
     host, port = workers.address
     console.print(f"Console and API on http://{host}:{port}/ ({count} worker processes)")
     try:
         if on_start is not None:
             on_start()
-        wait_for_stop()
+        while not stop.wait(1.0):
+            pass
     finally:
         workers.stop()
 
@@ -381,24 +385,23 @@ def _serve_with_console_workers(container: Container, count: int) -> None:
     from registratura.telephony import start_telephony
 
     raise_open_files_limit()
-    running: list = []
+    stoppers: list[Callable[[], None]] = []
 
     def start_the_rest() -> None:
         telephony = start_telephony(container)
-        running.append(telephony)
-        running.append(_start_ivr(container))
-        running.append(_start_sms(container, telephony))
+        if telephony is not None:
+            stoppers.append(telephony.stop)
+        stoppers.append(_start_ivr(container).shutdown)
+        stoppers.append(_start_sms(container, telephony).stop)
         maintenance = Maintenance(container)
         maintenance.start()
-        running.append(maintenance)
+        stoppers.append(maintenance.stop)
 
     try:
         _run_console_workers(container.settings, count, start_the_rest)
     finally:
-        for part in reversed(running):
-            if part is None:
-                continue
-            part.shutdown() if hasattr(part, "shutdown") else part.stop()
+        for stop in reversed(stoppers):
+            stop()
         container.dispose()
 
 

@@ -198,10 +198,9 @@ def effective_workers(settings: Settings, requested: int | None) -> int:
     return count
 
 
-def wait_for_stop() -> None:
-    """Block the main thread until SIGINT or SIGTERM."""
+def stop_requested() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (call from the main thread)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
+    return stop
