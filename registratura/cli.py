@@ -365,7 +365,12 @@ def _run_console_workers(settings: Settings, count: int,
     from registratura.console_workers import ConsoleWorkers, stop_requested
 
     stop = stop_requested()  # from here on a signal stops everything in order
-    workers = ConsoleWorkers(settings, count).start()
+    try:
+        workers = ConsoleWorkers(settings, count).start()
+    except OSError as exc:  # the address is taken or not ours
+        console.print(f"[red]Cannot listen on {settings.http_host}:{settings.http_port}:[/red] "
+                      f"{exc.strerror or exc}")
+        raise typer.Exit(1) from None
     host, port = workers.address
     console.print(f"Console and API on http://{host}:{port}/ ({count} worker processes)")
     try:
