@@ -32,8 +32,9 @@ BEARER_CHALLENGE = 'Bearer realm="registratura-fhir"'
 
 
 class RateLimiter:
-    """At most ``limit`` requests per client in any 60 s, counted in this process's memory
-    (tests and single-process tools; the app uses :class:`SharedRateLimiter`)."""
+    """At most ``limit`` requests per client in any 60 s, counted in this process's memory:
+    the app's limiter on SQLite, which keeps the console in one process (on PostgreSQL the
+    app uses :class:`SharedRateLimiter`)."""
 
     def __init__(self, window_seconds: float = 60.0) -> None:
         self._window = window_seconds
