@@ -89,6 +89,7 @@ def _login(base: str, client: httpx.Client, password: str = PASSWORD) -> int:
                        json={"username": "agent1", "password": password}).status_code
 
 
+@pytest.mark.postgres
 def test_failed_logins_spread_over_two_processes_hit_the_throttle_at_the_same_count(
         two_consoles: tuple[str, str, Container]) -> None:
     a, b, _ = two_consoles
@@ -100,6 +101,7 @@ def test_failed_logins_spread_over_two_processes_hit_the_throttle_at_the_same_co
         assert _login(a, client) == 429 and _login(b, client) == 429
 
 
+@pytest.mark.postgres
 def test_a_session_revoked_on_one_process_is_refused_on_the_other(
         two_consoles: tuple[str, str, Container]) -> None:
     a, b, _ = two_consoles
@@ -116,6 +118,7 @@ def test_a_session_revoked_on_one_process_is_refused_on_the_other(
         assert httpx.get(f"{base}/api/session", cookies=issued).status_code == 401
 
 
+@pytest.mark.postgres
 def test_an_api_client_rate_counts_across_processes(
         two_consoles: tuple[str, str, Container]) -> None:
     a, b, container = two_consoles
@@ -163,6 +166,7 @@ def _queue_events(base: str, cookie: httpx.Cookies, want: str, timeout: float = 
     return False
 
 
+@pytest.mark.postgres
 def test_a_call_escalated_by_the_ivr_shows_in_the_other_process_event_stream(
         two_consoles: tuple[str, str, Container]) -> None:
     a, b, container = two_consoles
@@ -174,6 +178,7 @@ def test_a_call_escalated_by_the_ivr_shows_in_the_other_process_event_stream(
     assert _queue_events(a, cookie, call_id)
 
 
+@pytest.mark.postgres
 def test_two_workers_share_one_port_and_a_dead_one_is_replaced(
         shared_db: tuple[str, Container], tmp_path: Path) -> None:
     url, _ = shared_db
@@ -193,6 +198,7 @@ def test_two_workers_share_one_port_and_a_dead_one_is_replaced(
                 assert _login(base, client) == 200
 
 
+@pytest.mark.postgres
 def test_serve_with_two_console_workers_shows_a_call_the_ivr_escalated(
         shared_db: tuple[str, Container], tmp_path: Path) -> None:
     """The whole product: ``serve --console-workers 2``; a call over real FastAGI asks for an
@@ -250,6 +256,7 @@ def _phone(base: str, client: httpx.Client) -> dict:  # type: ignore[type-arg]
     return r.json()  # type: ignore[no-any-return]
 
 
+@pytest.mark.postgres
 def test_each_process_follows_asterisk_on_its_own_ami_session(
         shared_db: tuple[str, Container], tmp_path: Path) -> None:
     """Each console process has its own AMI session: a pause made through one process shows
