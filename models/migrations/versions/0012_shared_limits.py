@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("loginfailure", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_loginfailure_key"), ["key"], unique=False)
+        batch_op.create_index("ix_loginfailure_key_at", ["key", "at"], unique=False)
         batch_op.create_index(batch_op.f("ix_loginfailure_at"), ["at"], unique=False)
     op.create_table(
         "apirequesthit",
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("apirequesthit", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_apirequesthit_client_id"), ["client_id"],
+        batch_op.create_index("ix_apirequesthit_client_id_at", ["client_id", "at"],
                               unique=False)
         batch_op.create_index(batch_op.f("ix_apirequesthit_at"), ["at"], unique=False)
 
@@ -43,9 +43,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("apirequesthit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_apirequesthit_at"))
-        batch_op.drop_index(batch_op.f("ix_apirequesthit_client_id"))
+        batch_op.drop_index("ix_apirequesthit_client_id_at")
     op.drop_table("apirequesthit")
     with op.batch_alter_table("loginfailure", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_loginfailure_at"))
-        batch_op.drop_index(batch_op.f("ix_loginfailure_key"))
+        batch_op.drop_index("ix_loginfailure_key_at")
     op.drop_table("loginfailure")
