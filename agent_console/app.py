@@ -45,7 +45,7 @@ from agent_console.routers import (
     users,
     waitlist,
 )
-from agent_console.security import SESSION_COOKIE, SESSION_MAX_AGE, LoginThrottle
+from agent_console.security import SESSION_COOKIE, SESSION_MAX_AGE, SharedLoginThrottle
 from agent_console.templating import make_templates
 from registratura.bootstrap import Container
 
@@ -128,13 +128,14 @@ def create_app(container: Container, *, poll_interval: float = 1.0,
     app.state.container = container
     app.state.templates = make_templates(container.settings.timezone)
     app.state.feed = QueueFeed(container, interval=poll_interval)
-    app.state.login_throttle = LoginThrottle()
     app.state.sse_max_seconds = sse_max_seconds
 
     settings = container.settings
     secret = settings.secret_key
     if secret is None:  # bootstrap() always resolves it; a hand-built container must too
         raise RuntimeError("settings carry no secret key: build the container with bootstrap()")
+    # Failed logins are counted in the database: every console process sees the same count.
+    app.state.login_throttle = SharedLoginThrottle(container.uow, secret.get_secret_value())
     https = settings.public_base_url.strip().lower().startswith("https://")
     app.add_middleware(SessionMiddleware, secret_key=secret.get_secret_value(),
                        session_cookie=SESSION_COOKIE,

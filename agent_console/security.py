@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from fastapi import Request, Security
@@ -27,6 +28,9 @@ from fastapi.security import APIKeyHeader
 from starlette.requests import HTTPConnection
 
 from agent_console.errors import CsrfFailed, TooManyLogins
+from booking_core import shared_limits
+from booking_core.rules import personal_key
+from booking_core.uow import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +137,8 @@ def client_ip(conn: HTTPConnection) -> str:
 
 
 class LoginThrottle:
-    """Failed logins within ``window`` seconds: at most ``limit`` per (address, user name) and
+    """Failed logins in one process's memory (tests; the app uses :class:`SharedLoginThrottle`)
+    within ``window`` seconds: at most ``limit`` per (address, user name) and
     at most ``per_address`` per address across all names (a password spray over many names).
 
     Memory is bounded: past ``max_keys`` tracked keys the least recently failed one is
@@ -188,3 +193,40 @@ class LoginThrottle:
         pair, _ = self._keys(address, username)
         with self._lock:
             self._failures.pop(pair, None)
+
+
+class SharedLoginThrottle:
+    """:class:`LoginThrottle`'s rules with the failures kept in the database, so every console
+    process (worker or host) counts the same attempts: N processes give an attacker no more
+    guesses than one.  The keys are keyed hashes (``pepper``: the install's secret key)."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], pepper: str, *, limit: int = 10,
+                 window: float = 900.0, per_address: int = 30, max_keys: int = 10_000) -> None:
+        self.uow = uow
+        self.pepper = pepper
+        self.limit = limit
+        self.per_address = per_address
+        self.window = window
+        self.max_keys = max_keys
+
+    def _keys(self, address: str, username: str) -> tuple[str, str]:
+        pair, whole = LoginThrottle._keys(address, username)
+        return (personal_key("login", "|".join(pair), self.pepper),
+                personal_key("login", "|".join(whole), self.pepper))
+
+    def check(self, address: str, username: str) -> None:
+        """Raise :class:`TooManyLogins` if this pair or this address failed too often."""
+        pair, whole = self._keys(address, username)
+        if shared_limits.too_many_failures([(pair, self.limit), (whole, self.per_address)],
+                                           self.window, self.uow()):
+            logger.info("login throttled")
+            raise TooManyLogins()
+
+    def failed(self, address: str, username: str) -> None:
+        shared_limits.record_failure(list(self._keys(address, username)), self.window,
+                                     self.max_keys, self.uow())
+
+    def succeeded(self, address: str, username: str) -> None:
+        """A good password clears that name's counter (not the address-wide one)."""
+        pair, _ = self._keys(address, username)
+        shared_limits.forget_failures(pair, self.uow())

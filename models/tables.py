@@ -655,3 +655,29 @@ class WaitlistEntry(SQLModel, table=True):
     offers: int = 0
     # Set when served from the list: the appointment the offer became.
     booked_appointment_id: int | None = Field(default=None, foreign_key="appointment.id")
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed console login, counted by every console process (the login throttle).
+
+    ``key`` is a keyed hash of (client address, user name) or of the address alone, so the table
+    holds neither addresses nor whatever was typed as a name.
+    """
+
+    # One index on (key, at): a key's recent failures are one range of it.
+    __table_args__ = (Index("ix_loginfailure_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)
+
+
+class ApiRequestHit(SQLModel, table=True):
+    """One request of an API client within the rate window, counted by every console process."""
+
+    # Counting a client's window is one range of (client_id, at), read from the index alone.
+    __table_args__ = (Index("ix_apirequesthit_client_id_at", "client_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -23,7 +24,7 @@ from registratura.cli_api_clients import api_client_app
 from registratura.cli_sms import sms_app
 from registratura.logging_setup import configure_logging
 from registratura.secret_key import InsecureSecretKey
-from registratura.settings import load_settings
+from registratura.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -403,14 +404,99 @@ def print_import_report(report, lang: str = "ru") -> None:  # type: ignore[no-un
     console.print(summary)
 
 
+CONSOLE_WORKERS_HELP = ("Console worker processes on the HTTP address (default: setting "
+                        "console_workers; PostgreSQL only, SQLite keeps one).")
+
+
 @app.command()
 def serve(
     seed_demo: bool = typer.Option(True, help="Create the demo clinic on first run."),
+    console_workers: int = typer.Option(0, "--console-workers", min=0, max=64,
+                                        help=CONSOLE_WORKERS_HELP),
 ) -> None:
     """Run everything: web console and API, FastAGI IVR server, background upkeep."""
+    from registratura.console_workers import effective_workers
+
     container = _container()
     _prepare(container, seed_demo and container.settings.seed_demo_on_first_run)
-    asyncio.run(_serve(container))
+    workers = effective_workers(container.settings, console_workers)
+    if workers > 1:
+        _serve_with_console_workers(container, workers)
+    else:
+        asyncio.run(_serve(container))
+
+
+@app.command("console")
+def console_only(
+    workers: int = typer.Option(0, "--workers", min=0, max=64, help=CONSOLE_WORKERS_HELP),
+) -> None:
+    """Run only the web console and API (one more console host, or more workers beside a
+    separate 'registratura ivr'); the IVR and the background upkeep run elsewhere."""
+    from models.migrate import upgrade
+    from registratura.console_workers import effective_workers, serve_console
+
+    container = _container()
+    upgrade(container.engine)
+    settings = container.settings
+    container.dispose()
+    count = effective_workers(settings, workers)
+    if count == 1:
+        console.print(f"Console and API on http://{settings.http_host}:{settings.http_port}/")
+        serve_console(settings)
+        return
+    _run_console_workers(settings, count)
+
+
+def _run_console_workers(settings: Settings, count: int,
+                         on_start: Callable[[], None] | None = None) -> None:
+    """Start ``count`` console workers, run ``on_start`` (the rest of ``serve``), wait for
+    SIGINT/SIGTERM, stop the workers."""
+    from registratura.console_workers import ConsoleWorkers, stop_requested
+
+    stop = stop_requested()  # from here on a signal stops everything in order
+    try:
+        workers = ConsoleWorkers(settings, count).start()
+    except OSError as exc:  # the address is taken or not ours
+        console.print(f"[red]Cannot listen on {settings.http_host}:{settings.http_port}:[/red] "
+                      f"{exc.strerror or exc}")
+        raise typer.Exit(1) from None
+    host, port = workers.address
+    console.print(f"Console and API on http://{host}:{port}/ ({count} worker processes)")
+    try:
+        if on_start is not None:
+            on_start()
+        while not stop.wait(1.0):
+            pass
+    finally:
+        workers.stop()
+
+
+def _serve_with_console_workers(container: Container, count: int) -> None:
+    """``serve`` with the console in ``count`` worker processes: this process keeps the IVR,
+    SMS, upkeep and its own AMI link (the IVR's agent presence, reminder calls)."""
+    from registratura.http_server import raise_open_files_limit
+    from registratura.maintenance import Maintenance
+    from registratura.telephony import start_telephony
+
+    raise_open_files_limit()
+    stoppers: list[Callable[[], None]] = []
+
+    def start_the_rest() -> None:
+        telephony = start_telephony(container)
+        if telephony is not None:
+            stoppers.append(telephony.stop)
+        stoppers.append(_start_ivr(container).shutdown)
+        stoppers.append(_start_sms(container, telephony).stop)
+        maintenance = Maintenance(container)
+        maintenance.start()
+        stoppers.append(maintenance.stop)
+
+    try:
+        _run_console_workers(container.settings, count, start_the_rest)
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+        container.dispose()
 
 
 def _start_ivr(container: Container):  # type: ignore[no-untyped-def]

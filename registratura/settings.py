@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     agi_max_calls: int = Field(200, ge=1)  # concurrent FastAGI calls; more are refused
     agi_first_reply_timeout: float = Field(5.0, gt=0)  # a peer silent after its environment
     http_limit_concurrency: int = Field(500, ge=1)  # connections+requests; more get 503
+    # Console worker processes on the one HTTP address (PostgreSQL only: SQLite keeps one).
+    # The HTTP limits above apply per worker.
+    console_workers: int = Field(1, ge=1, le=64)
     http_header_timeout: float = Field(10.0, gt=0)  # to send a whole request head
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, e.g.
     # '["10.0.0.5", "192.168.1.0/24"]'); empty: the peer address is the client address.

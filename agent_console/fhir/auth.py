@@ -21,9 +21,10 @@ from fastapi.responses import JSONResponse
 
 from agent_console.fhir.deps import container_of
 from agent_console.fhir.outcome import FhirError
-from booking_core import api_clients
+from booking_core import api_clients, shared_limits
 from booking_core.actors import Actor
 from booking_core.api_clients import ClientView, InsufficientScope, InvalidClient, InvalidToken
+from booking_core.uow import UnitOfWork
 
 router = APIRouter(tags=["oauth2"])
 
@@ -31,11 +32,9 @@ BEARER_CHALLENGE = 'Bearer realm="registratura-fhir"'
 
 
 class RateLimiter:
-    """At most ``limit`` requests per client in any 60 s, per process.
-
-    Each process counts its own requests: with N processes a client gets at most N × its limit,
-    which is what a per-process bound is for (no single client can starve a process).
-    """
+    """At most ``limit`` requests per client in any 60 s, counted in this process's memory:
+    the app's limiter on SQLite, which keeps the console in one process (on PostgreSQL the
+    app uses :class:`SharedRateLimiter`)."""
 
     def __init__(self, window_seconds: float = 60.0) -> None:
         self._window = window_seconds
@@ -53,6 +52,24 @@ class RateLimiter:
                 return False, max(1, int(hits[0] + self._window - now) + 1)
             hits.append(now)
             return True, 0
+
+
+class SharedRateLimiter:
+    """At most ``limit`` requests per client in any 60 s, counted in the database across every
+    console process (workers or hosts): N processes do not give a client N × its rate."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], window_seconds: float = 60.0) -> None:
+        self.uow = uow
+        self._window = window_seconds
+        self._swept = time.monotonic()
+
+    def allow(self, client_id: int, limit: int) -> tuple[bool, int]:
+        """Count one request; returns (allowed, seconds until the next one would be)."""
+        if time.monotonic() - self._swept > self._window:
+            # Once a window: every client's requests that have left it (quiet clients too).
+            self._swept = time.monotonic()
+            shared_limits.sweep_requests(self._window, self.uow())
+        return shared_limits.take_request(client_id, limit, self._window, self.uow())
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -18,13 +18,19 @@ from agent_console.routers import (
     schedule,
     users,
 )
-from agent_console.security import LoginThrottle
+from agent_console.security import SharedLoginThrottle
 from booking_core import agents
 from booking_core.actors import Actor
 
 PASSWORD = "correct-horse-1"  # conftest's
 ROUTER_MODULES = (absences, appointments, audit, auth, callbacks, dashboard, patients, queue,
                   restrictions, schedule, users)
+
+
+def shared_throttle(app, **limits):  # type: ignore[no-untyped-def]
+    """The app's own kind of throttle (failures in the database), with test-sized limits."""
+    container = app.state.container
+    return SharedLoginThrottle(container.uow, container.rules.pepper, **limits)
 
 
 @pytest.fixture
@@ -63,7 +69,7 @@ def test_wrong_password_is_refused_alike_for_unknown_users(make_client, form_log
 
 
 def test_repeated_failures_are_throttled(app, make_client):
-    app.state.login_throttle = LoginThrottle(limit=2)
+    app.state.login_throttle = shared_throttle(app, limit=2)
     client = make_client()
     for _ in range(2):
         client.post("/api/session", json={"username": "agent1", "password": "bad"})

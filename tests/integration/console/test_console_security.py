@@ -7,11 +7,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent_console.app import create_app
-from agent_console.security import LoginThrottle
+from agent_console.security import LoginThrottle, SharedLoginThrottle
 from booking_core import agents
 from booking_core.actors import Actor
 
 PASSWORD = "correct-horse-1"  # conftest's
+
+
+def shared_throttle(app, **limits):  # type: ignore[no-untyped-def]
+    """The app's own kind of throttle (failures in the database), with test-sized limits."""
+    container = app.state.container
+    return SharedLoginThrottle(container.uow, container.rules.pepper, **limits)
 
 
 def _copy_cookies(source: TestClient, target: TestClient) -> None:
@@ -104,7 +110,7 @@ def test_api_responses_are_not_stored(agent):
 
 
 def test_a_password_spray_over_many_names_is_throttled(app, make_client):
-    app.state.login_throttle = LoginThrottle(limit=5, per_address=8)
+    app.state.login_throttle = shared_throttle(app, limit=5, per_address=8)
     client = make_client()
     for i in range(8):
         r = client.post("/api/session", json={"username": f"user{i}", "password": "Winter2026"})
@@ -132,13 +138,13 @@ def _login_from(client: TestClient, forwarded: str) -> int:
 def test_forwarded_addresses_count_only_from_trusted_proxies(console_container):
     # Without trusted proxies a forged X-Forwarded-For changes nothing: one address.
     app = create_app(console_container)
-    app.state.login_throttle = LoginThrottle(limit=2, per_address=100)
+    app.state.login_throttle = shared_throttle(app, limit=2, per_address=100)
     client = TestClient(app, follow_redirects=False)
     assert [_login_from(client, f"203.0.113.{i}") for i in range(3)] == [401, 401, 429]
     # Behind a configured proxy, each real client is counted on its own.
     console_container.settings.trusted_proxies = ["testclient", "127.0.0.1"]
     app = create_app(console_container)
-    app.state.login_throttle = LoginThrottle(limit=2, per_address=100)
+    app.state.login_throttle = shared_throttle(app, limit=2, per_address=100)
     client = TestClient(app, follow_redirects=False)
     assert [_login_from(client, f"203.0.113.{i}") for i in range(3)] == [401, 401, 401]
     assert [_login_from(client, "203.0.113.9") for _ in range(3)] == [401, 401, 429]
