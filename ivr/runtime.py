@@ -94,7 +94,8 @@ class IvrRuntime:
         if settings.audiosocket_port is None:
             return None
         listener = AudioSocketListener(host or settings.audiosocket_host,
-                                       settings.audiosocket_port)
+                                       settings.audiosocket_port,
+                                       max_streams=settings.audiosocket_max_streams)
         listen_host, listen_port = listener.server_address
         advertised = settings.audiosocket_advertise or f"{listen_host}:{listen_port}"
         recognition = None
@@ -105,6 +106,7 @@ class IvrRuntime:
             vad=VadSettings(onset_ms=settings.vad_onset_ms,
                             end_silence_ms=settings.vad_end_silence_ms),
             watchdog_seconds=settings.audiosocket_watchdog_seconds,
+            max_utterance_seconds=settings.audiosocket_max_utterance_seconds,
             # Without a model speech cannot be understood: a caller's "алло" must not cut
             # the prompts then, only keys do.
             speech_barge_in=recognition is not None)

@@ -1,0 +1,294 @@
+"""Faults of a streamed call, each over real TCP (FastAGI control channel + AudioSocket peer):
+the watchdog's keypad path, a stream that never connects, hangups, garbage, the AGI side
+going away, strangers on the listener and the stream cap.  After each: no call thread and no
+socket of the IVR's ports left behind."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import uuid
+
+import pytest
+
+from booking_core import booking
+from ivr.transports.audiosocket.call_io import GREETING_SPARE, AudioSocketListener
+from ivr.transports.terminal import AsteriskCall, ScriptedCaller
+from support.audiosocket_peer import AudioSocketPeer, PeerSession
+from support.stream_tools import Census, ToneEngine, census, settles_to
+from support.world import demo, patient_id
+
+ADULT = demo("adult")
+
+
+@pytest.fixture
+def streaming(container, runtime_factory):
+    """``streaming(seconds=0.1, watchdog=5.0)`` -> an IVR runtime with the AudioSocket listener
+    on a free port and a 3 s question timeout."""
+    def make(seconds: float = 0.1, watchdog: float = 5.0):
+        container.settings.audiosocket_port = 0
+        container.settings.audiosocket_watchdog_seconds = watchdog
+        rt = runtime_factory(container, ToneEngine(seconds))
+        rt.deps.timeout = 3.0
+        return rt
+    return make
+
+
+def _ports(rt) -> tuple[int, int]:
+    return rt.server.server_address[1], rt.streaming.listener.server_address[1]
+
+
+def _call(rt, peer: AudioSocketPeer, keys: list | None = None) -> AsteriskCall:
+    host, port = rt.server.server_address
+    return AsteriskCall(host, port, script="registry?audio=stream",
+                        sounds_dir=rt.cache.sounds_dir, audiosocket=peer,
+                        caller=ScriptedCaller(keys or []))
+
+
+def _assert_nothing_left(rt, before: Census) -> None:
+    after = settles_to(before, _ports(rt))
+    assert after.threads == before.threads, after.threads
+    assert after.sockets == before.sockets
+
+
+def _press_at_each_question(first: str, *answers: str):
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        peer.press(first)
+        for keys in answers:
+            mark = peer.mark()
+            assert peer.wait_quiet(since=mark), "no question came"
+            peer.press(keys)
+        peer.closed.wait(30)
+    return scenario
+
+
+# -- the watchdog: keypad path ---------------------------------------------------------------
+
+
+def test_stalled_audio_goes_on_over_the_keypad_from_the_same_question(container, streaming):
+    """The caller chose "book" over the stream and was asked for the policy when the audio
+    stopped: the IVR closes the stream, AGI resumes, the policy question is asked again over
+    AGI (once) and the booking completes with keys; the menu choice is not asked again."""
+    rt = streaming(watchdog=0.5)
+    before = census(_ports(rt))
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        peer.press("1")
+        mark = peer.mark()
+        assert peer.wait_quiet(since=mark), "no policy question"
+        peer.stop_sending()
+        peer.closed.wait(30)
+
+    peer = AudioSocketPeer(scenario)
+    keys = [ADULT.policy_number, ADULT.birth_date.strftime("%d%m%Y"), "1", "1", "1"]
+    transcript = _call(rt, peer, keys).run()
+    assert peer.error is None
+    assert peer.session.hangup_frame  # the IVR closed the stream itself
+    assert ("audiosocket", 0) in transcript.events
+    asked = [e for e in transcript.of("get_data")]
+    assert asked and asked[0][3] == ADULT.policy_number  # the policy question came first
+    assert sum(1 for s in transcript.said if "полиса ОМС" in s) == 1
+    appts = booking.patient_appointments(patient_id(container, "adult"), container.uow())
+    assert len(appts) == 1
+    assert transcript.variables.get("REG_IVR_DONE") == "1"
+    assert "REG_ESCALATE" not in transcript.variables
+    _assert_nothing_left(rt, before)
+
+
+def test_audio_socket_that_never_connects_but_returns_0_goes_on_over_the_keypad(
+        container, streaming):
+    """EXEC AudioSocket returns 0 without a connection: the call goes on keypad-only over
+    AGI (the caller presses 0 there and is escalated as asked)."""
+    rt = streaming()
+    rt.streaming.connect_timeout = 0.3
+    peer = AudioSocketPeer(lambda p: None, connect=False, result_without_connecting=0)
+    transcript = _call(rt, peer, [None, "0"]).run()
+    assert ("audiosocket", 0) in transcript.events
+    assert transcript.of("get_data")  # the questions went over AGI
+    assert not transcript.of("record")  # keys only
+    assert transcript.variables["REG_REASON"] == "caller_request"
+
+
+# -- hangups ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("frame", [True, False], ids=["hangup-frame", "tcp-close"])
+def test_hangup_mid_answer_leaves_no_thread_socket_or_booking(container, streaming, frame):
+    """The caller hangs up while typing the policy (the booking half done): nothing booked,
+    nothing left running."""
+    rt = streaming()
+    before = census(_ports(rt))
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        peer.press("1")
+        mark = peer.mark()
+        assert peer.wait_quiet(since=mark)
+        peer.press(ADULT.policy_number[:5])
+        peer.hang_up(frame=frame)
+
+    peer = AudioSocketPeer(scenario)
+    transcript = _call(rt, peer).run()
+    assert transcript.hangup_by == "caller"
+    assert booking.patient_appointments(patient_id(container, "adult"), container.uow()) == []
+    _assert_nothing_left(rt, before)
+
+
+def test_agi_side_closing_ends_the_audio_side_at_once(container, streaming):
+    """The AGI connection closes while the stream plays a long prompt: the IVR stops the
+    stream within a few frames, sends the hangup frame, and nothing is left behind."""
+    rt = streaming(seconds=3.0)
+    before = census(_ports(rt))
+    heard_at_close: list[int] = []
+    call: AsteriskCall
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(10)
+        heard_at_close.append(peer.mark())
+        assert call._sock is not None
+        call._sock.shutdown(socket.SHUT_RDWR)  # Asterisk's AGI side goes away
+        peer.closed.wait(30)
+
+    peer = AudioSocketPeer(scenario)
+    call = _call(rt, peer)
+    call.run()
+    assert peer.session.hangup_frame
+    assert len(peer.session.heard) - heard_at_close[0] <= 3  # stopped, not played on
+    _assert_nothing_left(rt, before)
+
+
+# -- garbage ---------------------------------------------------------------------------------
+
+
+def test_error_frame_escalates(container, streaming):
+    rt = streaming(seconds=1.0)
+    before = census(_ports(rt))
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(5)
+        peer.send_frame(0xFF, b"\x01")
+        peer.closed.wait(30)
+
+    transcript = _call(rt, AudioSocketPeer(scenario)).run()
+    assert transcript.variables["REG_REASON"] == "system_error"
+    _assert_nothing_left(rt, before)
+
+
+def test_odd_sized_audio_frame_is_skipped_and_the_call_goes_on(container, streaming):
+    """A frame of 7 audio bytes would shift every later sample by one byte; it is skipped."""
+    rt = streaming()
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        peer.send_frame(0x10, b"\x01" * 7)
+        peer.press("0")
+        peer.closed.wait(30)
+
+    transcript = _call(rt, AudioSocketPeer(scenario)).run()
+    assert transcript.variables["REG_REASON"] == "caller_request"
+
+
+def test_garbage_bytes_end_the_call_cleanly(container, streaming):
+    """Bytes that are no frames at all: however they parse (unknown kinds, a huge length),
+    the call ends or goes on; nothing is left behind."""
+    rt = streaming()
+    before = census(_ports(rt))
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        peer.send_raw(bytes(range(7, 250, 3)) * 4)
+        peer.closed.wait(10)
+        peer.hang_up()
+
+    _call(rt, AudioSocketPeer(scenario)).run()
+    _assert_nothing_left(rt, before)
+
+
+# -- strangers on the listener ---------------------------------------------------------------
+
+
+def _connect_with_uuid(address: tuple[str, int], call_uuid: uuid.UUID) -> socket.socket:
+    sock = socket.create_connection(address, timeout=5.0)
+    sock.sendall(struct.pack("!BH", 0x01, 16) + call_uuid.bytes)
+    return sock
+
+
+def _closed_by_ivr(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    finally:
+        sock.close()
+
+
+def test_unknown_uuid_and_a_second_connection_for_a_call_are_closed(container, streaming):
+    """A connection naming no call, and a second one naming the call in progress, are closed;
+    the call itself goes on (the caller presses 0 afterwards)."""
+    rt = streaming()
+    before = census(_ports(rt))
+    verdicts: dict[str, bool] = {}
+    address = rt.streaming.listener.server_address
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        verdicts["stranger"] = _closed_by_ivr(_connect_with_uuid(address, uuid.uuid4()))
+        (call_uuid,) = [e[2].split(",")[0] for e in call.transcript.of("exec")] or [None]
+        verdicts["twin"] = _closed_by_ivr(_connect_with_uuid(address, uuid.UUID(call_uuid)))
+        peer.press("0")
+        peer.closed.wait(30)
+
+    call = _call(rt, AudioSocketPeer(scenario))
+    transcript = call.run()
+    assert verdicts == {"stranger": True, "twin": True}
+    assert transcript.variables["REG_REASON"] == "caller_request"
+    _assert_nothing_left(rt, before)
+
+
+def test_connections_without_a_uuid_beyond_the_cap_are_refused_at_once():
+    """A flood of connections that never say which call they are: the listener keeps
+    ``max_streams`` + spare of them waiting (one greeting thread each) and closes the rest at
+    once instead of starting a thread per connection."""
+    listener = AudioSocketListener("127.0.0.1", 0, first_frame_timeout=30.0,
+                                   max_streams=1).start()
+    socks = []
+    try:
+        for _ in range(1 + GREETING_SPARE):
+            socks.append(socket.create_connection(listener.server_address, timeout=5.0))
+        extra = socket.create_connection(listener.server_address, timeout=5.0)
+        assert _closed_by_ivr(extra)
+        assert listener.refused == 1
+        greeting = [t for t in threading.enumerate() if t.name == "audiosocket-greet"]
+        assert len(greeting) <= 1 + GREETING_SPARE
+    finally:
+        for sock in socks:
+            sock.close()
+        listener.shutdown()
+
+
+def test_calls_beyond_the_stream_cap_stay_on_the_keypad(container, streaming):
+    """With one stream allowed, a second call while the first streams runs keypad-only over
+    AGI (a clean refusal: the caller is served, just without the stream)."""
+    rt = streaming()
+    rt.streaming.listener.max_streams = 1
+    second: dict[str, object] = {}
+
+    def first_caller(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        host, port = rt.server.server_address
+        second["t"] = AsteriskCall(host, port, script="registry?audio=stream",
+                                   sounds_dir=rt.cache.sounds_dir,
+                                   audiosocket=AudioSocketPeer(lambda p: None),
+                                   caller=ScriptedCaller([None, "0"])).run()
+        peer.press("0")
+        peer.closed.wait(30)
+
+    first = _call(rt, AudioSocketPeer(first_caller)).run()
+    other = second["t"]
+    assert first.variables["REG_REASON"] == "caller_request"
+    assert not [e for e in other.events if e[0] == "audiosocket"]  # no stream offered
+    assert other.of("get_data") and other.variables["REG_REASON"] == "caller_request"
+    assert rt.streaming.listener.refused == 1
