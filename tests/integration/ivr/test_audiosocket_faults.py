@@ -9,11 +9,16 @@ import socket
 import struct
 import threading
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from booking_core import booking
-from ivr.transports.audiosocket.call_io import GREETING_SPARE, AudioSocketListener
+from ivr.transports.audiosocket.call_io import (
+    GREETING_SPARE,
+    AudioSocketCallIO,
+    AudioSocketListener,
+)
 from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
 from support.stream_tools import Census, ToneEngine, census, settles_to
@@ -292,3 +297,85 @@ def test_calls_beyond_the_stream_cap_stay_on_the_keypad(container, streaming):
     assert not [e for e in other.events if e[0] == "audiosocket"]  # no stream offered
     assert other.of("get_data") and other.variables["REG_REASON"] == "caller_request"
     assert rt.streaming.listener.refused == 1
+
+
+# -- the recogniser off the reading thread ---------------------------------------------------
+
+
+class _StuckStream:
+    """A recogniser that cannot keep up: every frame waits for ``gate``."""
+
+    def __init__(self, gate: threading.Event, fed: list[int]) -> None:
+        self.gate = gate
+        self.fed = fed
+
+    def feed(self, pcm: bytes) -> None:
+        self.gate.wait(30)
+        self.fed.append(len(pcm))
+
+    def partial(self) -> str:
+        return ""
+
+    def finish(self):
+        from speech.asr import NOTHING
+        return NOTHING
+
+
+class _StuckRecognizer:
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.fed: list[int] = []
+
+    def stream(self, sample_rate: int, grammar=None) -> _StuckStream:
+        return _StuckStream(self.gate, self.fed)
+
+    def recognize_wav(self, path, grammar=None):
+        raise NotImplementedError
+
+
+def _loud_pcm(seconds: float) -> bytes:
+    """A voiced-looking signal for the VAD: a 200 Hz square wave with a 2 kHz buzz."""
+    samples = []
+    for n in range(int(seconds * 8000)):
+        low = 8000 if (n // 20) % 2 else -8000
+        samples.append(low + (3000 if (n // 2) % 2 else -3000))
+    return struct.pack(f"<{len(samples)}h", *samples)
+
+
+def test_a_key_is_heard_while_the_recogniser_is_stuck_and_its_queue_stays_bounded(
+        container, streaming, monkeypatch):
+    """The caller talks while the recogniser is stuck on the first frame, then presses 0: the
+    key still reaches the flow at once (the reading thread does no decoding), and the audio
+    waiting for the recogniser never grows past its bound (the utterance is dropped)."""
+    from ivr.transports.audiosocket.recognition import StreamRecognition
+
+    rt = streaming(seconds=0.5)
+    stuck = _StuckRecognizer()
+    rt.streaming.recognition = StreamRecognition(stuck, lambda g, loc: [])
+    rt.streaming.settings = replace(rt.streaming.settings, speech_barge_in=True,
+                                    max_queued_audio_seconds=0.5)
+    streams: list[AudioSocketCallIO] = []
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        peer.say(_loud_pcm(2.0))
+        peer.press("0")
+        peer.closed.wait(30)
+        stuck.gate.set()
+
+    original = AudioSocketCallIO.__init__
+
+    def keep(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        streams.append(self)
+
+    monkeypatch.setattr(AudioSocketCallIO, "__init__", keep)
+    try:
+        transcript = _call(rt, AudioSocketPeer(scenario)).run()
+    finally:
+        stuck.gate.set()
+    assert transcript.variables["REG_REASON"] == "caller_request"
+    assert stuck.fed == []  # nothing was decoded before the key was handled
+    decoder = streams[0]._decoder
+    assert decoder.max_bytes == 8000  # 0.5 s of 8 kHz 16-bit audio
+    assert 0 < decoder.peak_bytes <= decoder.max_bytes  # the speech reached it, bounded
