@@ -104,7 +104,9 @@ class IvrRuntime:
             recognition = StreamRecognition(self.recognizer, phrases)
         stream = StreamSettings(
             vad=VadSettings(onset_ms=settings.vad_onset_ms,
-                            end_silence_ms=settings.vad_end_silence_ms),
+                            end_silence_ms=settings.vad_end_silence_ms,
+                            backchannel_ms=settings.vad_backchannel_ms,
+                            backchannel_gap_ms=settings.vad_backchannel_gap_ms),
             watchdog_seconds=settings.audiosocket_watchdog_seconds,
             max_utterance_seconds=settings.audiosocket_max_utterance_seconds,
             # Without a model speech cannot be understood: a caller's "алло" must not cut

@@ -150,7 +150,7 @@ class StreamSettings:
 
 @dataclass(frozen=True)
 class _Event:
-    kind: str  # "dtmf" | "onset" | "end" | "hangup" | "failure" | "stalled"
+    kind: str  # "dtmf" | "onset" | "short" | "confirmed" | "end" | "hangup" | "failure" | "stalled"
     value: str = ""  # the key, the failure, or the recognised words of an utterance
     confidence: float = 0.0
     at: float = 0.0
@@ -187,11 +187,11 @@ class _TurnAudio:
         """One 20 ms frame; an ``onset`` or ``end`` event or ``None``."""
         was_speaking = self.detector.speaking
         event = self.detector.feed(chunk)
-        if event is VadEvent.ONSET:
-            self._start(b"".join(self.preroll) + chunk)
-            self.preroll.clear()
-            return _Event("onset")
         if not was_speaking:
+            if event is VadEvent.ONSET:
+                self._start(b"".join(self.preroll) + chunk)
+                self.preroll.clear()
+                return _Event("onset")
             self.preroll.append(chunk)
             return None
         self.frames += 1
@@ -201,7 +201,9 @@ class _TurnAudio:
             if self.decoder is None:
                 return _Event("end")
             self.decoder.end(self.number, self.complete)
-        return None
+            return None
+        # ONSET again after a short sound, SHORT, CONFIRMED: the same utterance goes on
+        return None if event is None else _Event(event.value)
 
     def _start(self, audio: bytes) -> None:
         self.number += 1
@@ -258,6 +260,8 @@ class AudioSocketCallIO(BufferedCallIO):
         self._fatal: BaseException | None = None
         self._closed = threading.Event()
         self._in_utterance = False
+        self._short_sound = False  # the utterance in progress was judged a short sound
+        self._early_end: _Event | None = None  # words heard while a prompt played
         self._send_lock = threading.Lock()
         self._decoder = None if recognition is None else Decoder(
             recognition, self._post_end, name=f"audiosocket-asr-{info.call_uid}",
@@ -377,10 +381,13 @@ class AudioSocketCallIO(BufferedCallIO):
             self._fatal = AudioSocketFailure(event.value)
         if self._fatal is not None:
             raise self._fatal
-        if event.kind == "onset":
+        if event.kind in ("onset", "confirmed"):
             self._in_utterance = True
-        elif event.kind == "end":
+            self._short_sound = False
+        elif event.kind in ("short", "end"):
             self._in_utterance = False
+            self._short_sound = event.kind == "short" or (event.kind == "end"
+                                                          and self._short_sound)
         return event
 
     # -- the keypad path ---------------------------------------------------------------------
@@ -442,21 +449,54 @@ class AudioSocketCallIO(BufferedCallIO):
         return b"".join(_pcm_of(f"{name}.wav") for name in self.audio.files_for(prompt) if name)
 
     def _play_pcm(self, pcm: bytes) -> _Event | None:
-        """Send ``pcm`` at real time; stop at the first key or confirmed speech (returned)."""
-        start = time.monotonic()
-        for index, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
-            frame = pcm[offset:offset + FRAME_BYTES].ljust(FRAME_BYTES, b"\x00")
-            self._send(encode_frame(KIND_AUDIO, frame))
-            self.frames_sent += 1
-            deadline = start + (index + 1) * FRAME_SECONDS
-            while (left := deadline - time.monotonic()) > 0:
-                event = self._next_event(left)
-                if event is None:
-                    break
-                if event.kind == "dtmf" or (event.kind == "onset"
-                                            and self.settings.speech_barge_in):
+        """Send ``pcm`` at real time, one frame per 20 ms, and react to the caller between
+        frames: a key stops it (returned); with speech barge-in an onset pauses it, a short
+        sound (:attr:`speech.vad.VadEvent.SHORT`) resumes it where it paused, confirmed speech
+        stops it (returned), and so does the end of an utterance in which words were heard
+        (kept as the answer for :meth:`_answer`)."""
+        frames = [pcm[o:o + FRAME_BYTES].ljust(FRAME_BYTES, b"\x00")
+                  for o in range(0, len(pcm), FRAME_BYTES)]
+        index = 0
+        paused = False
+        due = time.monotonic()
+        while index < len(frames) or paused:
+            if not paused:
+                self._send(encode_frame(KIND_AUDIO, frames[index]))
+                self.frames_sent += 1
+                index += 1
+                due += FRAME_SECONDS
+            event = self._next_event(due - time.monotonic() if not paused else FRAME_SECONDS)
+            while event is not None:
+                if event.kind == "dtmf":
                     return event
+                if self.settings.speech_barge_in:
+                    verdict = self._barge_in(event, paused)
+                    if verdict == "stop":
+                        return event
+                    if verdict in ("pause", "resume") and paused != (verdict == "pause"):
+                        logger.debug("audiosocket %s: prompt %s at frame %d", self.info.call_uid,
+                                     "paused" if verdict == "pause" else "resumed", index)
+                    if verdict == "resume":
+                        due = time.monotonic()  # the rest follows at once, then in pace
+                    paused = verdict == "pause" or (paused and verdict == "")
+                left = due - time.monotonic()
+                event = self._next_event(left) if not paused and left > 0 else None
         return None
+
+    def _barge_in(self, event: _Event, paused: bool) -> str:
+        """What the caller's voice does to a playing prompt: "pause", "resume", "stop" or ""."""
+        if event.kind == "onset":
+            return "pause"
+        if event.kind == "short":
+            return "resume" if paused else ""
+        if event.kind == "confirmed":
+            return "stop" if paused else ""
+        if event.kind == "end":
+            if event.value:
+                self._early_end = event  # words were heard: they answer the question
+                return "stop"
+            return "resume" if paused else ""
+        return ""
 
     def _stream(self, prompt: Prompt) -> str:
         waiting = self._take_queued_key()
@@ -495,6 +535,9 @@ class AudioSocketCallIO(BufferedCallIO):
     def _answer(self, prompt: Prompt | None, max_digits: int, timeout: float,
                 terminator: str, spoken: bool) -> CallerInput:
         digits = self._stream(prompt) if prompt is not None else ""
+        early, self._early_end = self._early_end, None
+        if early is not None and not digits and spoken:
+            return Speech(early.value, early.confidence)
         deadline = time.monotonic() + timeout
         while True:
             if digits and (len(digits) >= max_digits or (terminator and terminator in digits)):
@@ -510,7 +553,9 @@ class AudioSocketCallIO(BufferedCallIO):
             elif event.kind == "end" and not digits:
                 if spoken and event.value:
                     return Speech(event.value, event.confidence)
-                return Timeout()
+                if not self._short_sound:
+                    return Timeout()
+                # a cough or an "угу" without words: not an answer, keep waiting
 
     # -- call control ------------------------------------------------------------------------
 
