@@ -22,10 +22,10 @@ from ivr.transports.agi.call_io import AgiCallIO
 from ivr.transports.agi.server import AgiRequest, AgiServer
 from ivr.transports.agi.speech import SpeechInput
 from ivr.transports.audiosocket.call_io import (
-    AudioSocketListener,
-    StreamRecognition,
     StreamSettings,
 )
+from ivr.transports.audiosocket.listener import AudioSocketListener
+from ivr.transports.audiosocket.recognition import StreamRecognition
 from ivr.transports.audiosocket.stream_call import StreamingCalls
 from registratura.bootstrap import Container
 from speech.asr import TranscriptRecognizer, load_recognizer

@@ -16,16 +16,21 @@ kind     meaning
 
 Asterisk writes every audio frame it receives to the channel at once, so the IVR paces its
 playback itself, one 20 ms frame at a time, and checks the caller's input between frames: a key
-or confirmed speech (:mod:`speech.vad`) stops the prompt within one frame.  A reader thread per
+stops the prompt within one frame; a speech onset (:mod:`speech.vad`) pauses it, and it carries
+on if the sound was a short one (a cough, "угу") or stops if it was speech.  A reader thread per
 connection reads the caller's frames, runs the voice activity detector on them (microseconds per
-frame, never on an event loop) and queues events for the flow thread.  Keys pressed while no
+frame, never on an event loop) and queues events for the flow thread; the recogniser works in a
+thread of its own (:mod:`ivr.transports.audiosocket.recognition`).  Keys pressed while no
 question is open are kept for the next one.  Channel variables a flow sets are kept and applied
 over AGI when the audio socket has closed (:mod:`ivr.transports.audiosocket.stream_call`).
 
-Faults: end of stream or a hangup frame -> :class:`ivr.io.CallerHangup`; an error frame, a
-payload longer than :data:`MAX_PAYLOAD` or no frame for ``watchdog_seconds`` ->
-:class:`AudioSocketFailure` (a :class:`ivr.io.TransportFailure`: the flow escalates).  Frames of
-an unknown kind are skipped with one warning per call.
+Faults: end of stream, a hangup frame or the end of the AGI control connection ->
+:class:`ivr.io.CallerHangup`; an error frame or a payload longer than
+:data:`~ivr.transports.audiosocket.frames.MAX_PAYLOAD` -> :class:`AudioSocketFailure` (a
+:class:`ivr.io.TransportFailure`: the flow escalates); no frame for ``watchdog_seconds`` ->
+:class:`AudioSocketStalled`, and the question is asked again over the keypad path when there is
+one (:mod:`ivr.transports.audiosocket.stream_call`).  Frames of an unknown kind and audio frames
+of an odd length are skipped with one warning per call.
 """
 
 from __future__ import annotations
@@ -36,10 +41,8 @@ import logging
 import queue
 import selectors
 import socket
-import struct
 import threading
 import time
-import uuid
 import wave
 from collections import deque
 from collections.abc import Callable
@@ -58,67 +61,32 @@ from ivr.io import (
     Prompt,
     Speech,
     Timeout,
-    TransportFailure,
 )
-from ivr.transports.audiosocket.recognition import Decoder, StreamRecognition
+from ivr.transports.audiosocket.frames import (
+    KIND_AUDIO,
+    KIND_DTMF,
+    KIND_ERROR,
+    KIND_HANGUP,
+    AudioSocketFailure,
+    AudioSocketStalled,
+    encode_frame,
+    read_frame,
+)
+
+# The listener and the recogniser's hand-over live in their own modules; importing them from
+# here keeps working (the redundant aliases mark the re-export).
+from ivr.transports.audiosocket.listener import AudioSocketListener as AudioSocketListener
+from ivr.transports.audiosocket.recognition import Decoder
+from ivr.transports.audiosocket.recognition import StreamRecognition as StreamRecognition
 from speech.vad import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, TurnDetector, VadEvent, VadSettings
 
 logger = logging.getLogger(__name__)
 
-KIND_HANGUP = 0x00
-KIND_UUID = 0x01
-KIND_DTMF = 0x03
-KIND_AUDIO = 0x10
-KIND_ERROR = 0xFF
-#: The largest payload accepted: 20 ms of 192 kHz audio is 7,680 bytes; anything longer is a
-#: broken or hostile peer and the stream cannot be trusted to resynchronise.
-MAX_PAYLOAD = 8192
 FRAME_SECONDS = FRAME_MS / 1000
 #: Audio kept from before the confirmed onset, so the first syllable reaches the recogniser.
 PREROLL_FRAMES = 15
 
 
-class AudioSocketFailure(TransportFailure):
-    """The audio stream broke (error frame, oversized frame, stalled peer)."""
-
-
-class AudioSocketStalled(AudioSocketFailure):
-    """No frame from Asterisk for the watchdog's time: the media path is dead."""
-
-
-def encode_frame(kind: int, payload: bytes = b"") -> bytes:
-    """One AudioSocket frame: kind, big-endian length, payload."""
-    if len(payload) > 0xFFFF:
-        raise ValueError("an AudioSocket payload holds at most 65535 bytes")
-    return struct.pack("!BH", kind, len(payload)) + payload
-
-
-def _read_exact(sock: socket.socket, size: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return bytes(data)
-
-
-def read_frame(sock: socket.socket) -> tuple[int, bytes] | None:
-    """The next frame, or ``None`` at the end of the stream.
-
-    Raises :class:`AudioSocketFailure` for a payload over :data:`MAX_PAYLOAD` and lets
-    ``TimeoutError``/``OSError`` of the socket through.
-    """
-    header = _read_exact(sock, 3)
-    if header is None:
-        return None
-    kind, length = struct.unpack("!BH", header)
-    if length > MAX_PAYLOAD:
-        raise AudioSocketFailure(f"frame of kind 0x{kind:02x} announces {length} bytes")
-    payload = _read_exact(sock, length) if length else b""
-    if payload is None:
-        return None
-    return kind, payload
 
 
 class PromptAudio(Protocol):
@@ -592,128 +560,3 @@ class AudioSocketCallIO(BufferedCallIO):
             self._decoder.stop()
         if self._fatal is None:
             self._fatal = CallerHangup("the IVR closed the audio socket")
-
-
-#: Connections allowed to be between accept and their uuid frame beyond the stream cap.
-GREETING_SPARE = 8
-
-
-class AudioSocketListener:
-    """Accepts Asterisk's AudioSocket connections and hands each to the AGI session that asked
-    for it, matched by the uuid in the first frame.  Unknown uuids are closed at once.
-
-    Resources are bounded like the AGI server's calls: at most ``max_streams`` calls hold a
-    stream (:meth:`expect` returns ``None`` beyond it, and the call stays on AGI), and at most
-    ``max_streams`` + :data:`GREETING_SPARE` connections wait for their uuid frame (each in its
-    own short-lived thread); a connection beyond that is closed at once.
-    """
-
-    def __init__(self, host: str, port: int, *, first_frame_timeout: float = 2.0,
-                 max_streams: int = 200) -> None:
-        if max_streams < 1:
-            raise ValueError("max_streams must be at least 1")
-        self._server = socket.create_server((host, port), reuse_port=False)
-        self._server.settimeout(0.2)
-        self.first_frame_timeout = first_frame_timeout
-        self.max_streams = max_streams
-        self.refused = 0
-        self._waiting: dict[str, queue.Queue[socket.socket]] = {}
-        self._streams: set[str] = set()  # uuids handed out and not released
-        self._greeting = threading.BoundedSemaphore(max_streams + GREETING_SPARE)
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True,
-                                        name="audiosocket-listener")
-
-    @property
-    def server_address(self) -> tuple[str, int]:
-        host, port = self._server.getsockname()[:2]
-        return host, port
-
-    def start(self) -> AudioSocketListener:
-        self._thread.start()
-        return self
-
-    def shutdown(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
-        self._server.close()
-
-    def expect(self) -> str | None:
-        """A fresh uuid to pass to ``AudioSocket()`` (:meth:`wait` then returns its socket),
-        or ``None`` when ``max_streams`` calls already stream.  :meth:`release` it after."""
-        call_uuid = str(uuid.uuid4())
-        with self._lock:
-            if len(self._streams) >= self.max_streams:
-                self.refused += 1
-                return None
-            self._streams.add(call_uuid)
-            self._waiting[call_uuid] = queue.Queue(maxsize=1)
-        return call_uuid
-
-    def release(self, call_uuid: str) -> None:
-        """The call of ``call_uuid`` no longer streams: its place is free."""
-        with self._lock:
-            self._streams.discard(call_uuid)
-            self._waiting.pop(call_uuid, None)
-
-    def wait(self, call_uuid: str, timeout: float) -> socket.socket | None:
-        """The connection that announced ``call_uuid``, or ``None`` after ``timeout``."""
-        with self._lock:
-            slot = self._waiting.get(call_uuid)
-        if slot is None:
-            return None
-        try:
-            return slot.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        finally:
-            with self._lock:
-                self._waiting.pop(call_uuid, None)
-            # A connection that arrived just after the timeout is not left open.
-            with contextlib.suppress(queue.Empty):
-                slot.get_nowait().close()
-
-    def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _addr = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not self._greeting.acquire(blocking=False):
-                self.refused += 1
-                logger.warning("audiosocket: too many connections without a uuid; refused")
-                conn.close()
-                continue
-            threading.Thread(target=self._greet, args=(conn,), daemon=True,
-                             name="audiosocket-greet").start()
-
-    def _greet(self, conn: socket.socket) -> None:
-        try:
-            self._hand_over(conn)
-        finally:
-            self._greeting.release()
-
-    def _hand_over(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(self.first_frame_timeout)
-            frame = read_frame(conn)
-        except (OSError, AudioSocketFailure):
-            frame = None
-        if frame is None or frame[0] != KIND_UUID or len(frame[1]) != 16:
-            logger.warning("audiosocket: a connection without a uuid frame; closed")
-            conn.close()
-            return
-        call_uuid = str(uuid.UUID(bytes=frame[1]))
-        with self._lock:
-            slot = self._waiting.get(call_uuid)
-            if slot is not None and slot.empty():
-                conn.settimeout(None)
-                slot.put_nowait(conn)
-                return
-        logger.warning("audiosocket: a connection for a call nobody expects (or a second one "
-                       "for the same call); closed")
-        conn.close()

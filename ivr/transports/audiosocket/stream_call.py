@@ -36,11 +36,11 @@ from ivr.transports.agi.call_io import AgiCallIO
 from ivr.transports.agi.server import AgiProtocolError
 from ivr.transports.audiosocket.call_io import (
     AudioSocketCallIO,
-    AudioSocketListener,
     PromptAudio,
-    StreamRecognition,
     StreamSettings,
 )
+from ivr.transports.audiosocket.listener import AudioSocketListener
+from ivr.transports.audiosocket.recognition import StreamRecognition
 
 logger = logging.getLogger(__name__)
 

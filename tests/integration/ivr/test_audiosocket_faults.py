@@ -14,11 +14,8 @@ from dataclasses import replace
 import pytest
 
 from booking_core import booking
-from ivr.transports.audiosocket.call_io import (
-    GREETING_SPARE,
-    AudioSocketCallIO,
-    AudioSocketListener,
-)
+from ivr.transports.audiosocket.call_io import AudioSocketCallIO
+from ivr.transports.audiosocket.listener import GREETING_SPARE, AudioSocketListener
 from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
 from support.stream_tools import Census, ToneEngine, census, settles_to

@@ -16,7 +16,8 @@ from ivr.io import Grammar, Prompt, Speech
 from ivr.transports.agi.call_io import AgiCallIO
 from ivr.transports.agi.server import AgiServer
 from ivr.transports.agi.speech import SpeechInput
-from ivr.transports.audiosocket.call_io import AudioSocketListener, StreamSettings
+from ivr.transports.audiosocket.call_io import StreamSettings
+from ivr.transports.audiosocket.listener import AudioSocketListener
 from ivr.transports.audiosocket.recognition import StreamRecognition
 from ivr.transports.audiosocket.stream_call import StreamingCalls
 from ivr.transports.terminal import AsteriskCall
