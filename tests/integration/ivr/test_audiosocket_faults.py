@@ -376,3 +376,46 @@ def test_a_key_is_heard_while_the_recogniser_is_stuck_and_its_queue_stays_bounde
     decoder = streams[0]._decoder
     assert decoder.max_bytes == 8000  # 0.5 s of 8 kHz 16-bit audio
     assert 0 < decoder.peak_bytes <= decoder.max_bytes  # the speech reached it, bounded
+
+
+def _complete_or_absent(container, pid: int) -> list:
+    """The caller's booking is whole (booked) or not there at all; no hold left pending."""
+    from sqlmodel import func, select
+
+    from models.tables import Appointment, AppointmentStatus
+
+    with container.uow().reading() as uow:
+        pending = uow.session.exec(select(func.count()).select_from(Appointment).where(
+            Appointment.status == AppointmentStatus.PENDING)).one()
+    assert pending == 0, "a hold was left behind"
+    appts = booking.patient_appointments(pid, container.uow())
+    assert len(appts) <= 1
+    return appts
+
+
+@pytest.mark.parametrize("keys_pressed", [1, 2, 3], ids=["at-specialty", "at-offer",
+                                                         "at-confirmation"])
+def test_tcp_close_around_the_booking_leaves_it_whole_or_absent(container, streaming,
+                                                                 keys_pressed):
+    """The caller's phone drops (the audio socket closes, no hangup frame) right after a key of
+    the booking's last steps: the booking is whole or absent, never a hold."""
+    rt = streaming()
+    before = census(_ports(rt))
+    answers = [ADULT.policy_number, ADULT.birth_date.strftime("%d%m%Y"), "1", "1", "1"]
+    answers = answers[:2 + keys_pressed]
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        peer.press("1")
+        for keys in answers:
+            mark = peer.mark()
+            assert peer.wait_quiet(since=mark), "no question came"
+            peer.press(keys)
+        peer.hang_up(frame=False)
+
+    peer = AudioSocketPeer(scenario)
+    transcript = _call(rt, peer).run()
+    assert peer.error is None
+    assert transcript.hangup_by == "caller"
+    _complete_or_absent(container, patient_id(container, "adult"))
+    _assert_nothing_left(rt, before)
