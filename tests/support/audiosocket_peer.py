@@ -180,11 +180,13 @@ class AudioSocketPeer:
     """``AsteriskCall(audiosocket=AudioSocketPeer(scenario))``; ``session`` after the call."""
 
     def __init__(self, scenario: Scenario, *, send_uuid: bool = True,
-                 connect: bool = True, result_without_connecting: int = -1) -> None:
+                 connect: bool = True, result_without_connecting: int = -1,
+                 channel_gone: bool = False) -> None:
         self.scenario = scenario
         self.send_uuid = send_uuid
         self.connect = connect
         self.result_without_connecting = result_without_connecting
+        self.channel_gone = channel_gone  # AudioSocket returns -1 however the stream ended
         self.session: PeerSession | None = None
         self.error: BaseException | None = None
         self.caller_hung_up = False
@@ -215,4 +217,4 @@ class AudioSocketPeer:
         sock.close()
         if self.caller_hung_up:
             return -1, True
-        return (0, False) if session.hangup_frame else (-1, False)
+        return (0, False) if session.hangup_frame and not self.channel_gone else (-1, False)

@@ -392,6 +392,7 @@ class AudioSocketCallIO(BufferedCallIO):
         self._pending = type_ahead
         keypad = self.fallback(self) if self.fallback is not None else None
         if keypad is None:
+            self.fallback = None  # asked once: the channel is gone
             raise stall
         logger.info("audiosocket %s: audio stalled; the call goes on over the keypad",
                     self.info.call_uid)

@@ -100,6 +100,31 @@ def test_stalled_audio_goes_on_over_the_keypad_from_the_same_question(container,
     _assert_nothing_left(rt, before)
 
 
+def test_stalled_audio_with_the_channel_gone_escalates(container, streaming):
+    """The audio stalls and, once the IVR closed the stream, ``AudioSocket`` returns -1 (the
+    channel is gone): there is no keypad path; the call is recorded as escalated with
+    ``system_error`` and nothing is left behind."""
+    from booking_core import calls
+
+    rt = streaming(watchdog=0.5)
+    before = census(_ports(rt))
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(3)
+        peer.stop_sending()
+        peer.closed.wait(30)
+
+    peer = AudioSocketPeer(scenario, channel_gone=True)
+    call = _call(rt, peer)
+    transcript = call.run()
+    assert ("audiosocket", -1) in transcript.events
+    assert not transcript.of("get_data")  # nothing was asked over AGI
+    _assert_nothing_left(rt, before)  # the IVR's side of the call has finished too
+    (record,) = [c for c in calls.recent_calls(container.uow())
+                 if c.uniqueid == call.uniqueid]
+    assert record.escalation_reason == "system_error"
+
+
 def test_audio_socket_that_never_connects_but_returns_0_goes_on_over_the_keypad(
         container, streaming):
     """EXEC AudioSocket returns 0 without a connection: the call goes on keypad-only over
