@@ -141,10 +141,12 @@ class _TurnAudio:
     """
 
     def __init__(self, detector: TurnDetector, max_seconds: float,
-                 decoder: Decoder | None, question: QuestionOf) -> None:
+                 decoder: Decoder | None, question: QuestionOf,
+                 playing: Callable[[], bool] = lambda: False) -> None:
         self.detector = detector
         self.decoder = decoder
         self.question = question
+        self.playing = playing
         self.preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self.number = 0
         self.frames = 0
@@ -170,6 +172,12 @@ class _TurnAudio:
                 return _Event("end")
             self.decoder.end(self.number, self.complete)
             return None
+        if event is VadEvent.SHORT and self.decoder is not None and self.playing():
+            # Over a prompt a short sound is judged by its words at once ("да" answers, "угу"
+            # does not): its utterance ends here and the prompt stays paused for the verdict.
+            self.detector.reset()
+            self.decoder.end(self.number, self.complete)
+            return _Event("short", "decoding")
         # ONSET again after a short sound, SHORT, CONFIRMED: the same utterance goes on
         return None if event is None else _Event(event.value)
 
@@ -230,6 +238,7 @@ class AudioSocketCallIO(BufferedCallIO):
         self._in_utterance = False
         self._short_sound = False  # the utterance in progress was judged a short sound
         self._early_end: _Event | None = None  # words heard while a prompt played
+        self._playing = False  # a prompt is being sent (read by the reader thread)
         self._send_lock = threading.Lock()
         self._decoder = None if recognition is None else Decoder(
             recognition, self._post_end, name=f"audiosocket-asr-{info.call_uid}",
@@ -254,7 +263,7 @@ class AudioSocketCallIO(BufferedCallIO):
 
     def _read_frames(self) -> None:
         turn = _TurnAudio(TurnDetector(self.settings.vad), self.settings.max_utterance_seconds,
-                          self._decoder, lambda: self._question)
+                          self._decoder, lambda: self._question, lambda: self._playing)
         self.sock.settimeout(self.settings.watchdog_seconds)
         with selectors.DefaultSelector() as selector:
             selector.register(self.sock, selectors.EVENT_READ, "audio")
@@ -422,7 +431,16 @@ class AudioSocketCallIO(BufferedCallIO):
         frames: a key stops it (returned); with speech barge-in an onset pauses it, a short
         sound (:attr:`speech.vad.VadEvent.SHORT`) resumes it where it paused, confirmed speech
         stops it (returned), and so does the end of an utterance in which words were heard
-        (kept as the answer for :meth:`_answer`)."""
+        (kept as the answer for :meth:`_answer`).  With a recogniser, a short sound keeps the
+        prompt paused until its words are known (a few milliseconds of decoding): "да" answers,
+        a cough or "угу" (no words) lets the prompt carry on."""
+        self._playing = True
+        try:
+            return self._pace(pcm)
+        finally:
+            self._playing = False
+
+    def _pace(self, pcm: bytes) -> _Event | None:
         frames = [pcm[o:o + FRAME_BYTES].ljust(FRAME_BYTES, b"\x00")
                   for o in range(0, len(pcm), FRAME_BYTES)]
         index = 0
@@ -457,6 +475,8 @@ class AudioSocketCallIO(BufferedCallIO):
         if event.kind == "onset":
             return "pause"
         if event.kind == "short":
+            if event.value == "decoding":
+                return ""  # stay paused: the end of this utterance, with or without words, follows
             return "resume" if paused else ""
         if event.kind == "confirmed":
             return "stop" if paused else ""

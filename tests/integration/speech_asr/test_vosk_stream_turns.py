@@ -5,6 +5,9 @@ decoder thread or socket behind."""
 
 from __future__ import annotations
 
+import logging
+import math
+import struct
 import threading
 import wave
 from dataclasses import replace
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.io import Grammar, Prompt, Speech
+from ivr.io import Digits, Grammar, Prompt, Speech
 from ivr.transports.agi.call_io import AgiCallIO
 from ivr.transports.agi.server import AgiServer
 from ivr.transports.agi.speech import SpeechInput
@@ -30,15 +33,15 @@ KO_OPERATOR = "병원"  # the test grammar's stand-in for "оператор"
 
 
 class Prompts:
-    """Every prompt is half a second of a tone."""
+    """Every prompt is a tone (half a second unless told)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, seconds: float = 0.5) -> None:
         self.root = root
         with wave.open(str(root / "ask.wav"), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(8000)
-            w.writeframes((3000).to_bytes(2, "little", signed=True) * 4000)
+            w.writeframes((3000).to_bytes(2, "little", signed=True) * int(8000 * seconds))
 
     def files_for(self, prompt: Prompt) -> list[str]:
         return [str(self.root / "ask")]
@@ -56,8 +59,9 @@ class Harness:
     answer, and how much of the caller's utterance was still unsent when it came, are kept."""
 
     def __init__(self, tmp_path: Path, recognizer, *, settings: StreamSettings | None = None,
-                 urgent=lambda locale: (KO_OPERATOR,)) -> None:
+                 urgent=lambda locale: (KO_OPERATOR,), prompt_seconds: float = 0.5) -> None:
         self.tmp_path = tmp_path
+        self.prompt_seconds = prompt_seconds
         self.recognizer = recognizer
         self.settings = settings or StreamSettings()
         self.urgent = urgent
@@ -69,7 +73,8 @@ class Harness:
         listener = AudioSocketListener("127.0.0.1", 0).start()
         host, port = listener.server_address
         phrases = SpeechInput(self.recognizer, self.tmp_path).phrases
-        calls = StreamingCalls(listener, f"{host}:{port}", Prompts(self.tmp_path),
+        prompts = Prompts(self.tmp_path, self.prompt_seconds)
+        calls = StreamingCalls(listener, f"{host}:{port}", prompts,
                                settings=self.settings,
                                recognition=StreamRecognition(self.recognizer, phrases,
                                                              urgent=self.urgent))
@@ -87,7 +92,7 @@ class Harness:
                 done.set()
 
         def route(request):
-            calls.run(AgiCallIO(request, Prompts(self.tmp_path)), flow)
+            calls.run(AgiCallIO(request, prompts), flow)
 
         self.peer = AudioSocketPeer(scenario)
         try:
@@ -174,3 +179,70 @@ def test_hangup_mid_utterance_leaves_no_decoder_thread_or_socket(ko_recognizer, 
     after = settles_to(before, harness.ports)
     assert after.threads == before.threads
     assert after.sockets == 0
+
+
+class _Says:
+    """A recogniser hearing ``text`` in any utterance (the words of a short sound)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def stream(self, sample_rate: int, grammar=None):
+        from speech.asr import Recognition
+
+        text = self.text
+
+        class _Stream:
+            def feed(self, pcm: bytes) -> None:
+                pass
+
+            def partial(self) -> str:
+                return ""
+
+            def finish(self) -> Recognition:
+                return Recognition(text, 1.0 if text else 0.0, ((text, 1.0),) if text else ())
+        return _Stream()
+
+    def recognize_wav(self, path, grammar=None):
+        raise NotImplementedError
+
+
+def _vowel(ms: int, f0: float = 140.0) -> bytes:
+    n = ms * 8
+    harmonics = [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.5), (5, 0.4), (6, 0.3), (7, 0.25)]
+    return struct.pack(f"<{n}h", *(
+        int(3000 * sum(a * math.sin(2 * math.pi * f0 * k * i / 8000) for k, a in harmonics))
+        for i in range(n)))
+
+
+@pytest.mark.parametrize(("words", "answered"), [("고양이", True), ("", False)],
+                         ids=["a-short-word", "a-cough"])
+def test_a_short_sound_over_the_prompt_is_judged_by_its_words(tmp_path, words, answered,
+                                                             caplog):
+    """200 ms of voice over a 2 s question: if the recogniser heard a word in it (a short "да")
+    it answers the question and the prompt is not resumed; if not (a cough, "угу") the prompt
+    carries on to its end and the question waits for an answer."""
+    short = _vowel(200)
+    harness = Harness(tmp_path, _Says(words), prompt_seconds=2.0, urgent=lambda locale: ())
+
+    def scenario(peer: PeerSession) -> None:
+        peer.wait_heard(10)
+        peer.say(short)
+        if not answered:
+            peer.wait_heard(100, timeout=8)
+            peer.press("5")
+        peer.closed.wait(30)
+
+    caplog.set_level(logging.DEBUG, logger="ivr.transports.audiosocket.call_io")
+    harness.run(scenario)
+    heard = len(harness.peer.session.heard)
+    turns = [r.getMessage().split(": prompt ")[1].split()[0] for r in caplog.records
+             if ": prompt " in r.getMessage()]
+    if answered:
+        assert harness.answers == [Speech(words, 1.0)]
+        assert turns == ["paused"]  # paused at the onset, never resumed
+        assert heard < 2.0 / 0.02 / 2
+    else:
+        assert harness.answers == [Digits("5")]
+        assert turns == ["paused", "resumed"]
+        assert heard == 2.0 / 0.02  # the whole prompt
