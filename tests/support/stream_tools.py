@@ -95,7 +95,7 @@ def settles_to(expected: Census, ports: Collection[int], timeout: float = 5.0) -
     deadline = time.monotonic() + timeout
     while True:
         now = census(ports)
-        if (len(now.threads) <= len(expected.threads) and now.sockets <= expected.sockets) \
+        if (set(now.threads) <= set(expected.threads) and now.sockets <= expected.sockets) \
                 or time.monotonic() > deadline:
             return now
         time.sleep(0.05)

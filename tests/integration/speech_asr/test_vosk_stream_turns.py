@@ -177,7 +177,7 @@ def test_hangup_mid_utterance_leaves_no_decoder_thread_or_socket(ko_recognizer, 
     assert decoders_seen  # the utterance was being decoded when the caller hung up
     assert harness.answers == []  # the question was never answered
     after = settles_to(before, harness.ports)
-    assert after.threads == before.threads
+    assert set(after.threads) <= set(before.threads)
     assert after.sockets == 0
 
 
@@ -236,8 +236,8 @@ def test_a_short_sound_over_the_prompt_is_judged_by_its_words(tmp_path, words, a
     caplog.set_level(logging.DEBUG, logger="ivr.transports.audiosocket.call_io")
     harness.run(scenario)
     heard = len(harness.peer.session.heard)
-    turns = [r.getMessage().split(": prompt ")[1].split()[0] for r in caplog.records
-             if ": prompt " in r.getMessage()]
+    turns = [word for r in caplog.records for word in ("paused", "resumed")
+             if f": prompt {word} at frame" in r.getMessage()]
     if answered:
         assert harness.answers == [Speech(words, 1.0)]
         assert turns == ["paused"]  # paused at the onset, never resumed
