@@ -98,6 +98,7 @@ def _run_n(n: int, turns: int, root: Path, listener: AudioSocketListener,
     def ivr_side(call_uuid: str) -> None:
         sock = listener.wait(call_uuid, 10.0)
         if sock is None:
+            listener.release(call_uuid)
             return
         io = AudioSocketCallIO(sock, CallInfo(call_uuid), prompts, recognition=recognition)
         try:
@@ -111,6 +112,7 @@ def _run_n(n: int, turns: int, root: Path, listener: AudioSocketListener,
             pass
         finally:
             io.close()
+            listener.release(call_uuid)  # the listener caps streams held at once
 
     def caller_side(call_uuid: str, number: int) -> None:
         peer = peer_mod.AudioSocketPeer(lambda s: _caller(s, number))

@@ -147,6 +147,11 @@ class BufferedCallIO(CallIO):
     ) -> CallerInput:
         """Play ``prompt`` (if any) and read up to ``max_digits`` keys (or speech)."""
 
+    def type_ahead(self, keys: str) -> None:
+        """Keys the caller pressed before this port took the call over (another transport
+        heard them); the next collection starts with them."""
+        self._pending = keys + self._pending
+
     def play(self, prompt: Prompt) -> str:
         if self._pending:
             # The caller is already answering; don't talk over them.

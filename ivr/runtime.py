@@ -22,10 +22,10 @@ from ivr.transports.agi.call_io import AgiCallIO
 from ivr.transports.agi.server import AgiRequest, AgiServer
 from ivr.transports.agi.speech import SpeechInput
 from ivr.transports.audiosocket.call_io import (
-    AudioSocketListener,
-    StreamRecognition,
     StreamSettings,
 )
+from ivr.transports.audiosocket.listener import AudioSocketListener
+from ivr.transports.audiosocket.recognition import StreamRecognition
 from ivr.transports.audiosocket.stream_call import StreamingCalls
 from registratura.bootstrap import Container
 from speech.asr import TranscriptRecognizer, load_recognizer
@@ -94,7 +94,8 @@ class IvrRuntime:
         if settings.audiosocket_port is None:
             return None
         listener = AudioSocketListener(host or settings.audiosocket_host,
-                                       settings.audiosocket_port)
+                                       settings.audiosocket_port,
+                                       max_streams=settings.audiosocket_max_streams)
         listen_host, listen_port = listener.server_address
         advertised = settings.audiosocket_advertise or f"{listen_host}:{listen_port}"
         recognition = None
@@ -103,8 +104,11 @@ class IvrRuntime:
             recognition = StreamRecognition(self.recognizer, phrases)
         stream = StreamSettings(
             vad=VadSettings(onset_ms=settings.vad_onset_ms,
-                            end_silence_ms=settings.vad_end_silence_ms),
+                            end_silence_ms=settings.vad_end_silence_ms,
+                            backchannel_ms=settings.vad_backchannel_ms,
+                            backchannel_gap_ms=settings.vad_backchannel_gap_ms),
             watchdog_seconds=settings.audiosocket_watchdog_seconds,
+            max_utterance_seconds=settings.audiosocket_max_utterance_seconds,
             # Without a model speech cannot be understood: a caller's "алло" must not cut
             # the prompts then, only keys do.
             speech_barge_in=recognition is not None)

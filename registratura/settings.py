@@ -107,9 +107,17 @@ class Settings(BaseSettings):
     # host:port Asterisk connects to when it is not the listening address (NAT, containers).
     audiosocket_advertise: str = ""
     audiosocket_connect_timeout: float = Field(3.0, gt=0)  # EXEC sent -> Asterisk connected
-    audiosocket_watchdog_seconds: float = Field(5.0, gt=0)  # no audio this long: escalate
+    # No audio this long: the stream is closed and the call goes on keypad-only over AGI
+    # (escalated when the AGI side is gone too).
+    audiosocket_watchdog_seconds: float = Field(5.0, gt=0)
+    audiosocket_max_streams: int = Field(200, ge=1)  # more calls at once stay on the keypad
+    audiosocket_max_utterance_seconds: float = Field(10.0, gt=0)  # longer: the turn ends
     vad_onset_ms: int = Field(200, ge=20)  # voiced audio that stops a prompt
     vad_end_silence_ms: int = Field(600, ge=100)  # silence that ends a spoken answer
+    # A sound shorter than this (a cough, "угу"), followed by the gap's silence, only pauses
+    # the prompt, which then carries on; a longer one stops it.
+    vad_backchannel_ms: int = Field(300, ge=0)
+    vad_backchannel_gap_ms: int = Field(100, ge=20)
     tts_engine: str = "auto"  # "pyttsx3", "espeak-ng-cli" or "auto"
     # espeak-ng voice variant: female by default, as the prompts speak ("поняла"); "" = male
     tts_voice_variant: str = "f3"

@@ -120,6 +120,10 @@ class RecognitionStream(Protocol):
         """End the utterance and return what was recognised."""
         ...
 
+    def partial(self) -> str:
+        """The words heard so far (a partial hypothesis, unknown words removed; may change)."""
+        ...
+
 
 @runtime_checkable
 class Recognizer(Protocol):
@@ -540,6 +544,24 @@ class VoskStream:
         if self._resampler is not None:
             data = self._resampler.feed(data)
         self._accept(data)
+
+    def partial(self) -> str:
+        """Vosk's ``PartialResult()`` of the segment being decoded, after the words of segments
+        already ended; unknown words and words outside the grammar are dropped.
+
+        Cheap but not free (Kaldi walks its lattice): callers poll it every few frames, not
+        every frame.  A partial hypothesis can still change; it has no confidences.
+        """
+        if self._rec is None:
+            return ""
+        try:
+            pending = json.loads(self._rec.PartialResult()).get("partial", "")
+        except ValueError as exc:
+            raise AsrError("Vosk returned a partial result that is not JSON") from exc
+        except Exception as exc:  # vosk raises a bare Exception
+            raise AsrError(f"Vosk failed to give a partial result: {exc}") from exc
+        words = [*self._raw, *((w, 1.0) for w in str(pending).split())]
+        return combine_words(words, self._unknown, self._allowed).text
 
     def finish(self) -> Recognition:
         """End the utterance and return the recognition (again on later calls)."""

@@ -27,31 +27,48 @@ FRAME_MS = 20
 FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2  # 320
 
 
+#: How long WebRTC's VAD (mode 3, 8 kHz) keeps saying "voiced" after a sound stops: measured
+#: on harmonic 100..400 ms sounds, 80 ms after the shortest and 120 ms after the others.
+HANGOVER_MS = 120
+
+
 class VadEvent(Enum):
     """What a frame changed about the caller's turn."""
 
-    ONSET = "onset"
-    END = "end"
+    ONSET = "onset"  # speech may have started: pause the prompt
+    SHORT = "short"  # ...it was a sound under the backchannel length: carry on with the prompt
+    CONFIRMED = "confirmed"  # ...it is longer: the caller is talking, stop the prompt
+    END = "end"  # the turn is over (a silence of ``end_silence_ms``)
 
 
 @dataclass(frozen=True)
 class VadSettings:
     """Thresholds of :class:`TurnDetector` (milliseconds are multiples of 20 ms frames).
 
-    ``onset_ms`` of voiced audio within a window one third longer confirms speech: a click or
-    a noise burst shorter than that does not stop the prompt.  WebRTC's VAD keeps saying
-    "voiced" for about 60 ms after a sound stops (its hangover), so 200 ms rejects bursts up to
-    about 120 ms; a 300 ms cough is indistinguishable from a short word by duration alone.
-    ``end_silence_ms`` of unvoiced audio after speech ends the answer.
+    ``onset_ms`` of voiced audio within a window one third longer is an onset: the prompt
+    pauses there (a click or a burst shorter than about 100 ms never gets that far).  The sound
+    is then judged by its length: one that ends (``backchannel_gap_ms`` of unvoiced audio)
+    before ``backchannel_ms`` -- a cough, "угу", "ага" -- is :attr:`VadEvent.SHORT` and the
+    prompt carries on from where it paused; one that lasts longer is
+    :attr:`VadEvent.CONFIRMED` and the prompt stops.  Duration alone cannot tell a short "да"
+    from an "угу": the short sound is still decoded, and if the recogniser heard words in it
+    they answer the question.  ``end_silence_ms`` of unvoiced audio after speech ends the turn.
     """
 
     aggressiveness: int = 3
     onset_ms: int = 200
     end_silence_ms: int = 600
+    backchannel_ms: int = 300
+    backchannel_gap_ms: int = 100
 
 
 class TurnDetector:
-    """Per-call state over a stream of 20 ms frames; feed every received frame in order."""
+    """Per-call state over a stream of 20 ms frames; feed every received frame in order.
+
+    States: idle; *deciding* (after an onset, until the sound is judged short or confirmed);
+    *short* (a short sound was heard, the turn stays open until the end silence, and a new
+    onset starts deciding again); *speech*.
+    """
 
     def __init__(self, settings: VadSettings | None = None) -> None:
         self.settings = settings or VadSettings()
@@ -60,14 +77,24 @@ class TurnDetector:
         window = self._onset_frames + max(1, self._onset_frames // 3)
         self._window: deque[bool] = deque(maxlen=window)
         self._end_frames = max(1, self.settings.end_silence_ms // FRAME_MS)
+        self._short_frames = (self.settings.backchannel_ms + HANGOVER_MS) // FRAME_MS
+        self._gap_frames = max(1, self.settings.backchannel_gap_ms // FRAME_MS)
+        self._state = "idle"
         self._silent_run = 0
-        self.speaking = False
+        self._since_first = 0  # frames since the sound's first voiced frame
+        self._span = 0  # frames from the sound's first voiced frame to its last one
+
+    @property
+    def speaking(self) -> bool:
+        """A turn is open (from an onset to its end)."""
+        return self._state != "idle"
 
     def reset(self) -> None:
         """Forget the current turn (a new question starts)."""
         self._window.clear()
         self._silent_run = 0
-        self.speaking = False
+        self._since_first = self._span = 0
+        self._state = "idle"
 
     def is_speech(self, frame: bytes) -> bool:
         """The model's verdict for one 20 ms frame (other lengths count as silence)."""
@@ -76,17 +103,39 @@ class TurnDetector:
         return bool(self._vad.is_speech(frame, SAMPLE_RATE))
 
     def feed(self, frame: bytes) -> VadEvent | None:
-        """One frame in; :attr:`VadEvent.ONSET` or :attr:`VadEvent.END` when the turn changes."""
+        """One frame in; a :class:`VadEvent` when the turn changes."""
         voiced = self.is_speech(frame)
-        if not self.speaking:
-            self._window.append(voiced)
-            if sum(self._window) >= self._onset_frames:
-                self.speaking = True
-                self._silent_run = 0
-                return VadEvent.ONSET
-            return None
         self._silent_run = 0 if voiced else self._silent_run + 1
+        if self._state in ("idle", "short"):
+            return self._watch(voiced)
+        if self._state == "deciding":
+            return self._decide(voiced)
         if self._silent_run >= self._end_frames:
             self.reset()
             return VadEvent.END
+        return None
+
+    def _watch(self, voiced: bool) -> VadEvent | None:
+        self._window.append(voiced)
+        if sum(self._window) >= self._onset_frames:
+            first = next(i for i, v in enumerate(self._window) if v)
+            self._since_first = self._span = len(self._window) - first
+            self._window.clear()
+            self._state = "deciding"
+            return VadEvent.ONSET
+        if self._state == "short" and self._silent_run >= self._end_frames:
+            self.reset()
+            return VadEvent.END
+        return None
+
+    def _decide(self, voiced: bool) -> VadEvent | None:
+        self._since_first += 1
+        if voiced:
+            self._span = self._since_first
+        if self._span >= self._short_frames:
+            self._state = "speech"
+            return VadEvent.CONFIRMED
+        if self._silent_run >= self._gap_frames:
+            self._state = "short"
+            return VadEvent.SHORT
         return None

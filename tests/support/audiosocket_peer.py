@@ -75,6 +75,11 @@ class PeerSession:
             while self._speech and time.monotonic() < deadline and not self.closed.is_set():
                 time.sleep(0.02)
 
+    def speech_left(self) -> int:
+        """Bytes of the current utterance not sent yet (0: the caller finished talking)."""
+        with self._lock:
+            return len(self._speech)
+
     def stop_sending(self) -> None:
         """The phone goes quiet: no frames at all (a broken media path)."""
         self.sending = False
@@ -175,17 +180,20 @@ class AudioSocketPeer:
     """``AsteriskCall(audiosocket=AudioSocketPeer(scenario))``; ``session`` after the call."""
 
     def __init__(self, scenario: Scenario, *, send_uuid: bool = True,
-                 connect: bool = True) -> None:
+                 connect: bool = True, result_without_connecting: int = -1,
+                 channel_gone: bool = False) -> None:
         self.scenario = scenario
         self.send_uuid = send_uuid
         self.connect = connect
+        self.result_without_connecting = result_without_connecting
+        self.channel_gone = channel_gone  # AudioSocket returns -1 however the stream ended
         self.session: PeerSession | None = None
         self.error: BaseException | None = None
         self.caller_hung_up = False
 
     def __call__(self, call_uuid: str, server: str) -> tuple[int, bool]:
         if not self.connect:
-            return -1, False
+            return self.result_without_connecting, False
         host, _, port = server.rpartition(":")
         sock = socket.create_connection((host, int(port)), timeout=2.0)
         sock.settimeout(None)
@@ -209,4 +217,4 @@ class AudioSocketPeer:
         sock.close()
         if self.caller_hung_up:
             return -1, True
-        return (0, False) if session.hangup_frame else (-1, False)
+        return (0, False) if session.hangup_frame and not self.channel_gone else (-1, False)

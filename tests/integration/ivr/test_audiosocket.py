@@ -7,8 +7,6 @@ import random
 import subprocess
 import threading
 import time
-import wave
-import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,34 +15,10 @@ import pytest
 from booking_core import booking
 from ivr.transports.terminal import AsteriskCall
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
+from support.stream_tools import ToneEngine
 from support.world import demo, patient_id
 
 ADULT = demo("adult")
-
-
-class ToneEngine:
-    """A TTS engine rendering each text as a constant sample value derived from the text, so
-    the peer can tell which prompt a frame belongs to."""
-
-    name = "tone"
-    rate = 0
-
-    def __init__(self, seconds: float = 0.1) -> None:
-        self.frames = int(seconds * 8000)
-
-    def voice_for(self, locale: str) -> str:
-        return locale
-
-    @staticmethod
-    def level(text: str) -> int:
-        return 1000 + zlib.crc32(text.encode()) % 20000
-
-    def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
-        with wave.open(str(out_wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes(self.level(text).to_bytes(2, "little", signed=True) * self.frames)
 
 
 @pytest.fixture
@@ -249,21 +223,6 @@ def test_unknown_kind_is_skipped_and_the_call_goes_on(container, streaming):
     peer = AudioSocketPeer(scenario)
     transcript = _call(rt, peer)
     assert transcript.variables["REG_REASON"] == "caller_request"
-
-
-def test_peer_that_stops_sending_trips_the_watchdog(container, streaming):
-    rt = streaming(watchdog=1.0)
-
-    def scenario(peer: PeerSession) -> None:
-        peer.wait_heard(1)
-        peer.stop_sending()
-        peer.closed.wait(30)
-
-    peer = AudioSocketPeer(scenario)
-    transcript = _call(rt, peer)
-    assert transcript.variables["REG_ESCALATE"] == "1"
-    assert transcript.variables["REG_REASON"] == "system_error"
-    assert _no_stream_threads_left()
 
 
 def test_audio_socket_that_never_connects_leaves_it_to_the_dialplan(container, streaming):

@@ -1,0 +1,101 @@
+"""Helpers for streaming-call tests: a tone TTS engine and a leak census of call threads and
+the sockets of the IVR's ports."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import wave
+import zlib
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ToneEngine:
+    """A TTS engine rendering each text as a constant sample value derived from the text, so
+    the peer can tell which prompt a frame belongs to."""
+
+    name = "tone"
+    rate = 0
+
+    def __init__(self, seconds: float = 0.1) -> None:
+        self.frames = int(seconds * 8000)
+
+    def voice_for(self, locale: str) -> str:
+        return locale
+
+    @staticmethod
+    def level(text: str) -> int:
+        return 1000 + zlib.crc32(text.encode()) % 20000
+
+    def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
+        with wave.open(str(out_wav), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(self.level(text).to_bytes(2, "little", signed=True) * self.frames)
+
+
+def call_threads() -> list[str]:
+    """Threads that exist only while calls run: the AGI session threads, the audio reader,
+    decoder and greeting threads (not the long-lived listeners)."""
+    return sorted(t.name for t in threading.enumerate()
+                  if "process_request" in t.name
+                  or (t.name.startswith("audiosocket") and t.name != "audiosocket-listener"))
+
+
+def _inodes_on(ports: Collection[int]) -> set[str]:
+    """Inodes of this host's TCP sockets with a local or remote port in ``ports``, listening
+    sockets excepted."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+            if state == "0A":  # LISTEN
+                continue
+            if {int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)} & set(ports):
+                inodes.add(inode)
+    return inodes
+
+
+def open_sockets(ports: Collection[int]) -> int:
+    """How many of this process's file descriptors are TCP connections on ``ports``."""
+    inodes = _inodes_on(ports)
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            count += 1
+    return count
+
+
+@dataclass
+class Census:
+    threads: list[str]
+    sockets: int
+
+
+def census(ports: Collection[int]) -> Census:
+    return Census(call_threads(), open_sockets(ports))
+
+
+def settles_to(expected: Census, ports: Collection[int], timeout: float = 5.0) -> Census:
+    """Poll until the census is back to ``expected`` (threads and sockets end asynchronously
+    after a call) or ``timeout``; returns the last census for the assertion."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = census(ports)
+        if (set(now.threads) <= set(expected.threads) and now.sockets <= expected.sockets) \
+                or time.monotonic() > deadline:
+            return now
+        time.sleep(0.05)
