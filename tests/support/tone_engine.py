@@ -15,13 +15,16 @@ from pathlib import Path
 
 class ToneEngine:
     """``seconds`` of the level :meth:`level` gives ``text`` (``long`` maps a text fragment to
-    a longer duration, for a prompt that must be long enough to be talked over)."""
+    a longer duration, for a prompt that must be long enough to be talked over; with
+    ``chars_per_second`` a text lasts as long as a voice would take to say it)."""
 
     name = "tone"
     rate = 0
 
-    def __init__(self, seconds: float = 0.1, long: dict[str, float] | None = None) -> None:
+    def __init__(self, seconds: float = 0.1, long: dict[str, float] | None = None,
+                 chars_per_second: float = 0.0) -> None:
         self.seconds = seconds
+        self.chars_per_second = chars_per_second
         self.long = dict(long or {})
         self.texts: dict[int, str] = {}  # level -> the text rendered at it
         self._lock = threading.Lock()
@@ -34,6 +37,8 @@ class ToneEngine:
         return 1000 + zlib.crc32(text.encode()) % 20000
 
     def seconds_for(self, text: str) -> float:
+        if self.chars_per_second:
+            return max(self.seconds, len(text) / self.chars_per_second)
         return next((s for fragment, s in self.long.items() if fragment in text), self.seconds)
 
     def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
