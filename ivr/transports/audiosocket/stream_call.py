@@ -14,9 +14,9 @@ follows.  The dialplan contract is the keypad path's.
   socket, the flow gets :class:`ivr.io.CallerHangup`, ``EXEC`` replies ``-1`` and the channel is
   gone; nothing more is sent.
 * The audio socket never connects: Asterisk's ``AudioSocket`` returns ``-1`` when it cannot
-  connect, and ``res_agi`` then ends the AGI session (the dialplan's ``AGISTATUS=FAILURE`` path
-  queues the caller).  If instead ``EXEC`` returns ``0`` without a connection, the call continues
-  keypad-only over AGI.
+  connect; ``res_agi`` (Asterisk 22 ``handle_exec``) replies ``200 result=-1`` and the AGI
+  session goes on, so the call continues keypad-only over AGI (on a channel that is gone
+  meanwhile, the next AGI command says so and the flow stops as on any hangup).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from ivr.io import CallerHangup, CallIO
 from ivr.transports.agi.call_io import AgiCallIO
-from ivr.transports.agi.server import AgiProtocolError
+from ivr.transports.agi.server import AgiCommandFailed, AgiProtocolError
 from ivr.transports.audiosocket.call_io import (
     AudioSocketCallIO,
     AudioSocketListener,
@@ -71,11 +71,15 @@ class StreamingCalls:
 
     def _without_audio(self, agi_io: AgiCallIO, flow: Flow) -> None:
         logger.warning("agi %s: the audio socket did not connect", agi_io.uid)
-        result = agi_io.agi.get_result()["result"][0]
-        if result != "0":
-            # Asterisk ends the AGI session after a failed EXEC; the dialplan takes over.
-            raise CallerHangup(f"EXEC AudioSocket returned {result}")
-        logger.info("agi %s: continuing keypad-only over AGI", agi_io.uid)
+        try:
+            result = agi_io.agi.get_result()["result"][0]
+        except AgiCommandFailed:
+            # -1 on a live channel (the server asked): Asterisk could not connect, and the
+            # AGI session goes on.  A dead channel raises CallerHangup instead.
+            result = "-1"
+        # (-2: app_audiosocket is not loaded; the session goes on as well)
+        logger.info("agi %s: EXEC AudioSocket returned %s; continuing keypad-only over AGI",
+                    agi_io.uid, result)
         flow(agi_io)
 
     @staticmethod
