@@ -134,6 +134,7 @@ class CallResult:
     key: list[float] = field(default_factory=list)
     end_of_turn: list[float] = field(default_factory=list)
     booked: bool = False
+    outcome: str = ""  # "booked", the escalation reason, or what went wrong
     error: str = ""
 
 
@@ -228,42 +229,73 @@ class StreamCaller:
 
 
 class RecordCaller(BaseCaller):
-    """The same patient's answers on the AGI path (``RECORD FILE`` + Vosk on the file)."""
+    """The same patient's answers on the AGI path (``RECORD FILE`` + Vosk on the file), at
+    real time: the simulator answers at once, so this caller waits as long as the audio
+    Asterisk would play, the keys it would collect and the utterance plus the silence
+    ``RECORD FILE`` waits for would take, and the load matches the streamed row's."""
 
-    def __init__(self, patient: BenchPatient, wavs: dict[str, Path], gaps: list[float]) -> None:
+    def __init__(self, patient: BenchPatient, wavs: dict[str, Path], gaps: list[float],
+                 pace: bool = True) -> None:
         self.patient = patient
         self.wavs = wavs
         self.gaps = gaps
-        self.last_text = ""
+        self.pace = pace
+        self.since: list[str] = []  # what the IVR said since the last answer
         self._spoke_at: float | None = None
 
-    def _heard(self, texts: Sequence[str]) -> None:
+    def _heard(self, files: Sequence[str], texts: Sequence[str]) -> None:
         if self._spoke_at is not None:
             self.gaps.append(time.monotonic() - self._spoke_at)
             self._spoke_at = None
-        if any(texts):
-            self.last_text = " ".join(t for t in texts if t)
+        self.since += [t for t in texts if t]
+        if self.pace:
+            time.sleep(sum(_seconds(f) for f in files))
 
     def on_play(self, files: Sequence[str], texts: Sequence[str]) -> CallerAction:
-        self._heard(texts)
+        self._heard(files, texts)
         return CallerAction.listen()
 
     def on_get_data(self, files: Sequence[str], texts: Sequence[str], max_digits: int,
                     timeout_ms: int) -> CallerAction:
-        self._heard(texts)
+        self._heard(files, texts)
+        self.since = []
+        if self.pace:
+            time.sleep(timeout_ms / 1000)
         return CallerAction.silence()
 
     def on_record(self, path: str, fmt: str) -> CallerAction:
-        self._heard(())
-        answer = _answer_for(self.last_text)
+        self._heard((), ())
+        answer, self.since = _answer_for(" ".join(self.since)), []
         if answer is None:
             return CallerAction.silence()
         kind, what = answer
         if kind == "keys":
-            return CallerAction.press({"policy": self.patient.policy + "#",
-                                       "dob": self.patient.dob_keys + "#"}.get(what, what))
+            keys = {"policy": self.patient.policy + "#",
+                    "dob": self.patient.dob_keys + "#"}.get(what, what)
+            if self.pace:
+                time.sleep(0.1 * len(keys))
+            return CallerAction.press(keys)
+        if self.pace:
+            time.sleep(_seconds(str(self.wavs[what])) + RECORD_SILENCE_S)
         self._spoke_at = time.monotonic()
         return CallerAction.speak(self.wavs[what])
+
+
+_DURATIONS: dict[str, float] = {}
+
+
+def _seconds(name: str) -> float:
+    """Length of a sound file (``name`` with or without ``.wav``)."""
+    import wave
+
+    path = name if name.endswith(".wav") else f"{name}.wav"
+    if path not in _DURATIONS:
+        try:
+            with wave.open(path, "rb") as w:
+                _DURATIONS[path] = w.getnframes() / (w.getframerate() or 8000)
+        except (OSError, EOFError, wave.Error):
+            _DURATIONS[path] = 0.0
+    return _DURATIONS[path]
 
 
 def _utterances(root: Path) -> tuple[dict[str, bytes], dict[str, Path]]:
@@ -306,6 +338,7 @@ def _stream_row(ivr: IvrProcess, sounds: Path, patients: list[BenchPatient],
                                       caller_number=patient.phone, sounds_dir=sounds,
                                       audiosocket=peer, idle_timeout=300).run()
             result.booked = transcript.variables.get("REG_IVR_DONE") == "1"
+            result.outcome = _outcome(transcript)
             if peer.error is not None:
                 result.error = repr(peer.error)
         except Exception as exc:  # noqa: BLE001 - a broken call shows in the table
@@ -327,11 +360,22 @@ def _stream_row(ivr: IvrProcess, sounds: Path, patients: list[BenchPatient],
     return {"n": n, **{k: summary_ms(v) for k, v in merged.items()},
             "samples": {k: len(v) for k, v in merged.items()},
             "booked": sum(r.booked for r in results),
+            "outcomes": {o: sum(r.outcome == o for r in results)
+                         for o in sorted({r.outcome for r in results})},
             "errors": [r.error for r in results if r.error][:5],
             "ivr_cpu_s_per_call": ivr_cpu / n,
             "ivr_peak_rss_mb": after["proc"].get("VmHWM", 0) / 1024,
             "callers_cpu_s_per_call": (cpu1 - cpu0) / n,
             "callers_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _outcome(transcript: Any) -> str:
+    variables = transcript.variables
+    if variables.get("REG_ESCALATE") == "1":
+        return f"escalated:{variables.get('REG_REASON', '')}"
+    if variables.get("REG_IVR_DONE") == "1":
+        return "booked"
+    return f"ended:{transcript.agistatus}:{transcript.hangup_by or ''}"
 
 
 def _record_row(ivr: IvrProcess, sounds: Path, patients: list[BenchPatient],
@@ -402,15 +446,36 @@ def run(args: argparse.Namespace) -> int:
                         row["record"] = _record_row(ivr, sounds, patients[used:used + n], wavs)
                     used += n
                 rows.append(row)
-                console.print(f"N={n}: booked {row['booked']}/{n}, errors {row['errors']}")
+                console.print(f"N={n}: {row['outcomes']}, errors {row['errors']}, "
+                              f"record path booked {row.get('record', {}).get('booked')}/{n}")
         finally:
             ivr.stop()
-            log = (root / "ivr.log").read_text(encoding="utf-8", errors="replace")
-            if "Traceback" in log:
-                console.print(log[-3000:])
+            warnings = _log_summary(root / "ivr.log")
     _print(rows)
-    save_json("speech_stream", kind, {"rows": rows})
+    if warnings:
+        console.print("IVR process warnings (count, message):")
+        for message, count in warnings.items():
+            console.print(f"  {count:5d}  {message}")
+    save_json("speech_stream", kind, {"rows": rows, "ivr_warnings": warnings})
     return 0
+
+
+def _log_summary(log: Path) -> dict[str, int]:
+    """The IVR process's warnings and errors, by message with the call ids taken out."""
+    import re
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        match = re.match(r"\S+ \S+ (WARNING|ERROR|CRITICAL)\s+(.*)", line)
+        if match:
+            message = re.sub(r"[0-9a-f]{8,}|\d+(\.\d+)?", "#", match.group(2))
+            counts[f"{match.group(1)} {message[:110]}"] += 1
+    return dict(counts.most_common(12))
 
 
 def _print(rows: list[dict[str, Any]]) -> None:
