@@ -33,6 +33,7 @@ record at p95.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import tempfile
@@ -456,7 +457,7 @@ def run(args: argparse.Namespace) -> int:
         console.print("IVR process warnings (count, message):")
         for message, count in warnings.items():
             console.print(f"  {count:5d}  {message}")
-    save_json("speech_stream", kind, {"rows": rows, "ivr_warnings": warnings})
+    save_json("speech_stream", kind, {"rows": rows, "ivr_warnings": warnings, "vad": _vad()})
     return 0
 
 
@@ -476,6 +477,17 @@ def _log_summary(log: Path) -> dict[str, int]:
             message = re.sub(r"[0-9a-f]{8,}|\d+(\.\d+)?", "#", match.group(2))
             counts[f"{match.group(1)} {message[:110]}"] += 1
     return dict(counts.most_common(12))
+
+
+def _vad() -> str:
+    """The VAD thresholds the IVR process runs with (its environment or the defaults)."""
+    from registratura.settings import Settings
+
+    values = []
+    for name in ("vad_onset_ms", "vad_end_silence_ms"):
+        env = os.environ.get(f"REGISTRATURA_{name.upper()}")
+        values.append(f"{name}={env or Settings.model_fields[name].default}")
+    return ", ".join(values)
 
 
 def _print(rows: list[dict[str, Any]]) -> None:
@@ -498,4 +510,4 @@ def _print(rows: list[dict[str, Any]]) -> None:
                  "callers CPU s/call", "callers RSS MB"], table,
                 caption=f"targets at N ≥ {TARGET_N}: voice p95 < {TARGETS_MS['voice']:g}, key p95 "
                         f"< {TARGETS_MS['key']:g}, end of turn p95 < "
-                        f"{TARGETS_MS['end_of_turn']:g} and ≤ 0.5 × record")
+                        f"{TARGETS_MS['end_of_turn']:g} and ≤ 0.5 × record; {_vad()}")
