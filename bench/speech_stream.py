@@ -12,7 +12,9 @@ from the audio alone.  The child's CPU time and peak RSS (``VmHWM``) are its own
 :class:`ivr.transports.terminal.AsteriskCall` (FastAGI control channel, ``registry?audio=stream``)
 whose ``EXEC AudioSocket`` is played by ``tests/support/audiosocket_peer.py`` (a 20 ms frame every
 20 ms both ways, DTMF frames, every frame heard timestamped).  Each caller is a patient of
-their own (calling from the number on file) who books the nearest therapist slot, reacting to
+their own (calling from the number on file) in a polyclinic of their own (a region of N
+demo-shaped clinics: callers do not race for one slot, ``calls`` measures that race), who
+books the nearest therapist slot, reacting to
 what the IVR says: the main menu, the specialty, the offer and the confirmation are answered
 by voice over the prompt 0.3 s into it; the policy, the date of birth and the read-back by keys
 pressed over the prompt.  Measured at the caller's side:
@@ -47,9 +49,13 @@ from typing import Any
 from bench.calls import IvrProcess
 from bench.common import (
     BenchPatient,
+    ClinicRef,
     DbHost,
+    add_clinics,
+    add_districts,
     add_patients,
     checkpoint_sqlite,
+    clinic_ids,
     console,
     fmt,
     make_container,
@@ -406,16 +412,22 @@ def _record_row(ivr: IvrProcess, sounds: Path, patients: list[BenchPatient],
             "turn_gap": summary_ms(gaps), "samples": len(gaps), "booked": sum(booked)}
 
 
-def _prepare(host: DbHost, count: int) -> tuple[str, list[BenchPatient]]:
+def _prepare(host: DbHost, count: int, clinics: int) -> tuple[str, list[BenchPatient]]:
+    """A region of ``clinics`` demo-shaped polyclinics and ``count`` patients dealt round-robin
+    over them, so the callers of one row (at most ``clinics``) are each in a clinic of their
+    own and do not race for one nearest slot (``calls`` measures that race)."""
     url = host.create("bench_speech_stream")
     container = make_container(url)
     try:
-        with console.status(f"preparing the demo clinic and {count} patients on {host.kind}"):
+        with console.status(f"preparing {clinics} polyclinics and {count} patients"):
             prepare_demo(container)
+            region = add_clinics(container, clinics - 1)
             from booking_core.slots import generate_slots
 
             generate_slots(container.uow())
-            patients = add_patients(container, count, prefix="57")
+            demo_id, _ = clinic_ids(container)
+            demo = ClinicRef(demo_id, add_districts(container, 3))
+            patients = add_patients(container, count, prefix="57", clinics=[demo, *region])
     finally:
         container.dispose()
     if host.kind == "sqlite":
@@ -431,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
         root = Path(tmp)
         sounds = root / "sounds"
         voices, wavs = _utterances(root)
-        url, patients = _prepare(host, sum(counts) * (2 if record else 1))
+        url, patients = _prepare(host, sum(counts) * (2 if record else 1), max(counts))
         ivr = IvrProcess(url, sounds, root / "ivr.log", "WARNING",
                          extra=["--audiosocket", "--korean-standin",
                                 "--tone-cps", str(CHARS_PER_SECOND)])
