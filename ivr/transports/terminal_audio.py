@@ -347,6 +347,13 @@ class _Connection:
             time.sleep(max(0.0, start + index * FRAME_SECONDS - time.monotonic()))
 
 
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def _exact(sock: socket.socket, size: int) -> bytes | None:
     data = bytearray()
     while len(data) < size:
@@ -486,7 +493,8 @@ class AudioSocketPhone:
             if self.scripted and not self._wait_question(conn, mark):
                 return False
             text = line.strip()
-            self._say_line(f"> {text}")
+            if not _isatty(self.input):  # typed lines are on the screen already
+                self._say_line(f"> {text}")
             if text.lower() in {"q", "quit", "hangup"}:
                 return True
             self._act(conn, text)

@@ -127,3 +127,57 @@ def test_cli_call_with_audio_socket(container, stream_ivr, monkeypatch):
     assert "Вы записаны" in result.output and "-- audio stream open" in result.output
     appts = booking.patient_appointments(patient_id(container, "adult"), container.uow())
     assert len(appts) == 1
+
+
+def test_say_a_wav_over_a_prompt_cuts_it(container, stream_ivr, tmp_path):
+    """``say FILE.wav`` (44.1 kHz stereo, converted) is sent as the caller's voice: with speech
+    barge-in on, the 3 s main menu stops soon after the voice starts."""
+    import subprocess
+    from dataclasses import replace
+
+    rt = stream_ivr(ToneEngine(0.2, long={"мои записи": 3.0}))
+    rt.streaming.settings = replace(rt.streaming.settings, speech_barge_in=True)
+    wav = tmp_path / "voice.wav"
+    subprocess.run(["espeak-ng", "-v", "ru", "-w", str(tmp_path / "raw.wav"),
+                    "запишите меня к терапевту"], check=True, capture_output=True)
+    subprocess.run(["sox", str(tmp_path / "raw.wav"), "-r", "44100", "-c", "2", str(wav)],
+                   check=True, capture_output=True)
+    read_fd, write_fd = os.pipe()
+    out = io.StringIO()
+    phone = AudioSocketPhone(rt.cache.sounds_dir, os.fdopen(read_fd, "r"), out)
+
+    def person() -> None:
+        deadline = time.monotonic() + 15
+        while not any("мои записи" in p.text for p in phone.heard):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        os.write(write_fd, f"say {wav}\n".encode())
+        time.sleep(4.0)
+        os.write(write_fd, b"q\n")
+
+    threading.Thread(target=person, daemon=True).start()
+    try:
+        transcript = _phone_call(rt, phone, out)
+    finally:
+        os.close(write_fd)
+    assert transcript.hangup_by == "caller"
+    menu = next(p for p in phone.heard if "мои записи" in p.text)
+    assert menu.complete is False, out.getvalue()
+    assert "-- speaking" in out.getvalue()
+
+
+def test_caller_wav_is_converted_to_8khz_mono(tmp_path):
+    import wave
+
+    from ivr.transports.terminal_audio import read_caller_wav
+
+    path = tmp_path / "stereo.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((1000).to_bytes(2, "little") * 2 * 16000)  # 1 s
+    pcm = read_caller_wav(path)
+    assert abs(len(pcm) - 16000) <= 4  # 1 s at 8 kHz, 16-bit
+    assert int.from_bytes(pcm[100:102], "little", signed=True) == 1000
