@@ -303,7 +303,7 @@ class _Connection:
             return bool(self._speech)
 
     def hang_up(self) -> None:
-        self.send(KIND_HANGUP)
+        """The person hangs up: Asterisk closes the socket without a hangup frame."""
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
@@ -434,9 +434,11 @@ class AudioSocketPhone:
     # -- the call ----------------------------------------------------------------------------
 
     def __call__(self, call_uuid: str, server: str) -> tuple[int, bool]:
-        """Asterisk's ``AudioSocket()``: ``(0, False)`` when the IVR closed the stream,
-        ``(-1, True)`` when the person hung up, ``(-1, False)`` when it could not connect."""
+        """Asterisk's ``AudioSocket()``: ``(0, False)`` when the IVR ended the stream (a
+        hangup frame or closing the socket: Asterisk 22 returns 0 for both), ``(-1, True)``
+        when the person hung up, ``(-1, False)`` when it could not connect."""
         host, _, port = server.rpartition(":")
+        host = host.strip("[]")  # an IPv6 address in brackets, as AudioSocket() takes it
         try:
             sock = socket.create_connection((host, int(port)), timeout=self.connect_timeout)
         except (OSError, ValueError) as exc:
@@ -456,9 +458,7 @@ class AudioSocketPhone:
             conn.closed.wait(10.0)
             conn.finish()
             self._end_of_stretch()
-        if hung_up:
-            return -1, True
-        return (0, False) if conn.ivr_hung_up else (-1, False)
+        return (-1, True) if hung_up else (0, False)
 
     def _lines(self) -> queue.Queue[str | None]:
         """Lines of ``input`` from a reader thread (``None`` at its end), so the call can end
