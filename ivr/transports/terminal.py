@@ -26,8 +26,8 @@ CHANNEL STATUS           ``200 result=4`` (ringing) / ``200 result=6`` (up)
 HANGUP                   ``200 result=1``, then the line ``HANGUP``
 EXEC app opts            ``200 result=0`` (``-2`` for an unknown application)
 EXEC AudioSocket u,h:p   the ``audiosocket`` callable plays Asterisk's side of the stream;
-                         ``200 result=0`` when the IVR closed it, ``result=-1`` (and the
-                         AGI session ends) when it could not connect or the caller hung up
+                         ``200 result=0`` when the IVR closed it, ``result=-1`` when it
+                         could not connect (the session goes on) or the caller hung up
 unknown command          ``510 Invalid or unknown command``
 wrong arguments          ``520-Invalid command syntax.  Proper usage follows:`` /
                          usage lines / ``520 End of proper usage.``
@@ -1189,8 +1189,12 @@ class AsteriskCall:
     def _audiosocket(self, options: str) -> list[str]:
         """``AudioSocket(uuid,host:port)``: the ``audiosocket`` callable plays Asterisk's side
         of the stream and returns the application's result and whether the caller hung up.
-        ``-1`` ends the AGI session (``res_agi`` treats a failed application as a dead
-        channel: ``AGISTATUS=FAILURE``), as does a caller hangup."""
+
+        As in Asterisk 22's ``res_agi.c`` ``handle_exec``: the application's result is sent as
+        ``200 result=<n>`` and returned as the handler's status, which only ends the session
+        for ``RESULT_FAILURE`` (2): a ``-1`` (could not connect, stream broken) leaves the AGI
+        session going on a live channel, and does not make ``AGISTATUS`` ``FAILURE``.  A
+        caller hangup is then reported like any other (``HANGUP``)."""
         call_uuid, _, server = options.partition(",")
         if self.audiosocket is None:
             result, hung_up = -1, False  # nothing listens: the connect fails
@@ -1199,11 +1203,6 @@ class AsteriskCall:
         self.transcript.events.append(("audiosocket", result))
         if hung_up:
             self._caller_hangs_up(now=False)
-        elif result < 0:
-            self._failed = True
-            self._reply(f"200 result={result}")
-            self._exited = True
-            return []
         return [f"200 result={result}"]
 
     def _db_get(self, argv: list[str]) -> list[str] | object:

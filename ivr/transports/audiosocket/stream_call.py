@@ -16,9 +16,9 @@ follows.  The dialplan contract is the keypad path's.
 * The AGI connection closes (or Asterisk writes ``HANGUP`` on it) while the audio socket is
   open: the audio side ends at once (its reader watches the AGI socket too).
 * The audio socket never connects: Asterisk's ``AudioSocket`` returns ``-1`` when it cannot
-  connect, and ``res_agi`` then ends the AGI session (the dialplan's ``AGISTATUS=FAILURE`` path
-  queues the caller).  If instead ``EXEC`` returns ``0`` without a connection, the call continues
-  keypad-only over AGI.
+  connect; ``res_agi`` (Asterisk 22 ``handle_exec``) replies ``200 result=-1`` and the AGI
+  session goes on, so the call continues keypad-only over AGI (on a channel that is gone
+  meanwhile, the next AGI command says so and the flow stops as on any hangup).
 * The audio stalls mid-call (no frame for the watchdog's time): the IVR closes the audio
   socket; when ``EXEC`` then returns ``0`` the control channel is alive and the same call goes
   on keypad-only over AGI from the question it was at (asked again once; answers already given
@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 from ivr.io import CallerHangup, CallerInput, CallIO, Grammar, Prompt
 from ivr.transports.agi.call_io import AgiCallIO
-from ivr.transports.agi.server import AgiProtocolError
+from ivr.transports.agi.server import AgiCommandFailed, AgiProtocolError
 from ivr.transports.audiosocket.call_io import (
     AudioSocketCallIO,
     PromptAudio,
@@ -138,11 +138,15 @@ class StreamingCalls:
 
     def _without_audio(self, agi_io: AgiCallIO, flow: Flow) -> None:
         logger.warning("agi %s: the audio socket did not connect", agi_io.uid)
-        result = agi_io.agi.get_result()["result"][0]
-        if result != "0":
-            # Asterisk ends the AGI session after a failed EXEC; the dialplan takes over.
-            raise CallerHangup(f"EXEC AudioSocket returned {result}")
-        logger.info("agi %s: continuing keypad-only over AGI", agi_io.uid)
+        try:
+            result = agi_io.agi.get_result()["result"][0]
+        except AgiCommandFailed:
+            # -1 on a live channel (the server asked): Asterisk could not connect, and the
+            # AGI session goes on.  A dead channel raises CallerHangup instead.
+            result = "-1"
+        # (-2: app_audiosocket is not loaded; the session goes on as well)
+        logger.info("agi %s: EXEC AudioSocket returned %s; continuing keypad-only over AGI",
+                    agi_io.uid, result)
         flow(KeypadOnly(agi_io))
 
     @staticmethod

@@ -225,14 +225,17 @@ def test_unknown_kind_is_skipped_and_the_call_goes_on(container, streaming):
     assert transcript.variables["REG_REASON"] == "caller_request"
 
 
-def test_audio_socket_that_never_connects_leaves_it_to_the_dialplan(container, streaming):
-    """Asterisk's AudioSocket cannot connect: EXEC returns -1, res_agi ends the session and
-    AGISTATUS=FAILURE queues the caller; the IVR does not wait forever."""
+def test_audio_socket_that_never_connects_leaves_the_call_on_agi_keypad(container, streaming):
+    """Asterisk's AudioSocket cannot connect: EXEC replies -1 and the AGI session goes on
+    (res_agi's handle_exec), so the call continues keypad-only over AGI: the prompts go out
+    as AGI commands and a silent caller is escalated as on any keypad call."""
     rt = streaming()
     rt.streaming.connect_timeout = 0.5
     transcript = _call(rt, AudioSocketPeer(lambda peer: None, connect=False))
-    assert transcript.agistatus == "FAILURE"
     assert ("audiosocket", -1) in transcript.events
+    assert transcript.agistatus == "SUCCESS"
+    assert transcript.of("get_data")  # the questions went over AGI
+    assert transcript.variables["REG_ESCALATE"] == "1"
 
 
 def test_keypad_agi_stays_the_default(container, streaming):
