@@ -9,6 +9,9 @@ prints ``READY <host> <port> <pid>``.  It then reads commands on stdin:
   time, the server's counters and the prompt cache's;
 * ``quit`` (or end of input) -> shut down.
 
+``--port P --reuse-port`` lets several of these processes share one port (``bench calls
+--workers N``), as ``registratura ivr --workers N`` does.
+
 Step latency is measured inside the server without touching product code: the server builds a
 :class:`ivr.transports.agi.server.SocketAGI` per connection by its module-level name, and this
 process replaces that name with :class:`TimedSocketAGI`, which notes when a reply line arrived and,
@@ -179,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--switch-interval", type=float, default=0.0,
                         help="sys.setswitchinterval (0: Python's default, 5 ms)")
     parser.add_argument("--crash-before-commit", action="store_true")
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="bind with SO_REUSEPORT (several of these processes on one port)")
+    parser.add_argument("--max-calls", type=int, default=None,
+                        help="concurrent calls this process accepts (default: the setting)")
     args = parser.parse_args(argv)
 
     handler: logging.Handler = (logging.FileHandler(args.log_file, encoding="utf-8")
@@ -198,10 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(database_url=args.db_url, secret_key="bench-secret-key-0123456789",  # type: ignore[arg-type]
                         sounds_dir=args.sounds, record_dir=args.sounds / "recordings",
                         db_pool_size=args.pool_size,
-                        db_statement_timeout_ms=args.statement_timeout_ms)
+                        db_statement_timeout_ms=args.statement_timeout_ms,
+                        **({"agi_max_calls": args.max_calls} if args.max_calls else {}))
     container = bootstrap(settings, clock=FixedClock(datetime.fromisoformat(args.now)))
     engine = support_module("fakes").QuietEngine()  # prompts cost nothing: the IVR is measured
-    runtime = IvrRuntime(container, engine=engine, host=args.host, port=args.port)
+    runtime = IvrRuntime(container, engine=engine, host=args.host, port=args.port,
+                         reuse_port=args.reuse_port)
     runtime.prerender()
     _time_sql(container.engine)
     render = runtime.cache._render

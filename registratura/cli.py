@@ -517,6 +517,9 @@ def ivr_worker(
     except InsecureSecretKey as exc:
         logger.error("ivr worker not started: %s", exc)
         raise typer.Exit(2) from None
+    from registratura.http_server import raise_open_files_limit
+
+    raise_open_files_limit()  # two descriptors per call, agi_max_calls calls
     runtime = IvrRuntime(container, reuse_port=True)
     runtime.prerender()
     runtime.start()
