@@ -46,6 +46,7 @@ for the next one.  The races are counted ("slot races").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -685,6 +686,86 @@ def _echo_run(plan: CallerPlan, script: list[str], args: argparse.Namespace, wor
             "script_commands": len(script)}
 
 
+class PgWatch:
+    """PostgreSQL's side of a run, sampled every second from the benchmark process: what the
+    run's backends are doing (``pg_stat_activity``: active, idle in transaction, waiting on a
+    lock...) and, when the benchmark started the server itself, the CPU its processes used."""
+
+    def __init__(self, host: DbHost, url: str) -> None:
+        self.host, self.db = host, url.rsplit("/", 1)[1]
+        self.states: dict[str, int] = defaultdict(int)
+        self.samples = 0
+        self.peak_backends = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.cpu0 = self._cpu()
+
+    def _postmaster(self) -> int | None:
+        server = getattr(self.host, "_server", None)
+        try:
+            return int((server.data / "postmaster.pid").read_text().split()[0])  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError, IndexError):
+            return None
+
+    def _cpu(self) -> float | None:
+        """CPU seconds of the postmaster and its children (live ones and reaped ones)."""
+        root = self._postmaster()
+        if root is None:
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(entry.name), int(fields[1])
+            if pid == root:
+                total += sum(int(f) for f in fields[11:15]) / tick  # + reaped children
+            elif ppid == root:
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def _run(self) -> None:
+        import psycopg
+
+        assert self.host.admin_url is not None
+        dsn = self.host.admin_url.replace("postgresql+psycopg://", "postgresql://")
+        with contextlib.suppress(Exception), psycopg.connect(dsn, autocommit=True) as conn:
+            while not self._stop.wait(1.0):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = %s", (self.db,)).fetchall()
+                self.samples += 1
+                self.peak_backends = max(self.peak_backends, len(rows))
+                for state, wtype, wevent in rows:
+                    key = state or "?"
+                    if wtype and wtype not in ("Client",):
+                        key += f" / {wtype}:{wevent}"
+                    self.states[key] += 1
+
+    def __enter__(self) -> PgWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def report(self, wall: float) -> dict[str, Any]:
+        cpu1 = self._cpu()
+        mean = {k: round(v / max(1, self.samples), 1)
+                for k, v in sorted(self.states.items(), key=lambda kv: -kv[1])[:8]}
+        out: dict[str, Any] = {"backends_peak": self.peak_backends,
+                               "mean_backends_by_state": mean}
+        if self.cpu0 is not None and cpu1 is not None:
+            out["cpu_seconds"] = round(cpu1 - self.cpu0, 1)
+            out["cpu_share_of_one_core"] = round((cpu1 - self.cpu0) / wall, 2)
+        return out
+
+
 def _caller_procs(n: int) -> int:
     """Default caller processes: one per 1,000 channels."""
     return max(1, -(-n // 1000))
@@ -719,8 +800,10 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
             expected = ramp + 100 * args.time_scale
             spy = _profile(group.pid, max(10, int(expected * 0.8)), profile_file)
         load_before = os.getloadavg()
+        watch = PgWatch(host, url) if host.kind == "postgres" else None
         started = time.monotonic()
-        results, caller_cpu = _run_calls(plan, procs)
+        with watch or contextlib.nullcontext():
+            results, caller_cpu = _run_calls(plan, procs)
         wall = time.monotonic() - started
         load_after = os.getloadavg()
         after = group.stats()
@@ -773,6 +856,7 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
                                          for a, b in zip(after, before, strict=True)),
         },
         "workers": workers,
+        "postgres": watch.report(wall) if watch is not None else None,
         "latency": analysis, **checks,
     }
     if script:
@@ -852,6 +936,12 @@ def _print(kind: str, runs: list[dict[str, Any]]) -> None:
     print_table(f"per worker process at {biggest['concurrent_calls']} calls — {kind}",
                 ["worker", "calls", "CPU s", "CPU % of a core", "RSS start MB",
                  "RSS peak MB"], wrows)
+    pg = biggest.get("postgres") or {}
+    if pg:
+        cpu = (f"{100 * pg['cpu_share_of_one_core']:.0f} % of a core, "
+               if "cpu_share_of_one_core" in pg else "")
+        console.print(f"  PostgreSQL: {cpu}{pg['backends_peak']} backends at most; mean "
+                      f"backends by state: {pg['mean_backends_by_state']}")
     callers = biggest.get("callers", {})
     if callers:
         echo_share = biggest.get("echo", {}).get("caller_cpu_share_of_one_core")
