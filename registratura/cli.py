@@ -43,9 +43,9 @@ agent_app = typer.Typer(help="Console users (admin, agent, observer).", no_args_
 app.add_typer(agent_app, name="agent")
 
 
-def _container() -> Container:
+def _container(process_tag: str = "") -> Container:
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, process_tag=process_tag)
     try:
         return bootstrap(settings)
     except InsecureSecretKey as exc:
@@ -319,7 +319,8 @@ def serve(
     seed_demo: bool = typer.Option(True, help="Create the demo clinic on first run."),
 ) -> None:
     """Run everything: web console and API, FastAGI IVR server, background upkeep."""
-    container = _container()
+    # With IVR worker processes beside this one, every log line says which process wrote it.
+    container = _container(process_tag="serve" if load_settings().ivr_workers > 1 else "")
     from registratura.ivr_workers import WorkersRefused, check_workers
 
     try:
@@ -328,7 +329,23 @@ def serve(
         console.print(f"[red]Not started:[/red] {exc} (REGISTRATURA_IVR_WORKERS)")
         raise typer.Exit(2) from None
     _prepare(container, seed_demo and container.settings.seed_demo_on_first_run)
+    _exit_on_sigterm()
     asyncio.run(_serve(container))
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM stops ``serve`` as cleanly as Ctrl-C does.
+
+    uvicorn catches SIGTERM, shuts the console down and then raises the signal again; with the
+    default action the process would die right there, before ``_serve``'s clean-up stops the
+    IVR worker processes, the SMS worker and the rest.  A SystemExit runs that clean-up.
+    """
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _start_ivr(container: Container, reuse_port: bool = False):  # type: ignore[no-untyped-def]
@@ -391,7 +408,7 @@ def _start_extra_ivr_workers(count: int):  # type: ignore[no-untyped-def]
 
     if count <= 0:
         return None
-    supervisor = IvrSupervisor(lambda i, fd: worker_command(i + 1, fd), count)
+    supervisor = IvrSupervisor(worker_command, count, first_index=1)
     thread = threading.Thread(target=supervisor.run, name="ivr-supervisor", daemon=True)
     thread.start()
     console.print(f"FastAGI: {count} more IVR worker processes on the same port")

@@ -121,16 +121,20 @@ class IvrSupervisor:
     """Starts, watches and restarts ``workers`` processes made by ``command``.
 
     ``command(index, ready_fd)`` is the worker's argv; the worker writes one byte to
-    ``ready_fd`` once it listens.  :meth:`run` blocks until :meth:`stop` (or SIGTERM/SIGINT
+    ``ready_fd`` once it listens.  The first worker starts alone (it renders the prompts);
+    the others once it is ready.  :meth:`run` blocks until :meth:`stop` (or SIGTERM/SIGINT
     when run in the main thread) and returns the exit status.
     """
 
     def __init__(self, command: WorkerCommand, workers: int, *,
                  max_start_failures: int = MAX_START_FAILURES,
                  backoff_initial: float = BACKOFF_INITIAL, backoff_max: float = BACKOFF_MAX,
-                 stop_grace: float = STOP_GRACE, env: dict[str, str] | None = None) -> None:
+                 stop_grace: float = STOP_GRACE, env: dict[str, str] | None = None,
+                 first_index: int = 0) -> None:
         self.command = command
-        self.slots = [_Slot(i, restart_at=0.0 if i == 0 else None) for i in range(workers)]
+        # Worker indexes start at first_index (1 under `serve`, whose own process is 0).
+        self.slots = [_Slot(first_index + i, restart_at=0.0 if i == 0 else None)
+                      for i in range(workers)]
         self.max_start_failures = max_start_failures
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max

@@ -63,16 +63,22 @@ def _env(db_url: str, port: int, tmp: Path) -> dict[str, str]:
 class Workers:
     """``python -m registratura ivr --workers N`` with its whole log in one file."""
 
-    def __init__(self, db_url: str, tmp: Path, count: int) -> None:
+    def __init__(self, db_url: str, tmp: Path, count: int, *, serve: bool = False) -> None:
         self.port = _free_port()
         self.log = tmp / "ivr.log"
         self.sounds = tmp / "sounds"
         self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "registratura", "ivr", "--workers", str(count)],
-            cwd=tmp, env=_env(db_url, self.port, tmp), stdout=self._out,
-            stderr=subprocess.STDOUT)
-        self.wait_for(lambda text: f"{count} workers ready" in text)
+        env = _env(db_url, self.port, tmp)
+        command = ["ivr", "--workers", str(count)]
+        if serve:  # the console too; its own process is IVR worker 0
+            env.update(REGISTRATURA_IVR_WORKERS=str(count), REGISTRATURA_HTTP_PORT=str(
+                _free_port()))
+            command = ["serve", "--no-seed-demo"]
+        self.proc = subprocess.Popen([sys.executable, "-m", "registratura", *command],
+                                     cwd=tmp, env=env, stdout=self._out,
+                                     stderr=subprocess.STDOUT)
+        ready = f"{count - 1 if serve else count} workers ready"
+        self.wait_for(lambda text: ready in text)
 
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -132,11 +138,12 @@ def workers(db_url: str, tmp_path: Path, real_now_container: Container) -> Itera
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie -- dead, not yet reaped by whoever inherited it -- is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
         return False
-    return True
+    return state != "Z"
 
 
 def _script(policy: str) -> list[str | None]:
@@ -151,9 +158,9 @@ def _phone(prefix: str, index: int) -> str:
     return f"+7{prefix}{index:08d}"  # what support.world.add_patients gives them
 
 
-@on_postgres
-def test_workers_share_the_port_and_each_serves_calls(workers, real_now_container):
-    patients = add_patients(real_now_container, 24, prefix="93")
+def _calls_until_both_serve(workers: Workers, container: Container) -> dict[int, int]:
+    """Booking calls until two processes have served one each: pid -> calls served."""
+    patients = add_patients(container, 24, prefix="93")
     served: dict[int, int] = {}
     for i, (_pid, policy) in enumerate(patients):
         uid = f"1700000100.{i}"
@@ -165,6 +172,12 @@ def test_workers_share_the_port_and_each_serves_calls(workers, real_now_containe
         served[pid] = served.get(pid, 0) + 1
         if len(served) == 2:
             break
+    return served
+
+
+@on_postgres
+def test_workers_share_the_port_and_each_serves_calls(workers, real_now_container):
+    served = _calls_until_both_serve(workers, real_now_container)
     # The kernel spreads connections by a hash of their addresses: two dozen calls all landing
     # on one of two workers would happen once in eight million runs.
     assert len(served) == 2, served
@@ -231,6 +244,23 @@ def test_killed_worker_queues_its_callers_others_book_and_it_is_replaced(
             break
     else:
         pytest.fail("twenty calls and none reached the new worker")
+
+
+@on_postgres
+def test_serve_runs_the_console_and_ivr_workers_on_one_port(db_url, tmp_path,
+                                                           real_now_container):
+    """``serve`` with ``REGISTRATURA_IVR_WORKERS=2``: its own process and one worker process
+    both take calls on the FastAGI port; SIGTERM stops both."""
+    serve = Workers(db_url, tmp_path, 2, serve=True)
+    try:
+        served = _calls_until_both_serve(serve, real_now_container)
+        assert len(served) == 2, served
+        assert serve.proc.pid in served  # the console's process is one of them
+    finally:
+        serve.proc.send_signal(signal.SIGTERM)
+        serve.proc.wait(60)
+        serve._out.close()
+    assert not [p for p in serve.worker_pids() if _alive(p)], serve.text()[-3000:]
 
 
 def test_several_workers_on_sqlite_are_refused(tmp_path):
