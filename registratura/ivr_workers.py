@@ -166,12 +166,13 @@ class IvrSupervisor:
             while not self._stop.is_set():
                 now = time.monotonic()
                 for slot in self.slots:
-                    if self._reap(slot, now) and slot.start_failures >= self.max_start_failures:
-                        logger.error("ivr worker %d died %d times before it was ready; "
+                    self._reap(slot, now)
+                    self._check_ready(slot)
+                    if slot.start_failures >= self.max_start_failures:
+                        logger.error("ivr worker %d failed %d times before it was ready; "
                                      "giving up (see its log lines above)",
                                      slot.index, slot.start_failures)
                         return 1
-                    self._check_ready(slot)
                     if slot.proc is None and slot.restart_at is not None \
                             and slot.restart_at <= now:
                         self._spawn(slot)
@@ -202,6 +203,7 @@ class IvrSupervisor:
             os.close(read_fd)
             logger.error("ivr worker %d could not be started: %s", slot.index, exc)
             slot.start_failures += 1
+            slot.streak += 1
             slot.restart_at = time.monotonic() + self._backoff(slot)
             return
         finally:
@@ -228,8 +230,8 @@ class IvrSupervisor:
     def _reap(self, slot: _Slot, now: float) -> bool:
         """True if the slot's process just died (a restart is then scheduled, unless the slot
         has now failed at start too often: the caller gives up then)."""
-        if slot.proc is None or slot.proc.poll() is None:
-            return False
+        if slot.proc is None or slot.proc.poll() is None or self._stop.is_set():
+            return False  # (stopping: a worker that ended on the same Ctrl-C is no news)
         self._check_ready(slot)  # it may have said "ready" just before dying
         code = slot.proc.returncode
         uptime = now - slot.started_at

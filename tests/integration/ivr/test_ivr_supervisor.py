@@ -87,3 +87,13 @@ def test_sqlite_runs_one_worker_only(url, workers, refused):
             check_workers(settings, workers)
     else:
         check_workers(settings, workers)
+
+
+def test_a_worker_that_cannot_even_be_started_makes_it_give_up(tmp_path):
+    missing = str(tmp_path / "no-such-python")
+    supervisor = IvrSupervisor(lambda index, fd: [missing], 1, backoff_initial=0.01,
+                               max_start_failures=3)
+    thread, status = _run(supervisor)
+    thread.join(PATIENCE)
+    assert status == [1]
+    assert supervisor.slots[0].pids == []
