@@ -1,10 +1,19 @@
 """``calls``: N concurrent simulated Asterisk channels running DTMF booking calls over FastAGI.
 
-The IVR runs in a child process (``python -m bench.ivr_server``: the product's IvrRuntime with
+The IVR runs in child processes (``python -m bench.ivr_server``: the product's IvrRuntime with
 a fast fake TTS engine and the static prompts pre-rendered), so its memory and CPU are measured
-alone; this process is Asterisk: one thread per channel, each an
+alone: one, or with ``--workers N`` N of them sharing the port with ``SO_REUSEPORT`` as
+``registratura ivr --workers N`` runs them.  Asterisk's side is one thread per channel, each an
 :class:`ivr.transports.terminal.AsteriskCall` driven by a :class:`BookingCaller` who books the
-nearest slot of a specialty (and tries again when someone else took it first).
+nearest slot of a specialty (and tries again when someone else took it first); with
+``--caller-procs K`` (default one per 1,000 calls) the channels are spread over K processes so
+the callers are not the bottleneck (their CPU is reported).
+
+The floor: right after the IVR's run the same callers (same patients, keys, start offsets and
+pacing) call a bare FastAGI server (:mod:`bench.agi_echo`, as many processes as IVR workers)
+that replays the command lines of one real booking call recorded from the IVR in the same run,
+each as soon as the previous reply arrived.  The IVR's p99 divided by the echo's is the
+product's cost over the protocol floor, a ratio that travels between machines.
 
 Hundreds of concurrent calls are a regional registry line, not one polyclinic: the bench region
 has one demo-shaped polyclinic (ten doctors, three districts) per 50 callers, every caller a
@@ -37,6 +46,7 @@ for the next one.  The races are counted ("slot races").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -120,6 +130,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool-size", type=int, default=None,
                         help="the IVR's database pool size (default: the product's setting)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="IVR processes sharing the FastAGI port (SO_REUSEPORT), as "
+                             "'registratura ivr --workers N'; PostgreSQL only for N > 1")
+    parser.add_argument("--clinics", type=int, default=0,
+                        help="polyclinics in the region (default: one per 50 callers)")
+    parser.add_argument("--caller-procs", type=int, default=0,
+                        help="processes playing Asterisk's side (default: one per 1,000 "
+                             "calls)")
+    parser.add_argument("--no-echo", action="store_true",
+                        help="skip the bare FastAGI echo server baseline")
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,11 +264,12 @@ def _classify(result: CallResult, transcript: Any, caller: BookingCaller) -> Non
 
 
 class IvrProcess:
-    """``python -m bench.ivr_server`` as a child; talks to it over stdin/stdout."""
+    """``python -m bench.ivr_server`` (or another server ``module`` speaking the same stdin
+    protocol, e.g. :mod:`bench.agi_echo`) as a child; talks to it over stdin/stdout."""
 
     def __init__(self, db_url: str, sounds: Path, log_file: Path, log_level: str = "INFO",
-                 extra: Sequence[str] = ()) -> None:
-        cmd = [sys.executable, "-m", "bench.ivr_server", "--db-url", db_url,
+                 extra: Sequence[str] = (), module: str = "bench.ivr_server") -> None:
+        cmd = [sys.executable, "-m", module, "--db-url", db_url,
                "--sounds", str(sounds), "--log-file", str(log_file),
                "--log-level", log_level, *extra]
         env = dict(os.environ)
@@ -288,50 +309,161 @@ class IvrProcess:
                 self.proc.wait()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerGroup:
+    """``count`` server processes; with more than one they share a port (``SO_REUSEPORT``),
+    as ``registratura ivr --workers N`` runs the product."""
+
+    def __init__(self, count: int, start: Any) -> None:
+        """``start(index, extra_args)`` starts one :class:`IvrProcess`."""
+        self.procs: list[IvrProcess] = []
+        shared = [] if count == 1 else ["--port", str(_free_port()), "--reuse-port"]
+        try:
+            for index in range(count):
+                self.procs.append(start(index, shared))
+        except BaseException:
+            self.stop()
+            raise
+        self.host, self.port = self.procs[0].host, self.procs[0].port
+        self.pid = self.procs[0].pid
+
+    def stats(self) -> list[dict[str, Any]]:
+        return [p.stats() for p in self.procs]
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.stop()
+
+
+def merged(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """The workers' stats as one server's: samples together, counters summed."""
+    out = dict(stats[0])
+    out["samples"] = [s for st in stats for s in st["samples"]]
+    for key in ("calls_started", "calls_failed", "db_connects"):
+        out[key] = sum(st.get(key, 0) for st in stats)
+    out["cache"] = {k: sum(st["cache"][k] for st in stats) for k in stats[0]["cache"]}
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # One run
 # --------------------------------------------------------------------------------------------
 
 
-def _run_calls(ivr: IvrProcess, sounds: Path, patients: list[BenchPatient], digits: list[str],
-               scale: float, ramp: float, seed: int) -> list[CallResult]:
-    n = len(patients)
-    results = [CallResult() for _ in range(n)]
-    master = random.Random(seed)
-    offsets = sorted(master.uniform(0, ramp) for _ in range(n))
-    t0 = time.monotonic()
+@dataclass
+class CallerPlan:
+    """Who calls, pressing which specialty, starting when, at what pace."""
+
+    host: str
+    port: int
+    sounds: Path
+    patients: list[BenchPatient]
+    digits: list[str]
+    offsets: list[float]
+    scale: float
+    seed: int
+
+
+def _call_threads(plan: CallerPlan, indices: Sequence[int], t0: float,
+                  done: Any = None) -> list[tuple[int, CallResult]]:
+    """Run the calls ``indices`` of the plan, one thread each; ``done`` (a shared counter
+    with ``get_lock()``/``value``, optional) counts finished calls."""
+    results = {i: CallResult() for i in indices}
 
     def one(i: int) -> None:
-        delay = t0 + offsets[i] - time.monotonic()
+        delay = t0 + plan.offsets[i] - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        caller = BookingCaller(patients[i], digits[i], scale, random.Random(seed * 100_003 + i))
+        caller = BookingCaller(plan.patients[i], plan.digits[i], plan.scale,
+                               random.Random(plan.seed * 100_003 + i))
         res = results[i]
         res.started = time.monotonic()
         try:
-            transcript = AsteriskCall(ivr.host, ivr.port, caller_number=patients[i].phone,
-                                      sounds_dir=sounds, caller=caller,
+            transcript = AsteriskCall(plan.host, plan.port, caller_number=plan.patients[i].phone,
+                                      sounds_dir=plan.sounds, caller=caller,
                                       idle_timeout=120.0).run()
             _classify(res, transcript, caller)
         except (AgiUnreachable, SimulatorError, OSError) as exc:
             res.outcome, res.reason = "error", f"{type(exc).__name__}: {exc}"[:120]
         finally:
             res.ended = time.monotonic()
+            if done is not None:
+                with done.get_lock():
+                    done.value += 1
 
     threading.stack_size(1024 * 1024)
-    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in indices]
     for t in threads:
         t.start()
-    with progress_bar(f"{n} calls", n) as advance:
-        while True:
-            done = sum(1 for r in results if r.ended)
-            advance(completed=done, total=n)
-            if done == n:
-                break
-            time.sleep(0.5)
     for t in threads:
         t.join()
-    return results
+    return list(results.items())
+
+
+def _caller_process(plan: CallerPlan, indices: list[int], t0: float, done: Any,
+                    out: Any) -> None:
+    """One process of simulated Asterisk channels (``--caller-procs``): results and its CPU
+    seconds go back through ``out``."""
+    rows = _call_threads(plan, indices, t0, done)
+    times = os.times()
+    out.put((rows, times.user + times.system))
+
+
+def _run_calls(plan: CallerPlan, procs: int) -> tuple[list[CallResult], float]:
+    """All calls of the plan; returns the results (in plan order) and the CPU seconds the
+    caller side used (this process, or the sum of its caller processes)."""
+    n = len(plan.patients)
+    if procs <= 1:
+        import multiprocessing
+
+        done = multiprocessing.Value("i", 0)
+        cpu0 = sum(os.times()[:2])
+        holder: list[list[tuple[int, CallResult]]] = []
+        runner = threading.Thread(target=lambda: holder.append(
+            _call_threads(plan, range(n), time.monotonic(), done)), daemon=True)
+        runner.start()
+        _progress(n, done, runner.is_alive)
+        runner.join()
+        return [r for _, r in sorted(holder[0], key=lambda ir: ir[0])], \
+            sum(os.times()[:2]) - cpu0
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    done = ctx.Value("i", 0)
+    out = ctx.Queue()
+    t0 = time.monotonic() + 5.0  # CLOCK_MONOTONIC is machine-wide: one start for all
+    children = [ctx.Process(target=_caller_process,
+                            args=(plan, list(range(k, n, procs)), t0, done, out), daemon=True)
+                for k in range(procs)]
+    for c in children:
+        c.start()
+    _progress(n, done, lambda: any(c.is_alive() for c in children))
+    rows: list[tuple[int, CallResult]] = []
+    cpu = 0.0
+    for _ in children:
+        part, seconds = out.get(timeout=600)
+        rows += part
+        cpu += seconds
+    for c in children:
+        c.join()
+    return [r for _, r in sorted(rows, key=lambda ir: ir[0])], cpu
+
+
+def _progress(n: int, done: Any, alive: Any) -> None:
+    with progress_bar(f"{n} calls", n) as advance:
+        while True:
+            count = done.value
+            advance(completed=count, total=n)
+            if count >= n or not alive():
+                break
+            time.sleep(0.5)
 
 
 def _plateau(results: list[CallResult], share: float = 0.9) -> tuple[float, float, int]:
@@ -491,39 +623,198 @@ def _short(frame: str) -> str:
     return f"{name} ({file})" if file else name
 
 
+def _outcomes(results: list[CallResult]) -> tuple[dict[str, int], dict[str, int]]:
+    outcomes: dict[str, int] = defaultdict(int)
+    reasons: dict[str, int] = defaultdict(int)
+    for r in results:
+        outcomes[r.outcome] += 1
+        if r.reason:
+            reasons[r.reason] += 1
+    return dict(outcomes), dict(reasons)
+
+
+def _worker_rows(before: list[dict[str, Any]], after: list[dict[str, Any]],
+                 wall: float) -> list[dict[str, Any]]:
+    """Per server process: calls served, CPU (share of one core over the run), peak RSS."""
+    rows = []
+    for b, a in zip(before, after, strict=True):
+        cpu = a["cpu_user_s"] + a["cpu_system_s"] - b["cpu_user_s"] - b["cpu_system_s"]
+        rows.append({"calls": a["calls_started"] - b["calls_started"],
+                     "cpu_seconds": round(cpu, 1), "cpu_share_of_one_core": round(cpu / wall, 3),
+                     "rss_start_mb": round(b["proc"].get("VmRSS", 0) / 1024, 1),
+                     "rss_peak_mb": round(a["proc"].get("VmHWM", 0) / 1024, 1)})
+    return rows
+
+
+def _record_script(group: ServerGroup, sounds: Path, patient: BenchPatient) -> list[str]:
+    """One real booking call against the IVR (a patient kept out of the run): its command
+    lines are what the echo server replays."""
+    caller = BookingCaller(patient, "1", 0.0, random.Random(0))
+    transcript = AsteriskCall(group.host, group.port, caller_number=patient.phone,
+                              sounds_dir=sounds, caller=caller, idle_timeout=60.0).run()
+    if not any(s.startswith("Вы записаны") for s in transcript.said):
+        raise RuntimeError(f"the script call did not book: {transcript.said[-3:]}")
+    return transcript.commands
+
+
+def _echo_run(plan: CallerPlan, script: list[str], args: argparse.Namespace, work: Path,
+              ) -> dict[str, Any]:
+    """The same callers against the bare FastAGI server (:mod:`bench.agi_echo`)."""
+    script_file = work / "echo-script.txt"
+    script_file.write_text("\n".join(script) + "\n", encoding="utf-8")
+    n = len(plan.patients)
+    group = ServerGroup(args.workers, lambda i, shared: IvrProcess(
+        "none", plan.sounds, work / f"echo-{n}-{i}.log", extra=["--script", str(script_file),
+                                                                   *shared],
+        module="bench.agi_echo"))
+    try:
+        before = group.stats()
+        started = time.monotonic()
+        run_plan = CallerPlan(group.host, group.port, plan.sounds, plan.patients, plan.digits,
+                              plan.offsets, plan.scale, plan.seed)
+        results, caller_cpu = _run_calls(run_plan, args.caller_procs or _caller_procs(n))
+        wall = time.monotonic() - started
+        after = group.stats()
+    finally:
+        group.stop()
+    window = _plateau(results)
+    outcomes, reasons = _outcomes(results)
+    return {"latency": _analyse(merged(after), window[:2]), "outcomes": outcomes,
+            "reasons": reasons, "peak_concurrent": window[2],
+            "workers": _worker_rows(before, after, wall),
+            "caller_cpu_share_of_one_core": round(caller_cpu / wall, 2),
+            "script_commands": len(script)}
+
+
+class PgWatch:
+    """PostgreSQL's side of a run, sampled every second from the benchmark process: what the
+    run's backends are doing (``pg_stat_activity``: active, idle in transaction, waiting on a
+    lock...) and, when the benchmark started the server itself, the CPU its processes used."""
+
+    def __init__(self, host: DbHost, url: str) -> None:
+        self.host, self.db = host, url.rsplit("/", 1)[1]
+        self.states: dict[str, int] = defaultdict(int)
+        self.samples = 0
+        self.peak_backends = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.cpu0 = self._cpu()
+
+    def _postmaster(self) -> int | None:
+        server = getattr(self.host, "_server", None)
+        try:
+            return int((server.data / "postmaster.pid").read_text().split()[0])  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError, IndexError):
+            return None
+
+    def _cpu(self) -> float | None:
+        """CPU seconds of the postmaster and its children (live ones and reaped ones)."""
+        root = self._postmaster()
+        if root is None:
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(entry.name), int(fields[1])
+            if pid == root:
+                total += sum(int(f) for f in fields[11:15]) / tick  # + reaped children
+            elif ppid == root:
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def _run(self) -> None:
+        import psycopg
+
+        assert self.host.admin_url is not None
+        dsn = self.host.admin_url.replace("postgresql+psycopg://", "postgresql://")
+        with contextlib.suppress(Exception), psycopg.connect(dsn, autocommit=True) as conn:
+            while not self._stop.wait(1.0):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = %s", (self.db,)).fetchall()
+                self.samples += 1
+                self.peak_backends = max(self.peak_backends, len(rows))
+                for state, wtype, wevent in rows:
+                    key = state or "?"
+                    if wtype and wtype not in ("Client",):
+                        key += f" / {wtype}:{wevent}"
+                    self.states[key] += 1
+
+    def __enter__(self) -> PgWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def report(self, wall: float) -> dict[str, Any]:
+        cpu1 = self._cpu()
+        mean = {k: round(v / max(1, self.samples), 1)
+                for k, v in sorted(self.states.items(), key=lambda kv: -kv[1])[:8]}
+        out: dict[str, Any] = {"backends_peak": self.peak_backends,
+                               "mean_backends_by_state": mean}
+        if self.cpu0 is not None and cpu1 is not None:
+            out["cpu_seconds"] = round(cpu1 - self.cpu0, 1)
+            out["cpu_share_of_one_core"] = round((cpu1 - self.cpu0) / wall, 2)
+        return out
+
+
+def _caller_procs(n: int) -> int:
+    """Default caller processes: one per 1,000 channels."""
+    return max(1, -(-n // 1000))
+
+
 def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: int,
               args: argparse.Namespace, work: Path, profile: bool) -> dict[str, Any]:
     url = template_url
     sounds = work / "sounds"
-    log_file = work / f"ivr-{host.kind}-{n}.log"
     pool = ["--pool-size", str(args.pool_size)] if args.pool_size else []
-    ivr = IvrProcess(url, sounds, log_file, args.server_log_level, pool)
+    # Every worker may be handed more than its share (the kernel hashes, it does not count).
+    cap = ["--max-calls", str(n + 10)]
+    group = ServerGroup(args.workers, lambda i, shared: IvrProcess(
+        url, sounds, work / f"ivr-{host.kind}-{n}-{i}.log", args.server_log_level,
+        [*pool, *cap, *shared]))
+    rnd = random.Random(args.seed + n)
+    chosen = patients[:n]
+    weights = [4, 1, 1, 1, 1]
+    digits = [str(rnd.choices(range(1, 6), weights)[0]) for _ in chosen]
+    ramp = max(args.ramp * args.time_scale, 2.0)
+    master = random.Random(args.seed)
+    offsets = sorted(master.uniform(0, ramp) for _ in range(n))
+    plan = CallerPlan(group.host, group.port, sounds, chosen, digits, offsets,
+                      args.time_scale, args.seed)
+    procs = args.caller_procs or _caller_procs(n)
     try:
-        before = ivr.stats()
-        rnd = random.Random(args.seed + n)
-        chosen = patients[:n]
-        weights = [4, 1, 1, 1, 1]
-        digits = [str(rnd.choices(range(1, 6), weights)[0]) for _ in chosen]
-        ramp = max(args.ramp * args.time_scale, 2.0)
+        script = [] if args.no_echo else _record_script(group, sounds, patients[n])
+        before = group.stats()
         spy = None
         profile_file = work / f"profile-{host.kind}-{n}.txt"
         if profile:
             expected = ramp + 100 * args.time_scale
-            spy = _profile(ivr.pid, max(10, int(expected * 0.8)), profile_file)
+            spy = _profile(group.pid, max(10, int(expected * 0.8)), profile_file)
         load_before = os.getloadavg()
+        watch = PgWatch(host, url) if host.kind == "postgres" else None
         started = time.monotonic()
-        results = _run_calls(ivr, sounds, chosen, digits, args.time_scale, ramp, args.seed)
+        with watch or contextlib.nullcontext():
+            results, caller_cpu = _run_calls(plan, procs)
         wall = time.monotonic() - started
         load_after = os.getloadavg()
-        after = ivr.stats()
+        after = group.stats()
         if spy is not None:
             if spy.poll() is None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its output and exits
             spy.wait(timeout=120)
     finally:
-        ivr.stop()
+        group.stop()
     window = _plateau(results)
-    analysis = _analyse(after, window[:2])
+    analysis = _analyse(merged(after), window[:2])
     container = make_container(url)
     try:
         checks = {
@@ -535,37 +826,44 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
         }
     finally:
         container.dispose()
-    outcomes: dict[str, int] = defaultdict(int)
-    reasons: dict[str, int] = defaultdict(int)
-    for r in results:
-        outcomes[r.outcome] += 1
-        if r.reason:
-            reasons[r.reason] += 1
+    outcomes, reasons = _outcomes(results)
     durations = [r.ended - r.started for r in results]
-    cpu = (after["cpu_user_s"] + after["cpu_system_s"]
-           - before["cpu_user_s"] - before["cpu_system_s"])
+    workers = _worker_rows(before, after, wall)
+    cpu = sum(w["cpu_seconds"] for w in workers)
     commands = sum(r.commands for r in results)
     out: dict[str, Any] = {
         "concurrent_calls": n, "peak_concurrent": window[2],
         "plateau_seconds": round(window[1] - window[0], 1),
         "time_scale": args.time_scale, "ramp_s": ramp, "wall_s": round(wall, 1),
-        "outcomes": dict(outcomes), "reasons": dict(reasons),
+        "outcomes": outcomes, "reasons": reasons,
         "collisions": sum(r.collisions for r in results),
         "unexpected_prompts": sorted({u for r in results for u in r.unexpected})[:10],
         "call_seconds": {"p50": round(pct(durations, 50), 1), "max": round(max(durations), 1)},
         "agi_commands": commands, "commands_per_s": round(commands / wall, 1),
         "loadavg_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
-        "profiled": profile,
+        "profiled": profile, "worker_processes": args.workers,
+        "clinics": getattr(args, "_clinics", None),
+        "callers": {"processes": procs,
+                    "cpu_share_of_one_core": round(caller_cpu / wall, 2)},
         "server": {
-            "rss_start_mb": round(before["proc"].get("VmRSS", 0) / 1024, 1),
-            "rss_peak_mb": round(after["proc"].get("VmHWM", 0) / 1024, 1),
+            "rss_start_mb": round(max(w["rss_start_mb"] for w in workers), 1),
+            "rss_peak_mb": round(max(w["rss_peak_mb"] for w in workers), 1),
             "cpu_seconds": round(cpu, 1), "cpu_share_of_one_core": round(cpu / wall, 2),
-            "calls_failed": after["calls_failed"],
-            "renders_during_run": after["cache"]["misses"] - before["cache"]["misses"],
-            "db_connections_opened": after.get("db_connects", 0) - before.get("db_connects", 0),
+            "calls_failed": sum(a["calls_failed"] for a in after),
+            "renders_during_run": sum(a["cache"]["misses"] - b["cache"]["misses"]
+                                      for a, b in zip(after, before, strict=True)),
+            "db_connections_opened": sum(a.get("db_connects", 0) - b.get("db_connects", 0)
+                                         for a, b in zip(after, before, strict=True)),
         },
+        "workers": workers,
+        "postgres": watch.report(wall) if watch is not None else None,
         "latency": analysis, **checks,
     }
+    if script:
+        echo = _echo_run(plan, script, args, work)
+        out["echo"] = echo
+        p99, echo_p99 = analysis["after_input"]["p99"], echo["latency"]["after_input"]["p99"]
+        out["ratio_p99_to_echo"] = round(p99 / echo_p99, 2) if echo_p99 > 0 else None
     if profile and profile_file.exists():
         out["profile"] = hot_spots(profile_file)
         keep = RESULTS_DIR / f"calls-profile-{host.kind}-{n}.txt"
@@ -575,11 +873,14 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
     return out
 
 
-def _prepare_template(host: DbHost, n: int) -> tuple[str, list[BenchPatient]]:
+def _prepare_template(host: DbHost, n: int, clinics: int = 0) -> tuple[str, list[BenchPatient]]:
+    """A database with the region (``clinics`` polyclinics, default one per
+    :data:`CALLERS_PER_CLINIC` callers), slots, and ``n + 1`` patients attached round-robin
+    (the last one records the echo server's script)."""
     url = host.create(f"bench_calls_tpl{n}")
     container = make_container(url)
     try:
-        clinics = max(1, -(-n // CALLERS_PER_CLINIC))
+        clinics = clinics or max(1, -(-n // CALLERS_PER_CLINIC))
         with console.status(f"preparing {clinics} polyclinics on {host.kind}"):
             prepare_demo(container)
             region = add_clinics(container, clinics - 1)
@@ -587,7 +888,7 @@ def _prepare_template(host: DbHost, n: int) -> tuple[str, list[BenchPatient]]:
 
             generate_slots(container.uow())
             demo = ClinicRef(*_demo_clinic(container))
-            patients = add_patients(container, n, prefix="55", clinics=[demo, *region])
+            patients = add_patients(container, n + 1, prefix="55", clinics=[demo, *region])
     finally:
         container.dispose()
     if host.kind == "sqlite":
@@ -613,13 +914,41 @@ def _print(kind: str, runs: list[dict[str, Any]]) -> None:
             r["double_bookings"], fmt(a["p50"], 2), fmt(a["p95"], 2), fmt(a["p99"], 2),
             fmt(w["p99"], 2), fmt(anyr["p99"], 2), r["commands_per_s"],
             r["server"]["rss_peak_mb"], fmt(100 * r["server"]["cpu_share_of_one_core"], 0),
+            r.get("worker_processes", 1),
+            fmt(r["echo"]["latency"]["after_input"]["p99"], 2) if r.get("echo") else "—",
+            fmt(r["ratio_p99_to_echo"], 2) if r.get("ratio_p99_to_echo") else "—",
             "—" if ok is None else verdict(ok)])
     print_table(f"calls — {kind} (step latency after caller input, ms, over the plateau)",
                 ["calls", "peak", "booked", "not booked", "slot races", "double",
                  "p50", "p95", "p99", "p99 +tts", "p99 any", "cmd/s", "RSS MB", "CPU %",
-                 f"p99<{TARGET_P99_MS:g}@{TARGET_CALLS}"], rows,
-                caption="CPU % = server CPU time / wall time (100 = one core)")
+                 "workers", "echo p99", "p99 ÷ echo", f"p99<{TARGET_P99_MS:g}"], rows,
+                caption="CPU % = server CPU time / wall time (100 = one core), all workers; "
+                        "RSS = the largest worker's peak; echo = the bare FastAGI server "
+                        "under the same callers, right after")
     biggest = runs[-1]
+    wrows = [[i, w["calls"], w["cpu_seconds"], fmt(100 * w["cpu_share_of_one_core"], 1),
+              w["rss_start_mb"], w["rss_peak_mb"]]
+             for i, w in enumerate(biggest.get("workers", []))]
+    for i, w in enumerate(biggest.get("echo", {}).get("workers", [])):
+        wrows.append([f"echo {i}", w["calls"], w["cpu_seconds"],
+                      fmt(100 * w["cpu_share_of_one_core"], 1), w["rss_start_mb"],
+                      w["rss_peak_mb"]])
+    print_table(f"per worker process at {biggest['concurrent_calls']} calls — {kind}",
+                ["worker", "calls", "CPU s", "CPU % of a core", "RSS start MB",
+                 "RSS peak MB"], wrows)
+    pg = biggest.get("postgres") or {}
+    if pg:
+        cpu = (f"{100 * pg['cpu_share_of_one_core']:.0f} % of a core, "
+               if "cpu_share_of_one_core" in pg else "")
+        console.print(f"  PostgreSQL: {cpu}{pg['backends_peak']} backends at most; mean "
+                      f"backends by state: {pg['mean_backends_by_state']}")
+    callers = biggest.get("callers", {})
+    if callers:
+        echo_share = biggest.get("echo", {}).get("caller_cpu_share_of_one_core")
+        console.print(f"  callers (Asterisk's side): {callers['processes']} process(es), "
+                      f"{100 * callers['cpu_share_of_one_core']:.0f} % of a core in all"
+                      + (f" ({100 * echo_share:.0f} % against the echo server)"
+                         if echo_share is not None else ""))
     qrows = [[q["step"], q["count"], fmt(q["p50"], 2), fmt(q["p99"], 2), fmt(q["max"], 1),
               fmt(q.get("sql_statements", float("nan"))), fmt(q.get("sql_ms", float("nan")), 2),
               fmt(q["mean"], 2)]
@@ -667,8 +996,13 @@ def run(args: argparse.Namespace) -> int:
         with DbHost(kind, args.pg_url) as host:
             work = Path(tempfile.mkdtemp(prefix="reg-bench-calls-", dir=_fast_tmp()))
             runs = []
+            if kind == "sqlite" and args.workers > 1:
+                console.print("[yellow]calls: several workers need PostgreSQL (SQLite "
+                              "serialises writers across processes); skipping SQLite[/yellow]")
+                continue
             for n in sizes:
-                template, patients = _prepare_template(host, n)
+                template, patients = _prepare_template(host, n, args.clinics)
+                args._clinics = args.clinics or max(1, -(-n // CALLERS_PER_CLINIC))
                 runs.append(_run_size(host, template, patients, n, args, work,
                                       profile=args.profile and n == max(sizes)))
                 failed |= runs[-1]["double_bookings"] != 0
@@ -692,7 +1026,8 @@ def _result_name(args: argparse.Namespace) -> str:
     """``calls`` for real-time runs; other pacings and profiled runs get their own files."""
     if args.profile:
         return "calls-profiled"
-    return "calls" if args.time_scale == 1.0 else f"calls-scale{args.time_scale:g}"
+    name = "calls" if args.time_scale == 1.0 else f"calls-scale{args.time_scale:g}"
+    return name if args.workers == 1 else f"{name}-w{args.workers}"
 
 
 def _merge_previous(name: str, kind: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

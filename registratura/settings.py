@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Limits against one client starving the IVR or the console (see README "Security").
     agi_max_calls: int = Field(200, ge=1)  # concurrent FastAGI calls; more are refused
     agi_first_reply_timeout: float = Field(5.0, gt=0)  # a peer silent after its environment
+    # FastAGI worker processes sharing agi_port (SO_REUSEPORT; `registratura ivr --workers N`,
+    # and the IVR under `serve`).  Each has its own database pool and agi_max_calls places.
+    # More than one needs PostgreSQL (see registratura/ivr_workers.py for why not SQLite).
+    ivr_workers: int = Field(1, ge=1, le=64)
     http_limit_concurrency: int = Field(500, ge=1)  # connections+requests; more get 503
     # Console worker processes on the one HTTP address (PostgreSQL only: SQLite keeps one).
     # The HTTP limits above apply per worker.

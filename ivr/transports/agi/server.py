@@ -663,9 +663,18 @@ class _TCPServer(socketserver.ThreadingTCPServer):
     block_on_close = False
     request_queue_size = 512
 
-    def __init__(self, address: tuple[str, int], owner: AgiServer) -> None:
+    def __init__(self, address: tuple[str, int], owner: AgiServer,
+                 reuse_port: bool = False) -> None:
         self.owner = owner
+        self.reuse_port = reuse_port
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        if self.reuse_port:
+            # Several IVR worker processes listen on one port; the kernel spreads new
+            # connections over them (registratura/ivr_workers.py).
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
 
     def get_request(self) -> tuple[socket.socket, Any]:
         if not self.owner._room_for_more():
@@ -791,6 +800,9 @@ class AgiServer:
     :class:`AgiRequest`.  A route returns when its call is over; whatever it raises is logged,
     and unless it was a hangup the server sets ``REG_ESCALATE=1`` and
     ``REG_REASON=system_error`` so the dialplan queues the caller for an agent.
+
+    ``reuse_port=True`` binds with ``SO_REUSEPORT``: several processes (each its own
+    ``AgiServer``) then listen on one address and the kernel spreads the calls over them.
     """
 
     def __init__(
@@ -803,6 +815,7 @@ class AgiServer:
         reply_timeout: float | None = DEFAULT_REPLY_TIMEOUT,
         first_reply_timeout: float | None = DEFAULT_FIRST_REPLY_TIMEOUT,
         max_calls: int = DEFAULT_MAX_CALLS,
+        reuse_port: bool = False,
     ) -> None:
         self.routes: dict[str, Route] = {name.strip("/"): route for name, route in routes.items()}
         self.env_timeout = env_timeout
@@ -816,7 +829,7 @@ class AgiServer:
         self._refuser = _Refuser()
         self.connections_refused = 0
         self.connections_evicted = 0
-        self._server = _TCPServer((host, port), self)
+        self._server = _TCPServer((host, port), self, reuse_port=reuse_port)
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
         self._lock = threading.Lock()
