@@ -116,7 +116,8 @@ class Settings(BaseSettings):
     audiosocket_watchdog_seconds: float = Field(5.0, gt=0)
     audiosocket_max_streams: int = Field(200, ge=1)  # more calls at once stay on the keypad
     audiosocket_max_utterance_seconds: float = Field(10.0, gt=0)  # longer: the turn ends
-    vad_onset_ms: int = Field(200, ge=20)  # voiced audio that stops a prompt
+    # voiced audio that pauses a prompt; the issue's ~150 ms, and short sounds resume it anyway
+    vad_onset_ms: int = Field(160, ge=20)
     vad_end_silence_ms: int = Field(600, ge=100)  # silence that ends a spoken answer
     # A sound shorter than this (a cough, "угу"), followed by the gap's silence, only pauses
     # the prompt, which then carries on; a longer one stops it.

@@ -56,7 +56,7 @@ class VadSettings:
     """
 
     aggressiveness: int = 3
-    onset_ms: int = 200
+    onset_ms: int = 160
     end_silence_ms: int = 600
     backchannel_ms: int = 300
     backchannel_gap_ms: int = 100
