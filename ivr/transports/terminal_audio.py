@@ -44,12 +44,18 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # removed in Python 3.13: the audioop-lts dependency provides it there
 
+from ivr.transports.audiosocket.frames import (
+    KIND_AUDIO,
+    KIND_DTMF,
+    KIND_HANGUP,
+    KIND_UUID,
+    AudioSocketFailure,
+    encode_frame,
+    read_frame,
+)
+
 logger = logging.getLogger(__name__)
 
-KIND_HANGUP = 0x00
-KIND_UUID = 0x01
-KIND_DTMF = 0x03
-KIND_AUDIO = 0x10
 SAMPLE_RATE = 8000
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono
 FRAME_SECONDS = 0.02
@@ -290,7 +296,7 @@ class _Connection:
 
     def send(self, kind: int, payload: bytes = b"") -> None:
         with self._lock, contextlib.suppress(OSError):
-            self.sock.sendall(struct.pack("!BH", kind, len(payload)) + payload)
+            self.sock.sendall(encode_frame(kind, payload))
 
     def speak(self, pcm: bytes) -> float:
         """Queue ``pcm`` as the caller's voice; returns its length in seconds."""
@@ -316,13 +322,10 @@ class _Connection:
     def _receive(self) -> None:
         try:
             while True:
-                header = _exact(self.sock, 3)
-                if header is None:
+                frame = read_frame(self.sock)
+                if frame is None:
                     return
-                kind, length = struct.unpack("!BH", header)
-                payload = _exact(self.sock, length) if length else b""
-                if payload is None:
-                    return
+                kind, payload = frame
                 if kind == KIND_HANGUP:
                     self.ivr_hung_up = True
                     return
@@ -330,7 +333,7 @@ class _Connection:
                     self.last_heard = time.monotonic()
                     self.frames_heard += 1
                     self.on_audio(payload)
-        except OSError:
+        except (OSError, AudioSocketFailure):
             return
         finally:
             self.closed.set()
@@ -352,16 +355,6 @@ def _isatty(stream: TextIO) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
-
-
-def _exact(sock: socket.socket, size: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return bytes(data)
 
 
 class AudioSocketPhone:
