@@ -148,10 +148,12 @@ def _alive(pid: int) -> bool:
 
 def _script(policy: str) -> list[str | None]:
     """Greeting (silence), book, policy, date of birth (the adult's), confirm, therapist,
-    take the first offer."""
+    take the offer -- and, as a caller would, the next one when another caller took that time
+    first (callers released together race for the nearest slots; on a loaded machine more of
+    them meet at the same one)."""
     from .helpers import DOB
 
-    return [None, "1", policy, DOB, "1", "1", "1"]
+    return [None, "1", policy, DOB, "1", "1", "1", "1", "1", "1"]
 
 
 def _phone(prefix: str, index: int) -> str:
