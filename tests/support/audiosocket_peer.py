@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ivr.transports.audiosocket.frames import AudioSocketFailure, encode_frame, read_frame
+
 FRAME_BYTES = 320
 FRAME_SECONDS = 0.02
 SILENCE = b"\x00" * FRAME_BYTES
@@ -57,7 +59,7 @@ class PeerSession:
             self.sock.sendall(data)
 
     def send_frame(self, kind: int, payload: bytes = b"") -> None:
-        self.send_raw(struct.pack("!BH", kind, len(payload)) + payload)
+        self.send_raw(encode_frame(kind, payload))
 
     def press(self, keys: str) -> None:
         """Keys as DTMF frames (kind 0x03, one ASCII byte), 100 ms apart."""
@@ -121,13 +123,10 @@ class PeerSession:
     def receive(self) -> None:
         try:
             while True:
-                header = _exact(self.sock, 3)
-                if header is None:
+                frame = read_frame(self.sock)
+                if frame is None:
                     return
-                kind, length = struct.unpack("!BH", header)
-                payload = _exact(self.sock, length) if length else b""
-                if payload is None:
-                    return
+                kind, payload = frame
                 if kind == 0x00:
                     self.hangup_frame = True
                     return
@@ -135,7 +134,7 @@ class PeerSession:
                     with self._cond:
                         self.heard.append(Heard(time.monotonic(), payload))
                         self._cond.notify_all()
-        except OSError:
+        except (OSError, AudioSocketFailure):
             return
         finally:
             self.closed.set()
@@ -161,16 +160,6 @@ class PeerSession:
                 self.send_frame(0x10, frame)
             index += 1
             time.sleep(max(0.0, start + index * FRAME_SECONDS - time.monotonic()))
-
-
-def _exact(sock: socket.socket, size: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return bytes(data)
 
 
 Scenario = Callable[[PeerSession], None]
