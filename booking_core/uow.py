@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Self
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -47,10 +47,17 @@ class UnitOfWork:
     def _open(self, write: bool) -> None:
         if self._session is not None:
             raise RuntimeError("unit of work is already open")
-        self._session = Session(self.engine, expire_on_commit=False)
+        # A read never flushes: nothing added by mistake can reach the database.
+        self._session = Session(self.engine, expire_on_commit=False, autoflush=write)
         if self._sqlite:
             mode = "IMMEDIATE" if write else "DEFERRED"
             self._session.connection(execution_options={"sqlite_begin": mode})
+        elif not write and self.is_postgres:
+            # Under READ COMMITTED every statement takes its own snapshot, so a read-only
+            # transaction adds nothing but two round trips (BEGIN, ROLLBACK) to each read of
+            # every call step: reads run in autocommit.
+            self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            event.listen(self._session, "before_flush", _refuse_write)
 
     def keep(self, *rows: object) -> None:
         """Hold rows loaded in this unit of work until it closes.
@@ -106,6 +113,11 @@ class UnitOfWorkFactory:
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self.clock, self.rules)
+
+
+def _refuse_write(session: Session, _context: object, _instances: object) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only unit of work cannot write (use 'with uow:')")
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

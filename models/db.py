@@ -10,10 +10,13 @@ classic SQLite deadlock).  A unit of work asks for that by connecting with the e
 from __future__ import annotations
 
 import logging
+import select
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
 
 logger = logging.getLogger(__name__)
@@ -29,14 +32,38 @@ def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0)
     connect_args: dict[str, object] = {"connect_timeout": 5}
     if statement_timeout_ms:
         connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
-        pool_pre_ping=True,  # a dropped connection is replaced, not handed to a call
         connect_args=connect_args,
         hide_parameters=True,  # SQL errors must not carry policy numbers or phones
     )
+    if parsed.get_backend_name() == "postgresql":
+        # A dropped connection is replaced, not handed to a call.  SQLAlchemy's pre-ping would
+        # spend a round trip (SELECT 1) on every checkout, i.e. on every unit of work of every
+        # call step; a pooled connection is idle, so the socket itself tells it was dropped.
+        event.listen(engine, "checkout", _replace_if_dropped)
+    return engine
+
+
+def _replace_if_dropped(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pool checkout hook: raise ``DisconnectionError`` (the pool then opens a new connection)
+    if this idle connection was closed or has anything to read.
+
+    An idle connection is sent nothing unasked, except when its server ends it: a terminated
+    backend (a restart, ``pg_terminate_backend``, a fail-over, a proxy going away) writes its
+    FATAL message and closes the socket, which makes it readable.  A rare harmless message
+    (a NOTICE) costs a reconnect, never a call.
+    """
+    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+        raise DisconnectionError("pooled connection is closed")
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError) as exc:
+        raise DisconnectionError(f"pooled connection unusable: {exc}") from exc
+    if readable:
+        raise DisconnectionError("pooled connection was ended by the server")
 
 
 def _sqlite_engine(url: str) -> Engine:
