@@ -529,13 +529,14 @@ def _exit_on_sigterm() -> None:
 
 def _start_ivr(container: Container, reuse_port: bool = False):  # type: ignore[no-untyped-def]
     """Build the IVR, render its static prompts (progress bar), start the FastAGI server."""
-    from ivr.runtime import IvrRuntime
+    from ivr.runtime import IvrRuntime, settle_heap
 
     runtime = IvrRuntime(container, reuse_port=reuse_port)
     with _progress() as progress:
         task = progress.add_task("Rendering prompts", total=None)
         rendered = runtime.prerender(lambda d, t: progress.update(task, completed=d, total=t))
     console.print(f"Prompts ready ({rendered} rendered).")
+    settle_heap()
     runtime.start()
     host, port = runtime.server.server_address
     console.print(f"FastAGI IVR on agi://{host}:{port}/registry "
@@ -702,7 +703,7 @@ def ivr_worker(
     import os
     import threading
 
-    from ivr.runtime import IvrRuntime
+    from ivr.runtime import IvrRuntime, settle_heap
     from registratura.ivr_workers import report_ready, wait_for_stop, worker_settings
 
     parent = os.getppid()
@@ -718,6 +719,7 @@ def ivr_worker(
     raise_open_files_limit()  # two descriptors per call, agi_max_calls calls
     runtime = IvrRuntime(container, reuse_port=True)
     runtime.prerender()
+    settle_heap()
     runtime.start()
     report_ready(ready_fd if ready_fd >= 0 else None)
     try:
