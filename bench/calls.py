@@ -47,7 +47,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
+import math
 import os
 import random
 import signal
@@ -113,6 +115,9 @@ KEY_S = 0.3
 CALLERS_PER_CLINIC = 50
 #: Probability that a caller takes an offered time (otherwise they press 2, "another time").
 TAKE_OFFER = 0.6
+#: A booking call at real-time pace lasts longer than this (the prompts alone take over a
+#: minute to hear), so ``--steady`` knows how many patients each channel may need.
+SHORTEST_CALL_S = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +135,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool-size", type=int, default=None,
                         help="the IVR's database pool size (default: the product's setting)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--switch-interval", type=float, default=0.0,
+                        help="the IVR processes' sys.setswitchinterval in seconds (0: "
+                             "Python's 0.005)")
     parser.add_argument("--workers", type=int, default=1,
                         help="IVR processes sharing the FastAGI port (SO_REUSEPORT), as "
                              "'registratura ivr --workers N'; PostgreSQL only for N > 1")
@@ -140,6 +148,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "calls)")
     parser.add_argument("--no-echo", action="store_true",
                         help="skip the bare FastAGI echo server baseline")
+    parser.add_argument("--steady", type=float, default=0.0,
+                        help="steady arrivals: each of the N channels calls again (a new "
+                             "patient) as soon as its call ends, for this many seconds after "
+                             "the ramp (set --ramp to about one call's length, 140 s); "
+                             "0 = every channel calls once (the default)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,21 +382,32 @@ class CallerPlan:
     offsets: list[float]
     scale: float
     seed: int
+    #: seconds after the start before which a channel places its next call (0: one call each)
+    redial_until: float = 0.0
+
+    @property
+    def channels(self) -> int:
+        return len(self.offsets)
+
+    def patients_of(self, channel: int) -> range:
+        """The patients channel ``channel`` calls as, in turn (one per call)."""
+        if not self.redial_until:
+            return range(channel, channel + 1)
+        return range(channel, len(self.patients), self.channels)
 
 
-def _call_threads(plan: CallerPlan, indices: Sequence[int], t0: float,
+def _call_threads(plan: CallerPlan, channels: Sequence[int], t0: float,
                   done: Any = None) -> list[tuple[int, CallResult]]:
-    """Run the calls ``indices`` of the plan, one thread each; ``done`` (a shared counter
-    with ``get_lock()``/``value``, optional) counts finished calls."""
-    results = {i: CallResult() for i in indices}
+    """Run the plan's ``channels``, one thread each: a channel places its first call at its
+    offset and, with ``plan.redial_until``, the next one (as the next patient) as soon as
+    a call ends, until that moment.  ``done`` (a shared counter with ``get_lock()``/``value``,
+    optional) counts finished calls.  Returns (patient index, result) per call placed."""
+    results: dict[int, CallResult] = {}
 
-    def one(i: int) -> None:
-        delay = t0 + plan.offsets[i] - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+    def call(i: int) -> None:
         caller = BookingCaller(plan.patients[i], plan.digits[i], plan.scale,
                                random.Random(plan.seed * 100_003 + i))
-        res = results[i]
+        res = results[i] = CallResult()
         res.started = time.monotonic()
         try:
             transcript = AsteriskCall(plan.host, plan.port, caller_number=plan.patients[i].phone,
@@ -398,8 +422,17 @@ def _call_threads(plan: CallerPlan, indices: Sequence[int], t0: float,
                 with done.get_lock():
                     done.value += 1
 
+    def channel(c: int) -> None:
+        delay = t0 + plan.offsets[c] - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        for n, i in enumerate(plan.patients_of(c)):
+            if n and time.monotonic() >= t0 + plan.redial_until:
+                break
+            call(i)
+
     threading.stack_size(1024 * 1024)
-    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in indices]
+    threads = [threading.Thread(target=channel, args=(c,), daemon=True) for c in channels]
     for t in threads:
         t.start()
     for t in threads:
@@ -419,7 +452,9 @@ def _caller_process(plan: CallerPlan, indices: list[int], t0: float, done: Any,
 def _run_calls(plan: CallerPlan, procs: int) -> tuple[list[CallResult], float]:
     """All calls of the plan; returns the results (in plan order) and the CPU seconds the
     caller side used (this process, or the sum of its caller processes)."""
-    n = len(plan.patients)
+    n = plan.channels
+    # with redialling the number of calls is not known in advance: at most one per patient
+    most = len(plan.patients) if plan.redial_until else n
     if procs <= 1:
         import multiprocessing
 
@@ -429,7 +464,7 @@ def _run_calls(plan: CallerPlan, procs: int) -> tuple[list[CallResult], float]:
         runner = threading.Thread(target=lambda: holder.append(
             _call_threads(plan, range(n), time.monotonic(), done)), daemon=True)
         runner.start()
-        _progress(n, done, runner.is_alive)
+        _progress(most, done, runner.is_alive)
         runner.join()
         return [r for _, r in sorted(holder[0], key=lambda ir: ir[0])], \
             sum(os.times()[:2]) - cpu0
@@ -444,7 +479,7 @@ def _run_calls(plan: CallerPlan, procs: int) -> tuple[list[CallResult], float]:
                 for k in range(procs)]
     for c in children:
         c.start()
-    _progress(n, done, lambda: any(c.is_alive() for c in children))
+    _progress(most, done, lambda: any(c.is_alive() for c in children))
     rows: list[tuple[int, CallResult]] = []
     cpu = 0.0
     for _ in children:
@@ -466,19 +501,22 @@ def _progress(n: int, done: Any, alive: Any) -> None:
             time.sleep(0.5)
 
 
-def _plateau(results: list[CallResult], share: float = 0.9) -> tuple[float, float, int]:
-    """(start, end) of the time at least ``share`` of the calls were up at once, and the peak."""
+def _plateau(results: list[CallResult], share: float = 0.9,
+             channels: int = 0) -> tuple[float, float, int]:
+    """(start, end) of the time at least ``share`` of the channels (default: one per call)
+    had a call up at once, and the peak."""
     events = sorted([(r.started, 1) for r in results] + [(r.ended, -1) for r in results])
-    need = max(1, int(len(results) * share))
+    need = max(1, int((channels or len(results)) * share))
     active = peak = 0
     start = end = None
     for at, delta in events:
+        above = active >= need
         active += delta
         peak = max(peak, active)
         if active >= need and start is None:
             start = at
-        if start is not None and active < need and end is None and delta < 0:
-            end = at
+        if above and active < need:
+            end = at  # the last drop below ends it: a redialling channel dips for a moment
     if start is None:
         return events[0][0], events[-1][0], peak
     return start, end if end is not None else events[-1][0], peak
@@ -642,7 +680,8 @@ def _worker_rows(before: list[dict[str, Any]], after: list[dict[str, Any]],
         rows.append({"calls": a["calls_started"] - b["calls_started"],
                      "cpu_seconds": round(cpu, 1), "cpu_share_of_one_core": round(cpu / wall, 3),
                      "rss_start_mb": round(b["proc"].get("VmRSS", 0) / 1024, 1),
-                     "rss_peak_mb": round(a["proc"].get("VmHWM", 0) / 1024, 1)})
+                     "rss_peak_mb": round(a["proc"].get("VmHWM", 0) / 1024, 1),
+                     "gc": a.get("gc", {})})
     return rows
 
 
@@ -662,7 +701,7 @@ def _echo_run(plan: CallerPlan, script: list[str], args: argparse.Namespace, wor
     """The same callers against the bare FastAGI server (:mod:`bench.agi_echo`)."""
     script_file = work / "echo-script.txt"
     script_file.write_text("\n".join(script) + "\n", encoding="utf-8")
-    n = len(plan.patients)
+    n = plan.channels
     group = ServerGroup(args.workers, lambda i, shared: IvrProcess(
         "none", plan.sounds, work / f"echo-{n}-{i}.log", extra=["--script", str(script_file),
                                                                    *shared],
@@ -670,14 +709,13 @@ def _echo_run(plan: CallerPlan, script: list[str], args: argparse.Namespace, wor
     try:
         before = group.stats()
         started = time.monotonic()
-        run_plan = CallerPlan(group.host, group.port, plan.sounds, plan.patients, plan.digits,
-                              plan.offsets, plan.scale, plan.seed)
+        run_plan = dataclasses.replace(plan, host=group.host, port=group.port)
         results, caller_cpu = _run_calls(run_plan, args.caller_procs or _caller_procs(n))
         wall = time.monotonic() - started
         after = group.stats()
     finally:
         group.stop()
-    window = _plateau(results)
+    window = _plateau(results, channels=n)
     outcomes, reasons = _outcomes(results)
     return {"latency": _analyse(merged(after), window[:2]), "outcomes": outcomes,
             "reasons": reasons, "peak_concurrent": window[2],
@@ -776,23 +814,26 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
     url = template_url
     sounds = work / "sounds"
     pool = ["--pool-size", str(args.pool_size)] if args.pool_size else []
+    if args.switch_interval:
+        pool += ["--switch-interval", str(args.switch_interval)]
     # Every worker may be handed more than its share (the kernel hashes, it does not count).
     cap = ["--max-calls", str(n + 10)]
     group = ServerGroup(args.workers, lambda i, shared: IvrProcess(
         url, sounds, work / f"ivr-{host.kind}-{n}-{i}.log", args.server_log_level,
         [*pool, *cap, *shared]))
     rnd = random.Random(args.seed + n)
-    chosen = patients[:n]
+    chosen = patients[:-1]  # the last one records the echo server's script
     weights = [4, 1, 1, 1, 1]
     digits = [str(rnd.choices(range(1, 6), weights)[0]) for _ in chosen]
     ramp = max(args.ramp * args.time_scale, 2.0)
     master = random.Random(args.seed)
     offsets = sorted(master.uniform(0, ramp) for _ in range(n))
     plan = CallerPlan(group.host, group.port, sounds, chosen, digits, offsets,
-                      args.time_scale, args.seed)
+                      args.time_scale, args.seed,
+                      redial_until=(ramp + args.steady * args.time_scale) if args.steady else 0.0)
     procs = args.caller_procs or _caller_procs(n)
     try:
-        script = [] if args.no_echo else _record_script(group, sounds, patients[n])
+        script = [] if args.no_echo else _record_script(group, sounds, patients[-1])
         before = group.stats()
         spy = None
         profile_file = work / f"profile-{host.kind}-{n}.txt"
@@ -813,7 +854,7 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
             spy.wait(timeout=120)
     finally:
         group.stop()
-    window = _plateau(results)
+    window = _plateau(results, channels=n)
     analysis = _analyse(merged(after), window[:2])
     container = make_container(url)
     try:
@@ -835,6 +876,7 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
         "concurrent_calls": n, "peak_concurrent": window[2],
         "plateau_seconds": round(window[1] - window[0], 1),
         "time_scale": args.time_scale, "ramp_s": ramp, "wall_s": round(wall, 1),
+        "arrivals": _arrivals(results, window, args), "calls_placed": len(results),
         "outcomes": outcomes, "reasons": reasons,
         "collisions": sum(r.collisions for r in results),
         "unexpected_prompts": sorted({u for r in results for u in r.unexpected})[:10],
@@ -873,10 +915,20 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
     return out
 
 
-def _prepare_template(host: DbHost, n: int, clinics: int = 0) -> tuple[str, list[BenchPatient]]:
+def _patients_needed(n: int, args: argparse.Namespace) -> int:
+    """Patients for ``n`` channels: one each, or with ``--steady`` one per call a channel can
+    place (a booking call lasts over :data:`SHORTEST_CALL_S` at real-time pace)."""
+    if not args.steady:
+        return n
+    span = (max(args.ramp, 2.0) + args.steady) / SHORTEST_CALL_S
+    return n * (1 + math.ceil(span))
+
+
+def _prepare_template(host: DbHost, n: int, clinics: int = 0,
+                      patients: int = 0) -> tuple[str, list[BenchPatient]]:
     """A database with the region (``clinics`` polyclinics, default one per
-    :data:`CALLERS_PER_CLINIC` callers), slots, and ``n + 1`` patients attached round-robin
-    (the last one records the echo server's script)."""
+    :data:`CALLERS_PER_CLINIC` callers), slots, and ``patients`` (default ``n``) + 1 patients
+    attached round-robin (the last one records the echo server's script)."""
     url = host.create(f"bench_calls_tpl{n}")
     container = make_container(url)
     try:
@@ -888,7 +940,8 @@ def _prepare_template(host: DbHost, n: int, clinics: int = 0) -> tuple[str, list
 
             generate_slots(container.uow())
             demo = ClinicRef(*_demo_clinic(container))
-            patients = add_patients(container, n + 1, prefix="55", clinics=[demo, *region])
+            patients = add_patients(container, (patients or n) + 1, prefix="55",
+                                    clinics=[demo, *region])
     finally:
         container.dispose()
     if host.kind == "sqlite":
@@ -909,7 +962,7 @@ def _print(kind: str, runs: list[dict[str, Any]]) -> None:
         ok = (a["p99"] < TARGET_P99_MS) if r["concurrent_calls"] >= TARGET_CALLS else None
         rows.append([
             r["concurrent_calls"], r["peak_concurrent"],
-            f"{r['outcomes'].get('booked', 0)}/{r['concurrent_calls']}",
+            f"{r['outcomes'].get('booked', 0)}/{r.get('calls_placed', r['concurrent_calls'])}",
             sum(v for k, v in r["outcomes"].items() if k != "booked"), r["collisions"],
             r["double_bookings"], fmt(a["p50"], 2), fmt(a["p95"], 2), fmt(a["p99"], 2),
             fmt(w["p99"], 2), fmt(anyr["p99"], 2), r["commands_per_s"],
@@ -962,6 +1015,13 @@ def _print(kind: str, runs: list[dict[str, Any]]) -> None:
         console.print(f"  {r['concurrent_calls']} calls: machine load average "
                       f"{load.get('before')} → {load.get('after')} (other processes count "
                       f"too){profiled}")
+        arrivals = r.get("arrivals")
+        if arrivals:
+            how = (f"each channel redialled for {arrivals['steady_s']:g} s after the ramp"
+                   if arrivals["model"] == "steady" else "each channel called once")
+            console.print(f"  {r['concurrent_calls']} channels: {r.get('calls_placed')} calls "
+                          f"placed ({how}), {arrivals['starts_per_s_on_plateau']} call starts "
+                          f"a second over the {r['plateau_seconds']} s plateau")
         if r.get("reasons"):
             console.print(f"  {r['concurrent_calls']} calls, not booked: {r['reasons']}")
         if r.get("profile"):
@@ -1001,7 +1061,8 @@ def run(args: argparse.Namespace) -> int:
                               "serialises writers across processes); skipping SQLite[/yellow]")
                 continue
             for n in sizes:
-                template, patients = _prepare_template(host, n, args.clinics)
+                template, patients = _prepare_template(host, n, args.clinics,
+                                                       _patients_needed(n, args))
                 args._clinics = args.clinics or max(1, -(-n // CALLERS_PER_CLINIC))
                 runs.append(_run_size(host, template, patients, n, args, work,
                                       profile=args.profile and n == max(sizes)))
@@ -1023,11 +1084,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _result_name(args: argparse.Namespace) -> str:
-    """``calls`` for real-time runs; other pacings and profiled runs get their own files."""
+    """``calls`` for real-time runs; other pacings, arrivals and profiled runs get their own
+    files."""
     if args.profile:
         return "calls-profiled"
     name = "calls" if args.time_scale == 1.0 else f"calls-scale{args.time_scale:g}"
-    return name if args.workers == 1 else f"{name}-w{args.workers}"
+    name = name if args.workers == 1 else f"{name}-w{args.workers}"
+    return f"{name}-steady" if args.steady else name
+
+
+def _arrivals(results: list[CallResult], window: tuple[float, float, int],
+              args: argparse.Namespace) -> dict[str, Any]:
+    """How calls arrived: all within the ramp (each channel once) or steadily (channels
+    redialling); the rate of call starts over the plateau, calls a second."""
+    lo, hi = window[0], window[1]
+    started = sum(1 for r in results if lo <= r.started <= hi)
+    rate = started / (hi - lo) if hi > lo else 0.0
+    return {"model": "steady" if args.steady else "ramp", "steady_s": args.steady,
+            "starts_per_s_on_plateau": round(rate, 2)}
 
 
 def _merge_previous(name: str, kind: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

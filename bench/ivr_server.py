@@ -71,6 +71,26 @@ def _take() -> tuple[float, int, float]:
 
 
 CONNECTS = [0]
+#: garbage collections during the run: generation -> [count, seconds, longest seconds]
+GC_PAUSES: dict[int, list[float]] = {}
+_gc_started = [0.0]
+
+
+def _time_gc() -> None:
+    """Time the interpreter's garbage collections: a collection stops every thread."""
+    import gc
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            _gc_started[0] = time.perf_counter()
+            return
+        took = time.perf_counter() - _gc_started[0]
+        row = GC_PAUSES.setdefault(info["generation"], [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += took
+        row[2] = max(row[2], took)
+
+    gc.callbacks.append(callback)
 
 
 def _time_sql(engine: Any) -> None:
@@ -150,6 +170,8 @@ def _stats(runtime: Any) -> dict[str, Any]:
         "calls_started": server.calls_started, "calls_failed": server.calls_failed,
         "connections_rejected": server.connections_rejected,
         "active_calls": server.active_calls, "db_connects": CONNECTS[0],
+        "gc": {str(g): {"count": int(r[0]), "seconds": round(r[1], 3),
+                        "longest_ms": round(1000 * r[2], 1)} for g, r in GC_PAUSES.items()},
         "cache": {"hits": cache.hits, "misses": cache.misses, "failures": cache.failures,
                   "render_seconds": cache.render_seconds},
         "monotonic": time.monotonic(),
@@ -227,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.crash_before_commit:
         _crash_before_commit()
 
-    from ivr.runtime import IvrRuntime
+    from ivr.runtime import IvrRuntime, settle_heap
 
     settings = Settings(database_url=args.db_url, secret_key="bench-secret-key-0123456789",  # type: ignore[arg-type]
                         sounds_dir=args.sounds, record_dir=args.sounds / "recordings",
@@ -245,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         _korean_speech(runtime)
     runtime.prerender()
     _time_sql(container.engine)
+    _time_gc()
     render = runtime.cache._render
 
     def timed_render(*a: Any, **kw: Any) -> Any:
@@ -255,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             _render_add(time.monotonic() - t0)
 
     runtime.cache._render = timed_render  # type: ignore[method-assign]
+    settle_heap()  # as registratura's IVR processes do before taking calls
     runtime.start()
     host, port = runtime.server.server_address
     print(f"READY {host} {port} {os.getpid()}", flush=True)
