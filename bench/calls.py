@@ -51,6 +51,7 @@ import dataclasses
 import json
 import math
 import os
+import queue
 import random
 import signal
 import subprocess
@@ -479,13 +480,27 @@ def _run_calls(plan: CallerPlan, procs: int) -> tuple[list[CallResult], float]:
                 for k in range(procs)]
     for c in children:
         c.start()
-    _progress(most, done, lambda: any(c.is_alive() for c in children))
     rows: list[tuple[int, CallResult]] = []
     cpu = 0.0
-    for _ in children:
-        part, seconds = out.get(timeout=600)
-        rows += part
-        cpu += seconds
+    # Results are read as they come: a child cannot exit before its results left the pipe,
+    # so waiting for the children to end first would wait for ever on a large run.
+    with progress_bar(f"{most} calls", most) as advance:
+        for _ in children:
+            while True:
+                advance(completed=done.value, total=most)
+                try:
+                    part, seconds = out.get(timeout=0.5)
+                    break
+                except queue.Empty:
+                    if not any(c.is_alive() for c in children):
+                        try:  # the last one may have ended right after writing
+                            part, seconds = out.get(timeout=5)
+                            break
+                        except queue.Empty:
+                            raise RuntimeError("a caller process ended without its "
+                                               "results") from None
+            rows += part
+            cpu += seconds
     for c in children:
         c.join()
     return [r for _, r in sorted(rows, key=lambda ir: ir[0])], cpu
