@@ -1,9 +1,11 @@
-"""Helpers for streaming-call tests: a tone TTS engine and a leak census of call threads and
-the sockets of the IVR's ports."""
+"""Helpers for streaming-call tests: a tone TTS engine, a voiced test sound, and a leak census
+of call threads and the sockets of the IVR's ports."""
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 import threading
 import time
 import wave
@@ -36,6 +38,16 @@ class ToneEngine:
             w.setsampwidth(2)
             w.setframerate(8000)
             w.writeframes(self.level(text).to_bytes(2, "little", signed=True) * self.frames)
+
+
+def vowel(ms: int, f0: float = 140.0) -> bytes:
+    """A voiced sound (a harmonic series, like a held vowel, "угу", "ага") of ``ms``
+    milliseconds: 8 kHz 16-bit mono, loud enough for the voice activity detector."""
+    n = ms * 8
+    harmonics = [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.5), (5, 0.4), (6, 0.3), (7, 0.25)]
+    return struct.pack(f"<{n}h", *(
+        int(3000 * sum(a * math.sin(2 * math.pi * f0 * k * i / 8000) for k, a in harmonics))
+        for i in range(n)))
 
 
 def call_threads() -> list[str]:

@@ -5,26 +5,16 @@ sound stops it.  No frame of the prompt is lost to a short sound."""
 from __future__ import annotations
 
 import logging
-import math
-import struct
 from dataclasses import replace
 
 import pytest
 
 from ivr.transports.terminal import AsteriskCall
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
-from support.stream_tools import ToneEngine
+from support.stream_tools import ToneEngine, vowel
 
 PROMPT_SECONDS = 2.0
 
-
-def _vowel(ms: int, f0: float = 140.0) -> bytes:
-    """A voiced sound (a harmonic series: a held vowel, "угу") of ``ms`` milliseconds."""
-    n = ms * 8
-    harmonics = [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.5), (5, 0.4), (6, 0.3), (7, 0.25)]
-    return struct.pack(f"<{n}h", *(
-        int(3000 * sum(a * math.sin(2 * math.pi * f0 * k * i / 8000) for k, a in harmonics))
-        for i in range(n)))
 
 
 @pytest.fixture
@@ -53,7 +43,7 @@ def barge_in_call(container, runtime_factory):
 
 def test_a_short_sound_pauses_the_prompt_and_it_carries_on(barge_in_call, caplog):
     caplog.set_level(logging.DEBUG, logger="ivr.transports.audiosocket.call_io")
-    frames = barge_in_call(_vowel(200))
+    frames = barge_in_call(vowel(200))
     assert frames == PROMPT_SECONDS / 0.02  # every frame of the prompt was heard
     turns = [word for r in caplog.records for word in ("paused", "resumed")
              if f": prompt {word} at frame" in r.getMessage()]
@@ -61,5 +51,5 @@ def test_a_short_sound_pauses_the_prompt_and_it_carries_on(barge_in_call, caplog
 
 
 def test_a_longer_sound_stops_the_prompt(barge_in_call):
-    frames = barge_in_call(_vowel(600))
+    frames = barge_in_call(vowel(600))
     assert frames < PROMPT_SECONDS / 0.02 / 2

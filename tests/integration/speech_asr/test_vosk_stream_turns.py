@@ -6,8 +6,6 @@ decoder thread or socket behind."""
 from __future__ import annotations
 
 import logging
-import math
-import struct
 import threading
 import wave
 from dataclasses import replace
@@ -26,7 +24,7 @@ from ivr.transports.audiosocket.stream_call import StreamingCalls
 from ivr.transports.terminal import AsteriskCall
 from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
-from support.stream_tools import census, settles_to
+from support.stream_tools import census, settles_to, vowel
 
 KO_WORDS = ("안녕하세요", "고양이", "바나나", "병원")
 KO_OPERATOR = "병원"  # the test grammar's stand-in for "оператор"
@@ -207,13 +205,6 @@ class _Says:
         raise NotImplementedError
 
 
-def _vowel(ms: int, f0: float = 140.0) -> bytes:
-    n = ms * 8
-    harmonics = [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.5), (5, 0.4), (6, 0.3), (7, 0.25)]
-    return struct.pack(f"<{n}h", *(
-        int(3000 * sum(a * math.sin(2 * math.pi * f0 * k * i / 8000) for k, a in harmonics))
-        for i in range(n)))
-
 
 @pytest.mark.parametrize(("words", "answered"), [("고양이", True), ("", False)],
                          ids=["a-short-word", "a-cough"])
@@ -222,7 +213,7 @@ def test_a_short_sound_over_the_prompt_is_judged_by_its_words(tmp_path, words, a
     """200 ms of voice over a 2 s question: if the recogniser heard a word in it (a short "да")
     it answers the question and the prompt is not resumed; if not (a cough, "угу") the prompt
     carries on to its end and the question waits for an answer."""
-    short = _vowel(200)
+    short = vowel(200)
     harness = Harness(tmp_path, _Says(words), prompt_seconds=2.0, urgent=lambda locale: ())
 
     def scenario(peer: PeerSession) -> None:

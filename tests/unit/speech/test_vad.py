@@ -3,15 +3,14 @@ silence and a short noise burst give nothing."""
 
 from __future__ import annotations
 
-import math
 import random
-import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from speech.vad import FRAME_BYTES, HANGOVER_MS, TurnDetector, VadEvent, VadSettings
+from support.stream_tools import vowel
 
 SILENCE = b"\x00" * FRAME_BYTES
 
@@ -72,14 +71,6 @@ def test_frames_of_another_length_count_as_silence() -> None:
     assert TurnDetector().is_speech(b"\x01\x02" * 100) is False
 
 
-def _vowel(ms: int, f0: float = 140.0) -> bytes:
-    """A voiced sound (a harmonic series, like a held vowel, "угу", "ага") of ``ms``."""
-    n = ms * 8
-    harmonics = [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.5), (5, 0.4), (6, 0.3), (7, 0.25)]
-    return struct.pack(f"<{n}h", *(
-        int(3000 * sum(a * math.sin(2 * math.pi * f0 * k * i / 8000) for k, a in harmonics))
-        for i in range(n)))
-
 
 @pytest.mark.parametrize(("ms", "verdict"), [(200, VadEvent.SHORT), (260, VadEvent.SHORT),
                                              (300, VadEvent.CONFIRMED),
@@ -88,14 +79,14 @@ def test_a_sound_is_judged_by_its_length_after_the_onset(ms: int, verdict: VadEv
     """Onset (the prompt pauses) after 200 ms of voice; then a sound under 300 ms is SHORT (the
     prompt resumes) and a longer one CONFIRMED (it stops); the turn ends either way."""
     detector = TurnDetector()
-    frames = [SILENCE] * 10 + _frames(_vowel(ms)) + [SILENCE] * 40
+    frames = [SILENCE] * 10 + _frames(vowel(ms)) + [SILENCE] * 40
     events = [e for _, e in _events(detector, frames)]
     assert events == [VadEvent.ONSET, verdict, VadEvent.END]
 
 
 def test_a_short_sound_then_speech_pauses_again_in_the_same_turn() -> None:
     detector = TurnDetector()
-    frames = ([SILENCE] * 10 + _frames(_vowel(200)) + [SILENCE] * 15 + _frames(_vowel(600))
+    frames = ([SILENCE] * 10 + _frames(vowel(200)) + [SILENCE] * 15 + _frames(vowel(600))
               + [SILENCE] * 40)
     events = [e for _, e in _events(detector, frames)]
     assert events == [VadEvent.ONSET, VadEvent.SHORT, VadEvent.ONSET, VadEvent.CONFIRMED,
