@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from booking_core.actors import Actor
 from booking_core.errors import NotFound, OtherClinic
@@ -82,18 +82,16 @@ def check_actor(actor: Actor, clinic_id: int | None, what: str = "record") -> No
     ClinicScope.of(actor).check(clinic_id, what)
 
 
+_Scoped = TypeVar("_Scoped", Patient, Doctor)
+
+
 def _as_scope(who: Actor | ClinicScope) -> ClinicScope:
     return who if isinstance(who, ClinicScope) else ClinicScope.of(who)
 
 
 def check_patient(uow: UnitOfWork, actor: Actor | ClinicScope, patient_id: int) -> Patient:
     """The patient, if the actor (or reader) may deal with them; ``not_found`` if none."""
-    scope = _as_scope(actor)
-    patient = uow.session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("patient not found")
-    scope.check(patient.clinic_id, "patient")
-    return patient
+    return _get_in_scope(uow, actor, Patient, patient_id, "patient")
 
 
 def check_appointment(uow: UnitOfWork, actor: Actor | ClinicScope, appt: Appointment) -> None:
@@ -110,9 +108,14 @@ def check_appointment(uow: UnitOfWork, actor: Actor | ClinicScope, appt: Appoint
 
 def check_doctor(uow: UnitOfWork, actor: Actor | ClinicScope, doctor_id: int) -> Doctor:
     """The doctor, if of the actor's (reader's) clinic; ``not_found`` if none."""
-    scope = _as_scope(actor)
-    doctor = uow.session.get(Doctor, doctor_id)
-    if doctor is None:
-        raise NotFound("doctor not found")
-    scope.check(doctor.clinic_id, "doctor")
-    return doctor
+    return _get_in_scope(uow, actor, Doctor, doctor_id, "doctor")
+
+
+def _get_in_scope(uow: UnitOfWork, actor: Actor | ClinicScope, model: type[_Scoped],
+                  row_id: int, what: str) -> _Scoped:
+    """The row by id if it is within the actor's clinic scope; ``not_found`` if none."""
+    row = uow.session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{what} not found")
+    _as_scope(actor).check(row.clinic_id, what)
+    return row
