@@ -40,6 +40,32 @@ class ToneEngine:
             w.writeframes(self.level(text).to_bytes(2, "little", signed=True) * self.frames)
 
 
+class TonePrompts:
+    """Prompt audio for streaming tests: every prompt is one tone file of ``seconds`` (so the
+    caller can talk over it)."""
+
+    def __init__(self, root: Path, seconds: float = 0.5) -> None:
+        self.root = root
+        with wave.open(str(root / "ask.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes((3000).to_bytes(2, "little", signed=True) * int(8000 * seconds))
+
+    def files_for(self, prompt: object) -> list[str]:
+        return [str(self.root / "ask")]
+
+
+def spoken_pcm(workdir: Path, text: str, locale: str = "ko") -> bytes:
+    """``text`` said by espeak-ng as the caller: 8 kHz 16-bit mono PCM."""
+    from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
+
+    wav = workdir / "caller.wav"
+    render_to_asterisk_wav(EspeakNgCliEngine(variant=""), text, locale, wav)
+    with wave.open(str(wav), "rb") as w:
+        return w.readframes(w.getnframes())
+
+
 def vowel(ms: int, f0: float = 140.0) -> bytes:
     """A voiced sound (a harmonic series, like a held vowel, "угу", "ага") of ``ms``
     milliseconds: 8 kHz 16-bit mono, loud enough for the voice activity detector."""

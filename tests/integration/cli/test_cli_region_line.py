@@ -4,17 +4,17 @@ Real processes, real FastAGI over TCP, a temporary SQLite file."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from support.cli_procs import registratura_serving
 
 ROOT = Path(__file__).resolve().parents[3]
 IVANOV = ("7700000000000123", "05031985", "+79161234567")  # attached to № 3
@@ -45,27 +45,8 @@ def region_ivr(tmp_path: Path) -> Iterator[dict[str, str]]:
     seeded = _cli(env, "seed", "--demo", "--region")
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     assert "4951230007" in seeded.stdout and "Волкова" in seeded.stdout
-    log = (tmp_path / "ivr.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "registratura", "ivr"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", int(env["REGISTRATURA_AGI_PORT"])), timeout=1):
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail("ivr did not start: " + (tmp_path / "ivr.log").read_text())
+    with registratura_serving(["ivr"], env, tmp_path / "ivr.log"):
         yield env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _said(stdout: str) -> list[str]:

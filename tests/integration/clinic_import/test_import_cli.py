@@ -4,18 +4,17 @@ imported doctor.  Real processes, real FastAGI over TCP, a temporary SQLite file
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from support.cli_procs import registratura_serving
 from support.import_files import EXAMPLES, ROOT
 
 PATIENT = "5077000000000007"  # the first row of examples/import (Смирнов, district 1)
@@ -50,27 +49,8 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def served(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "registratura", "serve", "--no-seed-demo"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", int(env["REGISTRATURA_AGI_PORT"])), timeout=1):
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail("serve did not start: " + (tmp_path / "serve.log").read_text())
+    with registratura_serving(["serve", "--no-seed-demo"], env, tmp_path / "serve.log"):
         yield env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.mark.slow

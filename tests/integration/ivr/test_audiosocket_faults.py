@@ -55,18 +55,6 @@ def _assert_nothing_left(rt, before: Census) -> None:
     assert after.sockets == before.sockets
 
 
-def _press_at_each_question(first: str, *answers: str):
-    def scenario(peer: PeerSession) -> None:
-        peer.wait_heard(3)
-        peer.press(first)
-        for keys in answers:
-            mark = peer.mark()
-            assert peer.wait_quiet(since=mark), "no question came"
-            peer.press(keys)
-        peer.closed.wait(30)
-    return scenario
-
-
 # -- the watchdog: keypad path ---------------------------------------------------------------
 
 

