@@ -8,9 +8,8 @@ and PostgreSQL alike; the code only turns the violation into :class:`SlotTaken`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -18,13 +17,13 @@ from booking_core import audit, notifications, waiting_list
 from booking_core.actors import Actor
 from booking_core.commands import BookSlot, Cancel, Reschedule
 from booking_core.eligibility import (
-    check_channel_open,
     check_patient_may_book,
     get_patient,
     get_patient_and_block,
 )
 from booking_core.errors import (
     ArrivalOutsideWindow,
+    ChannelClosed,
     DomainError,
     HoldExpired,
     InvalidInput,
@@ -44,23 +43,21 @@ from booking_core.scope import (
     check_appointment,
     check_doctor,
 )
+from booking_core.slot_facts import LIVE_FUTURE, SlotFacts, load_slot_facts
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView
 from models.tables import (
     Appointment,
     AppointmentStatus,
-    Clinic,
+    ChannelRestriction,
     Doctor,
-    DoctorAbsence,
     IdempotencyKey,
-    Patient,
     Slot,
     Specialty,
 )
 
 logger = logging.getLogger(__name__)
 
-LIVE_FUTURE = (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
 AUDIT_FIELDS = ("status", "slot_id", "starts_at", "doctor_id", "confirmation_code")
 ARRIVAL_FIELDS = (*AUDIT_FIELDS, "arrived_at")
 ARRIVED = (AppointmentStatus.COMPLETED, AppointmentStatus.WALK_IN)
@@ -357,7 +354,9 @@ def _book_in_tx(
     hold: bool, rescheduled_from: int | None = None, for_waitlist: bool = False,
 ) -> AppointmentView:
     patient, block = get_patient_and_block(uow, patient_id, uow.clock.today(), lock=True)
-    slot, doctor, spec = _load_slot(uow, slot_id)
+    code = new_confirmation_code()
+    facts = load_slot_facts(uow, slot_id, patient_id=patient_id, channel=actor.channel, code=code)
+    slot, doctor, spec = facts.slot, facts.doctor, facts.specialty
     uow.keep(patient)  # the SMS facts read the patient again before the commit
     check_actor(actor, patient.clinic_id, "patient")  # a per-clinic user books for their own
     check_actor(actor, doctor.clinic_id, "doctor")
@@ -367,17 +366,19 @@ def _book_in_tx(
         raise WrongClinic("remote booking is only to the attached clinic")
     referral = check_patient_may_book(uow, patient, spec, actor.channel, referral_id,
                                       on=slot.starts_at.date(), block=block)
-    _check_slot_bookable(uow, slot, actor.channel)
-    check_channel_open(uow, doctor.clinic_id, actor.channel, spec.id, doctor.id,  # type: ignore[arg-type]
-                       slot.starts_at.date())
-    _check_limits(uow, patient, spec, slot)
-    _cancel_expired_holds(uow, slot_id)
+    _check_slot_bookable(uow, facts, actor.channel)
+    _check_channel_open(uow, facts)
+    _check_limits(uow, facts)
+    if facts.expired_hold:
+        _cancel_expired_holds(uow, slot_id)
+    if facts.code_taken:  # drawn again only on a clash
+        code = _unique_code(uow)
     now_utc = uow.clock.now_utc()
     appt = Appointment(
         slot_id=slot.id, patient_id=patient.id, doctor_id=doctor.id, specialty_id=spec.id,  # type: ignore[arg-type]
         starts_at=slot.starts_at,
         status=AppointmentStatus.PENDING if hold else AppointmentStatus.BOOKED,
-        channel=actor.channel, confirmation_code=_unique_code(uow), created_by=actor.label,
+        channel=actor.channel, confirmation_code=code, created_by=actor.label,
         created_at=now_utc, updated_at=now_utc,
         hold_expires_at=now_utc + timedelta(minutes=uow.rules.hold_minutes) if hold else None,
         referral_id=referral.id if referral else None, rescheduled_from_id=rescheduled_from,
@@ -399,74 +400,34 @@ def _book_in_tx(
     return AppointmentView.of(appt, doctor, spec, slot.cabinet)
 
 
-def _load_slot(uow: UnitOfWork, slot_id: int) -> tuple[Slot, Doctor, Specialty]:
-    """A slot with its doctor and specialty in one query.
-
-    The doctor's clinic comes along and, like the rest, is kept for the unit of work: the
-    booking SMS names it, so its facts need no further query.
-    """
-    row = uow.session.exec(
-        select(Slot, Doctor, Specialty, Clinic)
-        .join(Doctor, col(Doctor.id) == Slot.doctor_id)
-        .join(Specialty, col(Specialty.id) == Doctor.specialty_id)
-        .join(Clinic, col(Clinic.id) == Doctor.clinic_id)
-        .where(Slot.id == slot_id)
-    ).first()
-    if row is None:
-        raise NotFound("slot not found")
-    slot, doctor, spec, clinic = row
-    uow.keep(slot, doctor, spec, clinic)
-    return slot, doctor, spec
-
-
-def _check_slot_bookable(uow: UnitOfWork, slot: Slot, channel: str) -> None:
+def _check_slot_bookable(uow: UnitOfWork, facts: SlotFacts, channel: str) -> None:
     now = uow.clock.now_local()
-    if slot.starts_at <= now:
+    starts_at = facts.slot.starts_at
+    if starts_at <= now:
         raise SlotUnavailable("slot is in the past")
     start, end = booking_window(channel, now, uow.rules)
-    if not start <= slot.starts_at < end:
+    if not start <= starts_at < end:
         raise SlotUnavailable("slot is outside the booking window of this channel")
-    day = slot.starts_at.date()
-    absent = uow.session.exec(
-        select(DoctorAbsence.id).where(
-            DoctorAbsence.doctor_id == slot.doctor_id,
-            DoctorAbsence.starts_on <= day,
-            DoctorAbsence.ends_on >= day,
-        )
-    ).first()
-    if absent is not None:
+    if facts.doctor_absent:
         raise SlotUnavailable("doctor is absent that day")
 
 
-def _check_limits(uow: UnitOfWork, patient: Patient, spec: Specialty, slot: Slot) -> None:
+def _check_channel_open(uow: UnitOfWork, facts: SlotFacts) -> None:
+    """Rule 13: refuse a remote booking on a day the channel is closed for the specialty or
+    the doctor (the facts name the restriction only on remote channels)."""
+    if facts.closing_restriction_id is None:
+        return
+    restriction = uow.session.get(ChannelRestriction, facts.closing_restriction_id)
+    raise ChannelClosed("channel closed for this specialty or doctor",
+                        reason=restriction.reason if restriction is not None else None)
+
+
+def _check_limits(uow: UnitOfWork, facts: SlotFacts) -> None:
     """Rule 9: one future appointment per specialty, at most N a day."""
-    now_utc = uow.clock.now_utc()
-    not_expired = (Appointment.status != AppointmentStatus.PENDING) | (
-        col(Appointment.hold_expires_at) >= now_utc
-    )
-    same_specialty = (
-        col(Appointment.status).in_(LIVE_FUTURE)
-        & (Appointment.specialty_id == spec.id)
-        & (Appointment.starts_at > uow.clock.now_local())
-    )
-    day_start = datetime.combine(slot.starts_at.date(), time.min)
-    # Every visit that day counts, also ones already completed or walked in.
-    same_day = (
-        (Appointment.status != AppointmentStatus.CANCELLED)
-        & (Appointment.starts_at >= day_start)
-        & (Appointment.starts_at < day_start + timedelta(days=1))
-    )
-    # Both counts in one statement: the patient's rows are few and this is the booking's
-    # hot path.  count(CASE ...) counts the rows where the condition holds.
-    same_specialty_count, same_day_count = uow.session.exec(
-        select(func.count(case((same_specialty, 1))), func.count(case((same_day, 1))))
-        .select_from(Appointment)
-        .where(Appointment.patient_id == patient.id, not_expired, or_(same_specialty, same_day))
-    ).one()
-    if same_specialty_count:
+    if facts.same_specialty:
         raise LimitReached("patient already holds a future appointment with this specialty",
                            limit="per_specialty")
-    if same_day_count >= uow.rules.max_appointments_per_day:
+    if facts.same_day >= uow.rules.max_appointments_per_day:
         raise LimitReached("daily appointment limit reached", limit="per_day")
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from enum import Enum
+from functools import cache
 
-from sqlalchemy import and_, exists
+from sqlalchemy import Date, and_, bindparam, exists
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col, or_, select
 from sqlmodel.sql.expression import Select
 
 from booking_core.errors import (
     AgeMismatch,
     BookingBlocked,
-    ChannelClosed,
     NotFound,
     ReferralRequired,
     WrongClinic,
@@ -62,22 +63,29 @@ def get_patient_and_block(
     The use cases that check eligibility need both; one statement instead of two matters on
     the IVR's hot path.  With ``lock`` the patient row (only) is locked as in :func:`get_patient`.
     """
-    stmt = with_block(select(Patient, NoShowBlock), on).where(Patient.id == patient_id).limit(1)
-    if lock and uow.is_postgres:
-        stmt = stmt.with_for_update(of=Patient)  # type: ignore[arg-type]
-    row = uow.session.exec(stmt).first()
+    stmt = _patient_and_block(lock and uow.is_postgres)
+    row = uow.session.exec(stmt, params={"patient_id": patient_id, "on": on}).first()
     if row is None:
         raise NotFound("patient not found")
     return row[0], row[1]
 
 
-def with_block(stmt: Select, on: date) -> Select:  # type: ignore[type-arg]
+@cache
+def _patient_and_block(lock: bool) -> Select:  # type: ignore[type-arg]
+    """:func:`get_patient_and_block`'s statement, built once (building cost more CPU than
+    running it); ``patient_id`` and ``on`` are bound at execution."""
+    stmt = with_block(select(Patient, NoShowBlock), bindparam("on", type_=Date())).where(
+        Patient.id == bindparam("patient_id")).limit(1)
+    return stmt.with_for_update(of=Patient) if lock else stmt  # type: ignore[arg-type]
+
+
+def with_block(stmt: Select, on: date | BindParameter) -> Select:  # type: ignore[type-arg]
     """``stmt`` (selecting from patient) outer-joined to the no-show block in force on ``on``."""
     return stmt.outerjoin(
         NoShowBlock, and_(NoShowBlock.patient_id == Patient.id, *_block_in_force(on)))
 
 
-def _block_in_force(on: date) -> tuple:  # type: ignore[type-arg]
+def _block_in_force(on: date | BindParameter) -> tuple:  # type: ignore[type-arg]
     return (
         NoShowBlock.blocked_from <= on,
         NoShowBlock.blocked_until >= on,
@@ -92,31 +100,6 @@ def active_block(uow: UnitOfWork, patient_id: int, on: date) -> NoShowBlock | No
     ).first()
 
 
-def restrictions(
-    uow: UnitOfWork, clinic_id: int, channel: str, first: date, last: date,
-    specialty_id: int | None = None, doctor_ids: tuple[int, ...] = (),
-) -> list[ChannelRestriction]:
-    """Restrictions of ``channel`` overlapping [first, last] for a specialty or its doctors."""
-    targets = []
-    if specialty_id is not None:
-        targets.append(ChannelRestriction.specialty_id == specialty_id)
-    if doctor_ids:
-        targets.append(col(ChannelRestriction.doctor_id).in_(doctor_ids))
-    if not targets:
-        return []
-    return list(
-        uow.session.exec(
-            select(ChannelRestriction).where(
-                ChannelRestriction.clinic_id == clinic_id,
-                col(ChannelRestriction.channel).in_((channel, ALL_CHANNELS)),
-                ChannelRestriction.starts_on <= last,
-                ChannelRestriction.ends_on >= first,
-                or_(*targets),
-            )
-        )
-    )
-
-
 def window_restrictions(
     uow: UnitOfWork, clinic_id: int, channel: str, first: date, last: date,
     specialty_ids: tuple[int, ...], *, with_doctors: bool = False,
@@ -126,22 +109,30 @@ def window_restrictions(
     run one per specialty and one more for the doctors (callers filter the rows in Python)."""
     if not specialty_ids:
         return []
+    params = {"clinic_id": clinic_id, "channel": channel, "first": first, "last": last,
+              "specialty_ids": list(specialty_ids)}
+    return list(uow.session.exec(_window_restrictions(with_doctors), params=params))
+
+
+@cache
+def _window_restrictions(with_doctors: bool) -> Select:  # type: ignore[type-arg]
+    """:func:`window_restrictions`' statement, built once; values bound at execution."""
+    specialty_ids = bindparam("specialty_ids", expanding=True)
     targets = [col(ChannelRestriction.specialty_id).in_(specialty_ids)]
     if with_doctors:
         doctors = select(Doctor.id).where(col(Doctor.specialty_id).in_(specialty_ids))
         targets.append(col(ChannelRestriction.doctor_id).in_(doctors))
-    return list(
-        uow.session.exec(
-            select(ChannelRestriction)
-            .where(
-                ChannelRestriction.clinic_id == clinic_id,
-                col(ChannelRestriction.channel).in_((channel, ALL_CHANNELS)),
-                ChannelRestriction.starts_on <= last,
-                ChannelRestriction.ends_on >= first,
-                or_(*targets),
-            )
-            .order_by(col(ChannelRestriction.id))
+    return (
+        select(ChannelRestriction)
+        .where(
+            ChannelRestriction.clinic_id == bindparam("clinic_id"),
+            or_(ChannelRestriction.channel == bindparam("channel"),
+                ChannelRestriction.channel == ALL_CHANNELS),
+            ChannelRestriction.starts_on <= bindparam("last", type_=Date()),
+            ChannelRestriction.ends_on >= bindparam("first", type_=Date()),
+            or_(*targets),
         )
+        .order_by(col(ChannelRestriction.id))
     )
 
 
@@ -221,16 +212,3 @@ def check_patient_may_book(
         if block is not None:
             raise BookingBlocked("remote booking blocked after no-shows", until=block.blocked_until)
     return referral
-
-
-def check_channel_open(
-    uow: UnitOfWork, clinic_id: int, channel: str, specialty_id: int, doctor_id: int, on: date
-) -> None:
-    """Rule 13: refuse a remote booking on a day the channel is closed."""
-    if not is_remote(channel):
-        return
-    found = restrictions(uow, clinic_id, channel, on, on, specialty_id, (doctor_id,))
-    # a restriction naming a doctor closes only that doctor, as the search hides only theirs
-    found = [r for r in found if r.doctor_id in (None, doctor_id)]
-    if found:
-        raise ChannelClosed("channel closed for this specialty or doctor", reason=found[0].reason)

@@ -121,6 +121,16 @@ def test_live_appointments_have_distinct_codes(container):
     assert len(set(codes)) == len(codes)
 
 
+def test_a_drawn_code_a_live_appointment_carries_is_drawn_again(container, monkeypatch):
+    first = book(container, "adult", kashintseva(container, datetime(2026, 9, 8, 8, 0)))
+    # The next booking draws the first one's code, then (on the clash) a free one.
+    draws = iter([first.confirmation_code, "777777"])
+    monkeypatch.setattr(booking, "new_confirmation_code", lambda: next(draws))
+    second = book(container, "elderly", kashintseva(container, datetime(2026, 9, 8, 9, 0)), AGENT)
+    assert second.confirmation_code == "777777"
+    assert row(container, first.id).confirmation_code == first.confirmation_code
+
+
 def test_a_booked_slot_cannot_be_booked_again(container):
     slot = kashintseva(container, datetime(2026, 9, 8, 8, 0))
     book(container, "adult", slot)
