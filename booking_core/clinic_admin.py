@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from sqlalchemy import exists
 from sqlmodel import col, select
+from sqlmodel.sql.expression import Select
 
 from booking_core import audit
 from booking_core.actors import Actor
@@ -103,8 +105,13 @@ def clinic_ready(uow: UnitOfWork) -> bool:
     console and on the phone instead of offering empty menus.
     """
     with uow.reading():
-        return bool(uow.session.exec(
-            select(exists().where(col(Doctor.active).is_(True)))).one())
+        return bool(uow.session.exec(_any_active_doctor()).one())
+
+
+@cache
+def _any_active_doctor() -> Select:  # type: ignore[type-arg]
+    """Built once: every call asks (building cost more CPU than running it)."""
+    return select(exists().where(col(Doctor.active).is_(True)))
 
 
 def clinics(uow: UnitOfWork) -> list[ClinicView]:

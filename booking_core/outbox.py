@@ -33,9 +33,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Insert, and_, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
@@ -111,10 +112,16 @@ def enqueue(uow: UnitOfWork, *, key: str, kind: str, to_phone: str, payload: dic
         "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now,
         "uncertain": False, "created_at": now, "updated_at": now,
     }
-    dialect = postgresql if uow.is_postgres else sqlite
-    stmt = dialect.insert(OutboxMessage).values(**values).on_conflict_do_nothing(
+    return uow.session.exec(_insert(uow.is_postgres), params=values).first() is not None
+
+
+@cache
+def _insert(postgres: bool) -> Insert:
+    """``INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``, built once per
+    dialect (every booking enqueues); the values are bound at execution."""
+    dialect = postgresql if postgres else sqlite
+    return dialect.insert(OutboxMessage).on_conflict_do_nothing(
         index_elements=["idempotency_key"]).returning(OutboxMessage.id)
-    return uow.session.exec(stmt).first() is not None
 
 
 def claim(uow: UnitOfWork, *, worker_id: str = "", limit: int = 20, lease_seconds: float = 120,

@@ -7,10 +7,12 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from itertools import accumulate
 
-from sqlalchemy import and_, exists, insert, not_, or_
+from sqlalchemy import Date, and_, bindparam, exists, insert, not_, or_
 from sqlmodel import col, select
+from sqlmodel.sql.expression import Select
 
 from booking_core.booking import LIVE_FUTURE
 from booking_core.commands import FindSlots
@@ -80,19 +82,8 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
         patient, block = get_patient_and_block(uow, patient_id, uow.clock.today())
         if patient.clinic_id is None:
             return []
-        rows = uow.session.exec(
-            select(Specialty)
-            .where(
-                exists().where(
-                    Doctor.specialty_id == Specialty.id,
-                    Doctor.clinic_id == patient.clinic_id,
-                    col(Doctor.active).is_(True),
-                    # a doctor past their last day no longer makes the specialty bookable
-                    or_(col(Doctor.left_on).is_(None), col(Doctor.left_on) >= uow.clock.today()),
-                )
-            )
-            .order_by(col(Specialty.ivr_order), col(Specialty.name_ru))
-        ).all()
+        rows = uow.session.exec(_specialties_with_doctors(), params={
+            "clinic_id": patient.clinic_id, "today": uow.clock.today()}).all()
         start, end = booking_window(channel, uow.clock.now_local(), uow.rules)
         listed = [spec for spec in rows if _listed(patient, spec, channel, start, end)]
         found = _remote_restrictions(uow, patient.clinic_id, channel, listed, start, end)
@@ -105,21 +96,48 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
         ]
 
 
+@cache
+def _specialties_with_doctors() -> Select:  # type: ignore[type-arg]
+    """Specialties with an active doctor at a clinic (``clinic_id``, ``today`` bound at
+    execution), in menu order; built once, as building cost more CPU than running it."""
+    return (
+        select(Specialty)
+        .where(
+            exists().where(
+                Doctor.specialty_id == Specialty.id,
+                Doctor.clinic_id == bindparam("clinic_id"),
+                col(Doctor.active).is_(True),
+                # a doctor past their last day no longer makes the specialty bookable
+                or_(col(Doctor.left_on).is_(None),
+                    col(Doctor.left_on) >= bindparam("today", type_=Date())),
+            )
+        )
+        .order_by(col(Specialty.ivr_order), col(Specialty.name_ru))
+    )
+
+
 def _held_by_specialty(uow: UnitOfWork, patient_id: int) -> dict[int, int]:
     """specialty id -> the patient's nearest future appointment with it (rule 9's count:
     live statuses, a pending hold only while it lasts)."""
-    rows = uow.session.exec(
+    rows = uow.session.exec(_held_statement(), params={
+        "patient_id": patient_id, "now_local": uow.clock.now_local(),
+        "now_utc": uow.clock.now_utc()}).all()
+    return {spec_id: appt_id for spec_id, appt_id in rows}
+
+
+@cache
+def _held_statement() -> Select:  # type: ignore[type-arg]
+    return (
         select(Appointment.specialty_id, Appointment.id)
         .where(
-            Appointment.patient_id == patient_id,
+            Appointment.patient_id == bindparam("patient_id"),
             col(Appointment.status).in_(LIVE_FUTURE),
-            Appointment.starts_at > uow.clock.now_local(),
+            Appointment.starts_at > bindparam("now_local"),
             or_(Appointment.status != AppointmentStatus.PENDING,
-                col(Appointment.hold_expires_at) >= uow.clock.now_utc()),
+                col(Appointment.hold_expires_at) >= bindparam("now_utc")),
         )
         .order_by(col(Appointment.starts_at).desc())
-    ).all()
-    return {spec_id: appt_id for spec_id, appt_id in rows}
+    )
 
 
 def booking_days(channel: str, uow: UnitOfWork) -> tuple[date, date, int]:
@@ -230,19 +248,25 @@ def _patient_block_and_specialty(
     uow: UnitOfWork, q: FindSlots
 ) -> tuple[Patient, NoShowBlock | None, Specialty]:
     """The patient, their no-show block in force today and the specialty: one round trip."""
-    stmt = (
-        with_block(select(Patient, NoShowBlock, Specialty), uow.clock.today())
-        .outerjoin(Specialty, Specialty.id == q.specialty_id)
-        .where(Patient.id == q.patient_id)
-        .limit(1)
-    )
-    row = uow.session.exec(stmt).first()
+    row = uow.session.exec(_patient_block_specialty_statement(), params={
+        "on": uow.clock.today(), "specialty_id": q.specialty_id,
+        "patient_id": q.patient_id}).first()
     if row is None:
         raise NotFound("patient not found")
     patient, block, spec = row
     if spec is None:
         raise NotFound("specialty not found")
     return patient, block, spec
+
+
+@cache
+def _patient_block_specialty_statement() -> Select:  # type: ignore[type-arg]
+    return (
+        with_block(select(Patient, NoShowBlock, Specialty), bindparam("on", type_=Date()))
+        .outerjoin(Specialty, Specialty.id == bindparam("specialty_id"))
+        .where(Patient.id == bindparam("patient_id"))
+        .limit(1)
+    )
 
 
 def _query_free(
@@ -262,30 +286,46 @@ def _query_free(
         i: d for i, d in doctors.items()
         if (q.doctor_id is None or i == q.doctor_id) and i not in q.exclude_doctor_ids
     }
-    stmt = (
-        select(Slot, Doctor)
-        .join(Doctor, col(Doctor.id) == Slot.doctor_id)
-        .where(Slot.starts_at >= start, Slot.starts_at < end)
-        .where(not_(slot_is_taken(uow.clock.now_utc())))
-    )
-    for cond in _unavailable_periods(absences, found, start, end):
-        stmt = stmt.where(not_(cond))
-    stmt = stmt.order_by(col(Slot.starts_at), col(Slot.doctor_id))
+    hidden = _unavailable_periods(absences, found, start, end)
+    # The usual search hides nothing: its statement is built once (building it cost more CPU
+    # than running it); absences and restrictions add their own conditions.
+    stmt = (_free_statement(tuple(not_(cond) for cond in hidden)) if hidden
+            else _plain_free_statement())
+    params = {"start": start, "end": end, "now_utc": uow.clock.now_utc()}
     if spec.district_based and district_id is not None:
         # District doctor first.  Ordering by "is it the district's doctor" would sort every
         # free slot of the window; two ordered, LIMITed queries stop early instead, and the
         # second runs only when the district's doctors fall short.
         own = [i for i, district in doctors.items() if district == district_id]
-        rows = _free_of(uow, stmt, own, q.limit)
+        rows = _free_of(uow, stmt, params, own, q.limit)
         others = [i for i in doctors if i not in own]
-        rows += _free_of(uow, stmt, others, q.limit - len(rows))
+        rows += _free_of(uow, stmt, params, others, q.limit - len(rows))
     else:
-        rows = _free_of(uow, stmt, list(doctors), q.limit)
+        rows = _free_of(uow, stmt, params, list(doctors), q.limit)
     return [SlotOffer.of(slot, doctor, district_id) for slot, doctor in rows]
 
 
+@cache
+def _plain_free_statement() -> Select:  # type: ignore[type-arg]
+    return _free_statement(())
+
+
+def _free_statement(conditions: tuple) -> Select:  # type: ignore[type-arg]
+    """Free slots among ``doctor_ids`` in [``start``, ``end``), nearest first, at most
+    ``limit`` rows (all bound at execution), and matching all of ``conditions``."""
+    return (
+        select(Slot, Doctor)
+        .join(Doctor, col(Doctor.id) == Slot.doctor_id)
+        .where(Slot.starts_at >= bindparam("start"), Slot.starts_at < bindparam("end"),
+               col(Slot.doctor_id).in_(bindparam("doctor_ids", expanding=True)),
+               not_(slot_is_taken(bindparam("now_utc"))), *conditions)
+        .order_by(col(Slot.starts_at), col(Slot.doctor_id))
+        .limit(bindparam("limit"))
+    )
+
+
 def _free_of(  # type: ignore[no-untyped-def]
-    uow: UnitOfWork, stmt, doctor_ids: list[int], limit: int
+    uow: UnitOfWork, stmt, params: dict, doctor_ids: list[int], limit: int
 ) -> list[tuple[Slot, Doctor]]:
     """The first ``limit`` rows of ``stmt`` among these doctors' slots.
 
@@ -295,7 +335,7 @@ def _free_of(  # type: ignore[no-untyped-def]
     if not doctor_ids or limit <= 0:
         return []
     return list(uow.session.exec(
-        stmt.where(col(Slot.doctor_id).in_(doctor_ids)).limit(limit)).all())
+        stmt, params=params | {"doctor_ids": doctor_ids, "limit": limit}).all())
 
 
 def _doctors_and_absences(
@@ -307,21 +347,27 @@ def _doctors_and_absences(
     The search picks its doctors from these rows and names them in the slot query, which
     lets the database walk a few doctors' slots by index instead of the whole window's.
     """
-    first, last = start.date(), end.date()
-    rows = uow.session.exec(
-        select(Doctor.id, Doctor.district_id, DoctorAbsence.starts_on, DoctorAbsence.ends_on)
-        .outerjoin(DoctorAbsence, and_(
-            DoctorAbsence.doctor_id == Doctor.id,
-            DoctorAbsence.starts_on <= last,
-            DoctorAbsence.ends_on >= first,
-        ))
-        .where(Doctor.clinic_id == clinic_id, Doctor.specialty_id == spec.id,
-               col(Doctor.active).is_(True))
-        .order_by(col(Doctor.id))
-    ).all()
+    rows = uow.session.exec(_doctors_and_absences_statement(), params={
+        "first": start.date(), "last": end.date(), "clinic_id": clinic_id,
+        "specialty_id": spec.id}).all()
     doctors = {doctor_id: district for doctor_id, district, _, _ in rows}
     absences = [(doctor_id, lo, hi) for doctor_id, _, lo, hi in rows if lo is not None]
     return doctors, absences  # type: ignore[return-value]
+
+
+@cache
+def _doctors_and_absences_statement() -> Select:  # type: ignore[type-arg]
+    return (
+        select(Doctor.id, Doctor.district_id, DoctorAbsence.starts_on, DoctorAbsence.ends_on)
+        .outerjoin(DoctorAbsence, and_(
+            DoctorAbsence.doctor_id == Doctor.id,
+            DoctorAbsence.starts_on <= bindparam("last", type_=Date()),
+            DoctorAbsence.ends_on >= bindparam("first", type_=Date()),
+        ))
+        .where(Doctor.clinic_id == bindparam("clinic_id"),
+               Doctor.specialty_id == bindparam("specialty_id"), col(Doctor.active).is_(True))
+        .order_by(col(Doctor.id))
+    )
 
 
 def _unavailable_periods(

@@ -21,10 +21,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
+from sqlmodel.sql.expression import Select
 
 from booking_core import audit, notifications
 from booking_core.actors import Actor
@@ -544,12 +546,18 @@ def _close(uow: UnitOfWork, entry: WaitlistEntry, status: WaitlistStatus, actor:
 
 
 def _active_entry(uow: UnitOfWork, patient_id: int, specialty_id: int) -> WaitlistEntry | None:
-    stmt = select(WaitlistEntry).where(WaitlistEntry.patient_id == patient_id,
-                                       WaitlistEntry.specialty_id == specialty_id,
+    """The patient's waiting or offered entry for the specialty (locked on PostgreSQL)."""
+    return uow.session.exec(_active_entry_statement(uow.is_postgres), params={
+        "patient_id": patient_id, "specialty_id": specialty_id}).first()
+
+
+@cache
+def _active_entry_statement(lock: bool) -> Select:  # type: ignore[type-arg]
+    """Built once: every booking asks (building cost more CPU than running it)."""
+    stmt = select(WaitlistEntry).where(WaitlistEntry.patient_id == bindparam("patient_id"),
+                                       WaitlistEntry.specialty_id == bindparam("specialty_id"),
                                        col(WaitlistEntry.status).in_(ACTIVE))
-    if uow.is_postgres:
-        stmt = stmt.with_for_update()
-    return uow.session.exec(stmt).first()
+    return stmt.with_for_update() if lock else stmt
 
 
 def _holds_visit(uow: UnitOfWork, patient_id: int, specialty_id: int) -> bool:
