@@ -622,7 +622,11 @@ def _analyse(stats: dict[str, Any], window: tuple[float, float]) -> dict[str, An
 
 
 def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
-    """Start ``py-spy record`` on the IVR process (raw collapsed stacks), if installed."""
+    """Start ``py-spy record`` on the IVR process (raw collapsed stacks), if installed.
+
+    Only the thread holding the interpreter lock is sampled: that is where a threaded
+    server's CPU goes, and walking a thousand idle stacks per sample cost py-spy a core.
+    """
     import shutil
 
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -630,8 +634,8 @@ def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
         console.print("[yellow]py-spy not installed (pip install py-spy): no profile[/yellow]")
         return None
     return subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(seconds),
-                             "--rate", "25", "--format", "raw", "--output", str(out),
-                             "--nonblocking"], stdout=subprocess.DEVNULL,
+                             "--rate", "100", "--format", "raw", "--output", str(out),
+                             "--nonblocking", "--gil"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
