@@ -696,12 +696,21 @@ def _worker_rows(before: list[dict[str, Any]], after: list[dict[str, Any]],
     rows = []
     for b, a in zip(before, after, strict=True):
         cpu = a["cpu_user_s"] + a["cpu_system_s"] - b["cpu_user_s"] - b["cpu_system_s"]
+        system = a["cpu_system_s"] - b["cpu_system_s"]  # the kernel's share: syscalls, switches
         rows.append({"calls": a["calls_started"] - b["calls_started"],
-                     "cpu_seconds": round(cpu, 1), "cpu_share_of_one_core": round(cpu / wall, 3),
+                     "cpu_seconds": round(cpu, 1), "cpu_system_seconds": round(system, 1),
+                     "cpu_share_of_one_core": round(cpu / wall, 3),
                      "rss_start_mb": round(b["proc"].get("VmRSS", 0) / 1024, 1),
                      "rss_peak_mb": round(a["proc"].get("VmHWM", 0) / 1024, 1),
                      "gc": a.get("gc", {})})
     return rows
+
+
+def _worker_row(name: str, w: dict[str, Any]) -> list[Any]:
+    per_call = 1000 * w["cpu_seconds"] / w["calls"] if w["calls"] else None
+    return [name, w["calls"], w["cpu_seconds"], w.get("cpu_system_seconds", "—"),
+            fmt(per_call, 1) if per_call is not None else "—",
+            fmt(100 * w["cpu_share_of_one_core"], 1), w["rss_start_mb"], w["rss_peak_mb"]]
 
 
 def _record_script(group: ServerGroup, sounds: Path, patient: BenchPatient) -> list[str]:
@@ -998,16 +1007,12 @@ def _print(kind: str, runs: list[dict[str, Any]]) -> None:
                         "RSS = the largest worker's peak; echo = the bare FastAGI server "
                         "under the same callers, right after")
     biggest = runs[-1]
-    wrows = [[i, w["calls"], w["cpu_seconds"], fmt(100 * w["cpu_share_of_one_core"], 1),
-              w["rss_start_mb"], w["rss_peak_mb"]]
-             for i, w in enumerate(biggest.get("workers", []))]
-    for i, w in enumerate(biggest.get("echo", {}).get("workers", [])):
-        wrows.append([f"echo {i}", w["calls"], w["cpu_seconds"],
-                      fmt(100 * w["cpu_share_of_one_core"], 1), w["rss_start_mb"],
-                      w["rss_peak_mb"]])
+    wrows = [_worker_row(str(i), w) for i, w in enumerate(biggest.get("workers", []))]
+    wrows += [_worker_row(f"echo {i}", w)
+              for i, w in enumerate(biggest.get("echo", {}).get("workers", []))]
     print_table(f"per worker process at {biggest['concurrent_calls']} calls — {kind}",
-                ["worker", "calls", "CPU s", "CPU % of a core", "RSS start MB",
-                 "RSS peak MB"], wrows)
+                ["worker", "calls", "CPU s", "of it kernel s", "CPU ms per call",
+                 "CPU % of a core", "RSS start MB", "RSS peak MB"], wrows)
     pg = biggest.get("postgres") or {}
     if pg:
         cpu = (f"{100 * pg['cpu_share_of_one_core']:.0f} % of a core, "

@@ -371,7 +371,8 @@ class SocketAGI(AGI):
         if "\n" in line or "\r" in line:
             raise ValueError("an AGI command must be a single line")
         self.last_command = line
-        logger.debug("agi %s >> %s", self.uniqueid, scrub(line))
+        if logger.isEnabledFor(logging.DEBUG):  # scrubbing costs on every command otherwise
+            logger.debug("agi %s >> %s", self.uniqueid, scrub(line))
         try:
             self.stdout.write(line + "\n")
             self.stdout.flush()
