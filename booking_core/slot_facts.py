@@ -13,9 +13,11 @@ Run it after the patient row is locked: the counts then cannot change under the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
-from sqlalchemy import and_, bindparam, exists, func, null, or_
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, null, or_
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
@@ -35,6 +37,13 @@ from models.tables import (
 )
 
 LIVE_FUTURE = (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
+
+
+def hold_in_force(now_utc: datetime | BindParameter) -> ColumnElement[bool]:
+    """SQL: the appointment is not a pending hold, or its hold has not run out (rule 10: an
+    expired hold occupies no slot and counts toward no limit, even before it is cleaned up)."""
+    return or_(Appointment.status != AppointmentStatus.PENDING,
+               col(Appointment.hold_expires_at) >= now_utc)
 
 
 @dataclass(frozen=True)
@@ -87,11 +96,7 @@ def _statement(remote: bool) -> Select:  # type: ignore[type-arg]
     now_utc, now_local = bindparam("now_utc"), bindparam("now_local")
     patient_id = bindparam("patient_id")
     day = func.date(Slot.starts_at)
-    counted = and_(  # rule 9 counts a pending hold only while it lasts
-        Appointment.patient_id == patient_id,
-        or_(Appointment.status != AppointmentStatus.PENDING,
-            col(Appointment.hold_expires_at) >= now_utc),
-    )
+    counted = and_(Appointment.patient_id == patient_id, hold_in_force(now_utc))
     same_specialty = select(func.count()).where(
         counted, col(Appointment.status).in_(LIVE_FUTURE),
         Appointment.specialty_id == Doctor.specialty_id, Appointment.starts_at > now_local,

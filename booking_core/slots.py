@@ -14,7 +14,6 @@ from sqlalchemy import Date, and_, bindparam, exists, insert, not_, or_
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
-from booking_core.booking import LIVE_FUTURE
 from booking_core.commands import FindSlots
 from booking_core.eligibility import (
     check_patient_may_book,
@@ -31,6 +30,7 @@ from booking_core.errors import (
 )
 from booking_core.rules import age_group_days, booking_window, is_remote
 from booking_core.schedules import SlotSpec, TemplateRow, slots_for_day
+from booking_core.slot_facts import LIVE_FUTURE, hold_in_force
 from booking_core.uow import UnitOfWork
 from booking_core.views import SlotOffer, SpecialtyOption, SpecialtyView
 from models.tables import (
@@ -59,10 +59,7 @@ def slot_is_taken(now_utc: datetime):  # type: ignore[no-untyped-def]
     return exists().where(
         Appointment.slot_id == Slot.id,
         Appointment.status != AppointmentStatus.CANCELLED,
-        or_(
-            Appointment.status != AppointmentStatus.PENDING,
-            col(Appointment.hold_expires_at) >= now_utc,
-        ),
+        hold_in_force(now_utc),
     )
 
 
@@ -133,8 +130,7 @@ def _held_statement() -> Select:  # type: ignore[type-arg]
             Appointment.patient_id == bindparam("patient_id"),
             col(Appointment.status).in_(LIVE_FUTURE),
             Appointment.starts_at > bindparam("now_local"),
-            or_(Appointment.status != AppointmentStatus.PENDING,
-                col(Appointment.hold_expires_at) >= bindparam("now_utc")),
+            hold_in_force(bindparam("now_utc")),
         )
         .order_by(col(Appointment.starts_at).desc())
     )

@@ -42,6 +42,7 @@ from booking_core.errors import (
 )
 from booking_core.rules import preference_allows
 from booking_core.scope import check_actor
+from booking_core.slot_facts import LIVE_FUTURE, hold_in_force
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView, SpecialtyView
 from models.tables import (
@@ -565,10 +566,8 @@ def _holds_visit(uow: UnitOfWork, patient_id: int, specialty_id: int) -> bool:
     return uow.session.exec(
         select(Appointment.id).where(
             Appointment.patient_id == patient_id, Appointment.specialty_id == specialty_id,
-            col(Appointment.status).in_((AppointmentStatus.PENDING, AppointmentStatus.BOOKED)),
-            Appointment.starts_at > uow.clock.now_local(),
-            or_(Appointment.status != AppointmentStatus.PENDING,
-                col(Appointment.hold_expires_at) >= uow.clock.now_utc()))
+            col(Appointment.status).in_(LIVE_FUTURE),
+            Appointment.starts_at > uow.clock.now_local(), hold_in_force(uow.clock.now_utc()))
         .limit(1)).first() is not None
 
 
