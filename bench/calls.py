@@ -480,30 +480,22 @@ def _run_calls(plan: CallerPlan, procs: int) -> tuple[list[CallResult], float]:
                 for k in range(procs)]
     for c in children:
         c.start()
-    rows: list[tuple[int, CallResult]] = []
-    cpu = 0.0
     # Results are read as they come: a child cannot exit before its results left the pipe,
     # so waiting for the children to end first would wait for ever on a large run.
+    parts: list[tuple[list[tuple[int, CallResult]], float]] = []
     with progress_bar(f"{most} calls", most) as advance:
-        for _ in children:
-            while True:
-                advance(completed=done.value, total=most)
-                try:
-                    part, seconds = out.get(timeout=0.5)
-                    break
-                except queue.Empty:
-                    if not any(c.is_alive() for c in children):
-                        try:  # the last one may have ended right after writing
-                            part, seconds = out.get(timeout=5)
-                            break
-                        except queue.Empty:
-                            raise RuntimeError("a caller process ended without its "
-                                               "results") from None
-            rows += part
-            cpu += seconds
+        while len(parts) < len(children):
+            advance(completed=done.value, total=most)
+            alive = any(c.is_alive() for c in children)
+            try:  # once all have ended, what they wrote is in the pipe: a last, longer wait
+                parts.append(out.get(timeout=0.5 if alive else 5))
+            except queue.Empty:
+                if not alive:
+                    raise RuntimeError("a caller process ended without its results") from None
     for c in children:
         c.join()
-    return [r for _, r in sorted(rows, key=lambda ir: ir[0])], cpu
+    rows = [row for part, _ in parts for row in part]
+    return [r for _, r in sorted(rows, key=lambda ir: ir[0])], sum(cpu for _, cpu in parts)
 
 
 def _progress(n: int, done: Any, alive: Any) -> None:
