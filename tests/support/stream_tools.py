@@ -1,5 +1,6 @@
-"""Helpers for streaming-call tests: a tone TTS engine, a voiced test sound, and a leak census
-of call threads and the sockets of the IVR's ports."""
+"""Helpers for streaming-call tests: tone prompts, a voiced test sound, and a leak census of
+call threads and the sockets of the IVR's ports (the tone TTS engine is
+:mod:`support.tone_engine`)."""
 
 from __future__ import annotations
 
@@ -9,35 +10,11 @@ import struct
 import threading
 import time
 import wave
-import zlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class ToneEngine:
-    """A TTS engine rendering each text as a constant sample value derived from the text, so
-    the peer can tell which prompt a frame belongs to."""
-
-    name = "tone"
-    rate = 0
-
-    def __init__(self, seconds: float = 0.1) -> None:
-        self.frames = int(seconds * 8000)
-
-    def voice_for(self, locale: str) -> str:
-        return locale
-
-    @staticmethod
-    def level(text: str) -> int:
-        return 1000 + zlib.crc32(text.encode()) % 20000
-
-    def synthesize(self, text: str, locale: str, out_wav: Path) -> None:
-        with wave.open(str(out_wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes(self.level(text).to_bytes(2, "little", signed=True) * self.frames)
+from support.tone_engine import write_tone
 
 
 class TonePrompts:
@@ -46,11 +23,7 @@ class TonePrompts:
 
     def __init__(self, root: Path, seconds: float = 0.5) -> None:
         self.root = root
-        with wave.open(str(root / "ask.wav"), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes((3000).to_bytes(2, "little", signed=True) * int(8000 * seconds))
+        write_tone(root / "ask.wav", 3000, int(8000 * seconds))
 
     def files_for(self, prompt: object) -> list[str]:
         return [str(self.root / "ask")]

@@ -45,9 +45,13 @@ class ToneEngine:
         level = self.level(text)
         with self._lock:
             self.texts[level] = text
-        with wave.open(str(out_wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            frames = int(self.seconds_for(text) * 8000)
-            w.writeframes(level.to_bytes(2, "little", signed=True) * frames)
+        write_tone(out_wav, level, int(self.seconds_for(text) * 8000))
+
+
+def write_tone(path: Path, level: int, frames: int) -> None:
+    """A WAV of ``frames`` samples of the constant ``level`` (8 kHz 16-bit mono)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(level.to_bytes(2, "little", signed=True) * frames)

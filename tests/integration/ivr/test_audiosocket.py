@@ -15,7 +15,7 @@ import pytest
 from booking_core import booking
 from ivr.transports.terminal import AsteriskCall
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
-from support.stream_tools import ToneEngine
+from support.tone_engine import ToneEngine
 from support.world import demo, patient_id
 
 ADULT = demo("adult")

@@ -11,7 +11,8 @@ import pytest
 
 from ivr.transports.terminal import AsteriskCall
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
-from support.stream_tools import ToneEngine, vowel
+from support.stream_tools import vowel
+from support.tone_engine import ToneEngine
 
 PROMPT_SECONDS = 2.0
 

@@ -19,7 +19,8 @@ from ivr.transports.audiosocket.call_io import AudioSocketCallIO
 from ivr.transports.audiosocket.listener import GREETING_SPARE, AudioSocketListener
 from ivr.transports.terminal import AsteriskCall, ScriptedCaller
 from support.audiosocket_peer import AudioSocketPeer, PeerSession
-from support.stream_tools import Census, ToneEngine, census, settles_to
+from support.stream_tools import Census, census, settles_to
+from support.tone_engine import ToneEngine
 from support.world import demo, patient_id
 
 ADULT = demo("adult")
