@@ -392,7 +392,7 @@ def _book_in_tx(
         raise
     if referral is not None:
         referral.used_by_appointment_id = appt.id
-    if not hold and not for_waitlist:
+    if not hold and not for_waitlist and facts.waiting_entry:
         assert appt.id is not None
         waiting_list.served_by(uow, patient.id, spec.id, appt.id, actor)  # type: ignore[arg-type]
     audit.record(uow, actor, "reschedule" if rescheduled_from else ("hold" if hold else "book"),

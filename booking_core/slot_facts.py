@@ -2,10 +2,11 @@
 
 A booking judges the slot with its doctor and specialty, the doctor's absence that day, the
 channel's restrictions that day (rule 13), an expired hold still on the slot (rule 10), the
-patient's appointments that count toward the limits (rule 9) and whether a drawn confirmation
-code is in use.  Each used to be its own round trip inside the booking transaction, which is on
-every phone call's path; here they are correlated subqueries of one SELECT, and
-:mod:`booking_core.booking` judges the rules from the facts, in its own order.
+patient's appointments that count toward the limits (rule 9), whether a drawn confirmation
+code is in use and whether the patient has a waiting-list entry the booking serves.  Each
+used to be its own round trip inside the booking transaction, which is on every phone call's
+path; here they are correlated subqueries of one SELECT, and :mod:`booking_core.booking`
+judges the rules from the facts, in its own order.
 
 Run it after the patient row is locked: the counts then cannot change under the booking.
 """
@@ -34,9 +35,13 @@ from models.tables import (
     DoctorAbsence,
     Slot,
     Specialty,
+    WaitlistEntry,
+    WaitlistStatus,
 )
 
 LIVE_FUTURE = (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
+#: A waiting-list entry still to be served: waiting, or holding an offered slot.
+ACTIVE_ENTRY = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
 
 
 def hold_in_force(now_utc: datetime | BindParameter) -> ColumnElement[bool]:
@@ -68,6 +73,10 @@ class SlotFacts:
     same_day: int
     #: The confirmation code drawn for the booking is carried by a live appointment.
     code_taken: bool
+    #: The patient has an active waiting-list entry for the specialty (the booking serves it).
+    #: Read after the patient row is locked, as joining the list locks it too: no entry can
+    #: appear before the booking commits.
+    waiting_entry: bool
 
 
 def load_slot_facts(uow: UnitOfWork, slot_id: int, *, patient_id: int, channel: str,
@@ -84,9 +93,9 @@ def load_slot_facts(uow: UnitOfWork, slot_id: int, *, patient_id: int, channel: 
         raise NotFound("slot not found")
     slot, doctor, spec, clinic, *rest = row
     uow.keep(slot, doctor, spec, clinic)
-    is_absent, closing, expired, n_specialty, n_day, taken = rest
+    is_absent, closing, expired, n_specialty, n_day, taken, waiting = rest
     return SlotFacts(slot, doctor, spec, clinic, bool(is_absent), closing, bool(expired),
-                     n_specialty or 0, n_day or 0, bool(taken))
+                     n_specialty or 0, n_day or 0, bool(taken), bool(waiting))
 
 
 @cache
@@ -112,10 +121,13 @@ def _statement(remote: bool) -> Select:  # type: ignore[type-arg]
                                   col(Appointment.hold_expires_at) < now_utc)
     code_taken = exists().where(Appointment.confirmation_code == bindparam("code"),
                                 col(Appointment.status).in_(LIVE_FUTURE))
+    waiting = exists().where(WaitlistEntry.patient_id == patient_id,
+                             WaitlistEntry.specialty_id == Doctor.specialty_id,
+                             col(WaitlistEntry.status).in_(ACTIVE_ENTRY))
     closing = _closing_restriction(day) if remote else null()
     return (
         select(Slot, Doctor, Specialty, Clinic, absent, closing, expired_hold, same_specialty,
-               same_day, code_taken)
+               same_day, code_taken, waiting)
         .join(Doctor, col(Doctor.id) == Slot.doctor_id)
         .join(Specialty, col(Specialty.id) == Doctor.specialty_id)
         .join(Clinic, col(Clinic.id) == Doctor.clinic_id)

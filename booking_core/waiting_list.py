@@ -42,7 +42,7 @@ from booking_core.errors import (
 )
 from booking_core.rules import preference_allows
 from booking_core.scope import check_actor
-from booking_core.slot_facts import LIVE_FUTURE, hold_in_force
+from booking_core.slot_facts import ACTIVE_ENTRY, LIVE_FUTURE, hold_in_force
 from booking_core.uow import UnitOfWork, is_unique_violation
 from booking_core.views import AppointmentView, SpecialtyView
 from models.tables import (
@@ -60,7 +60,7 @@ from models.tables import (
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+ACTIVE = ACTIVE_ENTRY
 ENTRY_FIELDS = ("status", "preference", "doctor_id", "offer_appointment_id",
                 "booked_appointment_id")
 #: How many entries one freed slot is tried on before it is left in the pool.
