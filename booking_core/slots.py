@@ -80,25 +80,43 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
         if patient.clinic_id is None:
             return []
         rows = uow.session.exec(_specialties_with_doctors(), params={
-            "clinic_id": patient.clinic_id, "today": uow.clock.today()}).all()
+            "clinic_id": patient.clinic_id, "today": uow.clock.today(),
+            "patient_id": patient_id, "now_local": uow.clock.now_local(),
+            "now_utc": uow.clock.now_utc()}).all()
         start, end = booking_window(channel, uow.clock.now_local(), uow.rules)
-        listed = [spec for spec in rows if _listed(patient, spec, channel, start, end)]
-        found = _remote_restrictions(uow, patient.clinic_id, channel, listed, start, end)
+        listed = [(spec, held) for spec, held in rows
+                  if _listed(patient, spec, channel, start, end)]
+        found = _remote_restrictions(uow, patient.clinic_id, channel,
+                                     [spec for spec, _ in listed], start, end)
         blocked_until = block.blocked_until if block is not None and is_remote(channel) else None
-        held = _held_by_specialty(uow, patient_id)
         return [
             SpecialtyOption(SpecialtyView.of(s), _closed_for_whole_window(found, s, start, end),
-                            blocked_until, held.get(s.id))  # type: ignore[arg-type]
-            for s in listed
+                            blocked_until, held)
+            for s, held in listed
         ]
 
 
 @cache
 def _specialties_with_doctors() -> Select:  # type: ignore[type-arg]
-    """Specialties with an active doctor at a clinic (``clinic_id``, ``today`` bound at
-    execution), in menu order; built once, as building cost more CPU than running it."""
+    """Specialties with an active doctor at a clinic, in menu order, each with the patient's
+    nearest future appointment with it (rule 9's count: live statuses, a pending hold only
+    while it lasts) or None; built once, as building cost more CPU than running it (clinic,
+    patient and times bound at execution)."""
+    held = (
+        select(Appointment.id)
+        .where(
+            Appointment.patient_id == bindparam("patient_id"),
+            Appointment.specialty_id == Specialty.id,
+            col(Appointment.status).in_(LIVE_FUTURE),
+            Appointment.starts_at > bindparam("now_local"),
+            hold_in_force(bindparam("now_utc")),
+        )
+        .order_by(col(Appointment.starts_at), col(Appointment.id))
+        .limit(1)
+        .scalar_subquery()
+    )
     return (
-        select(Specialty)
+        select(Specialty, held)
         .where(
             exists().where(
                 Doctor.specialty_id == Specialty.id,
@@ -110,29 +128,6 @@ def _specialties_with_doctors() -> Select:  # type: ignore[type-arg]
             )
         )
         .order_by(col(Specialty.ivr_order), col(Specialty.name_ru))
-    )
-
-
-def _held_by_specialty(uow: UnitOfWork, patient_id: int) -> dict[int, int]:
-    """specialty id -> the patient's nearest future appointment with it (rule 9's count:
-    live statuses, a pending hold only while it lasts)."""
-    rows = uow.session.exec(_held_statement(), params={
-        "patient_id": patient_id, "now_local": uow.clock.now_local(),
-        "now_utc": uow.clock.now_utc()}).all()
-    return {spec_id: appt_id for spec_id, appt_id in rows}
-
-
-@cache
-def _held_statement() -> Select:  # type: ignore[type-arg]
-    return (
-        select(Appointment.specialty_id, Appointment.id)
-        .where(
-            Appointment.patient_id == bindparam("patient_id"),
-            col(Appointment.status).in_(LIVE_FUTURE),
-            Appointment.starts_at > bindparam("now_local"),
-            hold_in_force(bindparam("now_utc")),
-        )
-        .order_by(col(Appointment.starts_at).desc())
     )
 
 
