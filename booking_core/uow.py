@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Self
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -48,7 +48,8 @@ class UnitOfWork:
         if self._session is not None:
             raise RuntimeError("unit of work is already open")
         # A read never flushes: nothing added by mistake can reach the database.
-        self._session = Session(self.engine, expire_on_commit=False, autoflush=write)
+        session_class = Session if write else _ReadSession
+        self._session = session_class(self.engine, expire_on_commit=False, autoflush=write)
         if self._sqlite:
             mode = "IMMEDIATE" if write else "DEFERRED"
             self._session.connection(execution_options={"sqlite_begin": mode})
@@ -57,7 +58,6 @@ class UnitOfWork:
             # transaction adds nothing but two round trips (BEGIN, ROLLBACK) to each read of
             # every call step: reads run in autocommit.
             self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            event.listen(self._session, "before_flush", _refuse_write)
 
     def keep(self, *rows: object) -> None:
         """Hold rows loaded in this unit of work until it closes.
@@ -115,9 +115,18 @@ class UnitOfWorkFactory:
         return UnitOfWork(self.engine, self.clock, self.rules)
 
 
-def _refuse_write(session: Session, _context: object, _instances: object) -> None:
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("a read-only unit of work cannot write (use 'with uow:')")
+class _ReadSession(Session):
+    """The session of a read: a flush of anything added or changed is refused, on every
+    backend (a PostgreSQL read runs in autocommit, where a flush would be kept at once).
+
+    A subclass rather than a ``before_flush`` listener: registering a listener on every read's
+    session cost more CPU than the read's statement on the call path.
+    """
+
+    def flush(self, objects: object = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("a read-only unit of work cannot write (use 'with uow:')")
+        super().flush(objects)  # type: ignore[arg-type]
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

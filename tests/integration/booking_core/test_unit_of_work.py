@@ -36,13 +36,26 @@ def test_a_read_cannot_write(container) -> None:  # type: ignore[no-untyped-def]
         assert spec is not None
         name = spec.name_ru
         spec.name_ru = "Изменено по ошибке"
-        # no autoflush before the next query, and an explicit flush is refused on PostgreSQL
+        # no autoflush before the next query, and an explicit flush is refused
         uow.session.exec(select(Specialty)).all()
-        if uow.is_postgres:
-            with pytest.raises(RuntimeError, match="read-only"):
-                uow.session.flush()
+        with pytest.raises(RuntimeError, match="read-only"):
+            uow.session.flush()
+        with pytest.raises(RuntimeError, match="read-only"):
+            uow.flush()
     check = container.uow()
     with check.reading():
         row = check.session.exec(text("SELECT name_ru FROM specialty WHERE id = :i"),  # type: ignore[call-overload]
                                  params={"i": spec.id}).one()
         assert row[0] == name
+
+
+def test_a_read_cannot_add_rows(container) -> None:  # type: ignore[no-untyped-def]
+    uow = container.uow()
+    with uow.reading():
+        before = len(uow.session.exec(select(Specialty)).all())
+        uow.session.add(Specialty(code="added_by_mistake", name_ru="Ошибка", name_en="Mistake"))
+        with pytest.raises(RuntimeError, match="read-only"):
+            uow.session.commit()
+    check = container.uow()
+    with check.reading():
+        assert len(check.session.exec(select(Specialty)).all()) == before
