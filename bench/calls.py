@@ -580,6 +580,37 @@ def _sql_summary(rows: list[tuple[int, float]]) -> dict[str, float]:
             "sql_ms": round(1000 * sum(t for _, t in rows) / len(rows), 2)}
 
 
+def _cpu_stall_us() -> int | None:
+    """Microseconds some runnable task waited for a CPU since boot (Linux PSI), if exposed."""
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as fh:
+            some = fh.readline().split()
+    except OSError:
+        return None
+    return int(some[-1].partition("=")[2])
+
+
+def _where_time_went(rows: list, over_s: float) -> dict[str, Any]:
+    """Mean milliseconds of a step (renders excluded), split into SQL execution, the call
+    thread's own CPU outside it and waiting (for the interpreter lock, a pooled connection, a
+    CPU), for steps slower than ``over_s`` and for all, from samples carrying the thread's CPU
+    time (index 7)."""
+    def split(chosen: list) -> dict[str, float]:
+        if not chosen:
+            return {"count": 0}
+        n = len(chosen)
+        gap = sum(max(0.0, s[1] - s[2]) for s in chosen) / n
+        sql = sum(s[6] for s in chosen) / n
+        cpu = sum(max(0.0, s[7] - s[2]) for s in chosen) / n  # a render's CPU is not the step's
+        return {"count": n, "step_ms": round(1000 * gap, 2), "sql_ms": round(1000 * sql, 2),
+                "cpu_ms": round(1000 * cpu, 2),
+                "waiting_ms": round(1000 * max(0.0, gap - sql - cpu), 2)}
+
+    timed = [s for s in rows if len(s) > 7]
+    slow = [s for s in timed if s[1] - s[2] > over_s]
+    return {"over_ms": round(1000 * over_s), "slow": split(slow), "all": split(timed)}
+
+
 def _analyse(stats: dict[str, Any], window: tuple[float, float]) -> dict[str, Any]:
     samples = stats["samples"]
     lo, hi = window
@@ -595,12 +626,17 @@ def _analyse(stats: dict[str, Any], window: tuple[float, float]) -> dict[str, An
     index = PromptIndex()
     by_step: dict[str, list[float]] = defaultdict(list)
     sql: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    cpu: dict[str, list[float]] = defaultdict(list)
     for s in plateau:
         step = index.step(s[3], s[4])
         by_step[step].append(max(0.0, s[1] - s[2]))
         if len(s) > 6:
             sql[step].append((s[5], s[6]))
-    steps = sorted(((k, {**summary_ms(v), **_sql_summary(sql.get(k, []))})
+        if len(s) > 7:
+            cpu[step].append(max(0.0, s[7] - s[2]))
+    steps = sorted(((k, {**summary_ms(v), **_sql_summary(sql.get(k, [])),
+                         **({"cpu_ms": round(1000 * sum(cpu[k]) / len(cpu[k]), 3)}
+                            if cpu.get(k) else {})})
                     for k, v in by_step.items()), key=lambda kv: -kv[1]["p99"])
     return {
         "after_input": summary_ms(pick(plateau, True, False)),
@@ -609,6 +645,8 @@ def _analyse(stats: dict[str, Any], window: tuple[float, float]) -> dict[str, An
         "whole_run_after_input": summary_ms(pick(samples, True, False)),
         "renders_in_gaps": sum(1 for s in samples if s[2] > 0),
         "by_step": [{"step": k, **v} for k, v in steps],
+        "time_split": _where_time_went([s for s in plateau if verb(s[3]) == "GET DATA"],
+                                       TARGET_P99_MS / 1000),
         "plateau_samples": len(plateau), "all_samples": len(samples),
     }
 
@@ -689,8 +727,14 @@ def _worker_rows(before: list[dict[str, Any]], after: list[dict[str, Any]],
     for b, a in zip(before, after, strict=True):
         cpu = a["cpu_user_s"] + a["cpu_system_s"] - b["cpu_user_s"] - b["cpu_system_s"]
         system = a["cpu_system_s"] - b["cpu_system_s"]  # the kernel's share: syscalls, switches
+        threads = a.get("call_threads_cpu_s", 0.0) - b.get("call_threads_cpu_s", 0.0)
+        fresh = a.get("samples", [])[len(b.get("samples", [])):]
+        in_steps = sum(x[7] for x in fresh if len(x) > 7)
         rows.append({"calls": a["calls_started"] - b["calls_started"],
                      "cpu_seconds": round(cpu, 1), "cpu_system_seconds": round(system, 1),
+                     # the calls' own threads, over whole connections and inside steps only
+                     "call_threads_cpu_seconds": round(threads, 1),
+                     "in_steps_cpu_seconds": round(in_steps, 1),
                      "cpu_share_of_one_core": round(cpu / wall, 3),
                      "rss_start_mb": round(b["proc"].get("VmRSS", 0) / 1024, 1),
                      "rss_peak_mb": round(a["proc"].get("VmHWM", 0) / 1024, 1),
@@ -701,6 +745,7 @@ def _worker_rows(before: list[dict[str, Any]], after: list[dict[str, Any]],
 def _worker_row(name: str, w: dict[str, Any]) -> list[Any]:
     per_call = 1000 * w["cpu_seconds"] / w["calls"] if w["calls"] else None
     return [name, w["calls"], w["cpu_seconds"], w.get("cpu_system_seconds", "—"),
+            w.get("call_threads_cpu_seconds", "—"), w.get("in_steps_cpu_seconds", "—"),
             fmt(per_call, 1) if per_call is not None else "—",
             fmt(100 * w["cpu_share_of_one_core"], 1), w["rss_start_mb"], w["rss_peak_mb"]]
 
@@ -860,13 +905,13 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
         if profile:
             expected = ramp + 100 * args.time_scale
             spy = _profile(group.pid, max(10, int(expected * 0.8)), profile_file)
-        load_before = os.getloadavg()
+        load_before, stall_before = os.getloadavg(), _cpu_stall_us()
         watch = PgWatch(host, url) if host.kind == "postgres" else None
         started = time.monotonic()
         with watch or contextlib.nullcontext():
             results, caller_cpu = _run_calls(plan, procs)
         wall = time.monotonic() - started
-        load_after = os.getloadavg()
+        load_after, stall_after = os.getloadavg(), _cpu_stall_us()
         after = group.stats()
         if spy is not None:
             if spy.poll() is None:
@@ -903,6 +948,9 @@ def _run_size(host: DbHost, template_url: str, patients: list[BenchPatient], n: 
         "call_seconds": {"p50": round(pct(durations, 50), 1), "max": round(max(durations), 1)},
         "agi_commands": commands, "commands_per_s": round(commands / wall, 1),
         "loadavg_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
+        # share of the run's wall time in which some runnable task had no CPU to run on
+        "cpu_pressure": (round((stall_after - stall_before) / 1e6 / wall, 3)
+                         if stall_before is not None and stall_after is not None else None),
         "profiled": profile, "worker_processes": args.workers,
         "clinics": getattr(args, "_clinics", None),
         "callers": {"processes": procs,
@@ -1003,7 +1051,8 @@ def _print(kind: str, runs: list[dict[str, Any]]) -> None:
     wrows += [_worker_row(f"echo {i}", w)
               for i, w in enumerate(biggest.get("echo", {}).get("workers", []))]
     print_table(f"per worker process at {biggest['concurrent_calls']} calls — {kind}",
-                ["worker", "calls", "CPU s", "of it kernel s", "CPU ms per call",
+                ["worker", "calls", "CPU s", "of it kernel s", "call threads s", "in steps s",
+                 "CPU ms per call",
                  "CPU % of a core", "RSS start MB", "RSS peak MB"], wrows)
     pg = biggest.get("postgres") or {}
     if pg:
@@ -1031,6 +1080,17 @@ def _print(kind: str, runs: list[dict[str, Any]]) -> None:
         console.print(f"  {r['concurrent_calls']} calls: machine load average "
                       f"{load.get('before')} → {load.get('after')} (other processes count "
                       f"too){profiled}")
+        if r.get("cpu_pressure") is not None:
+            console.print(f"  {r['concurrent_calls']} calls: some runnable task waited for a CPU "
+                          f"{100 * r['cpu_pressure']:.1f} % of the run (/proc/pressure/cpu)")
+        split = r["latency"].get("time_split")
+        if split and split["slow"].get("count"):
+            for name in ("slow", "all"):
+                t = split[name]
+                label = (f"steps over {split['over_ms']} ms" if name == "slow" else "all steps")
+                console.print(f"  {label} after input ({t['count']}): mean {t['step_ms']} ms = "
+                              f"SQL {t['sql_ms']} + thread CPU {t['cpu_ms']} + waiting "
+                              f"{t['waiting_ms']} (lock, pool, a CPU)")
         arrivals = r.get("arrivals")
         if arrivals:
             how = (f"each channel redialled for {arrivals['steady_s']:g} s after the ramp"

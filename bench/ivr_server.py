@@ -47,8 +47,8 @@ from registratura.settings import Settings
 
 #: (monotonic time the next command went out, gap s, render s inside the gap, the command
 #: whose reply opened the gap, the next command's verb, SQL statements in the gap, seconds
-#: spent executing them)
-Sample = tuple[float, float, float, str, str, int, float]
+#: spent executing them, CPU seconds the call's thread used in the gap)
+Sample = tuple[float, float, float, str, str, int, float, float]
 
 SAMPLES: list[Sample] = []
 _acc = threading.local()
@@ -71,6 +71,26 @@ def _take() -> tuple[float, int, float]:
 
 
 CONNECTS = [0]
+#: CPU seconds used by the call threads over their whole connections (reads and waits included)
+CALL_THREADS_CPU = [0.0]
+_cpu_lock = threading.Lock()
+
+
+def _time_call_threads() -> None:
+    """Add up the CPU time of each connection's thread, so a run can tell the call threads' CPU
+    (and, with the step samples, how much of it falls inside steps) from the process's."""
+    handle = agi_server.AgiServer._handle_connection
+
+    def timed(self: Any, sock: Any, address: Any) -> None:
+        started = time.thread_time()
+        try:
+            handle(self, sock, address)
+        finally:
+            used = time.thread_time() - started
+            with _cpu_lock:
+                CALL_THREADS_CPU[0] += used
+
+    agi_server.AgiServer._handle_connection = timed  # type: ignore[method-assign]
 #: garbage collections during the run: generation -> [count, seconds, longest seconds]
 GC_PAUSES: dict[int, list[float]] = {}
 _gc_started = [0.0]
@@ -116,23 +136,24 @@ def _time_sql(engine: Any) -> None:
 class TimedSocketAGI(SocketAGI):
     """:class:`SocketAGI` that records "reply received -> next command sent" gaps."""
 
-    _bench_line_at = 0.0
-    _bench_reply: tuple[float, str] | None = None
+    _bench_line_at = (0.0, 0.0)
+    _bench_reply: tuple[float, str, float] | None = None
 
     def _get_agi_env(self) -> None:
         super()._get_agi_env()
-        self._bench_reply = (time.monotonic(), "ENV")
+        self._bench_reply = (time.monotonic(), "ENV", time.thread_time())
         _take()
 
     def _read_line(self, timeout: float | None) -> str:
         line = super()._read_line(timeout)
-        self._bench_line_at = time.monotonic()
+        self._bench_line_at = (time.monotonic(), time.thread_time())
         return line
 
     def get_result(self, stdin: Any = None) -> dict[str, tuple[str, str]]:
         result = super().get_result(stdin)
         if not self._probing:
-            self._bench_reply = (self._bench_line_at, self.last_command)
+            at, cpu = self._bench_line_at
+            self._bench_reply = (at, self.last_command, cpu)
             _take()
         return result
 
@@ -140,9 +161,10 @@ class TimedSocketAGI(SocketAGI):
         super().send_command(command, *args)
         mark, self._bench_reply = self._bench_reply, None
         if mark is not None:
-            now = time.monotonic()
+            now, cpu = time.monotonic(), time.thread_time()
             render, sql_n, sql_s = _take()
-            SAMPLES.append((now, now - mark[0], render, mark[1], command, sql_n, sql_s))
+            SAMPLES.append((now, now - mark[0], render, mark[1], command, sql_n, sql_s,
+                            cpu - mark[2]))
 
 
 def _proc_status() -> dict[str, int]:
@@ -170,6 +192,7 @@ def _stats(runtime: Any) -> dict[str, Any]:
         "calls_started": server.calls_started, "calls_failed": server.calls_failed,
         "connections_rejected": server.connections_rejected,
         "active_calls": server.active_calls, "db_connects": CONNECTS[0],
+        "call_threads_cpu_s": round(CALL_THREADS_CPU[0], 3),
         "gc": {str(g): {"count": int(r[0]), "seconds": round(r[1], 3),
                         "longest_ms": round(1000 * r[2], 1)} for g, r in GC_PAUSES.items()},
         "cache": {"hits": cache.hits, "misses": cache.misses, "failures": cache.failures,
@@ -246,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.setswitchinterval(args.switch_interval)
 
     agi_server.SocketAGI = TimedSocketAGI  # type: ignore[misc]
+    _time_call_threads()
     if args.crash_before_commit:
         _crash_before_commit()
 
