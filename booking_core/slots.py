@@ -10,12 +10,13 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from itertools import accumulate
 
-from sqlalchemy import Date, and_, bindparam, exists, insert, not_, or_
+from sqlalchemy import Date, and_, bindparam, exists, func, insert, not_, null, or_
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
 from booking_core.commands import FindSlots
 from booking_core.eligibility import (
+    ALL_CHANNELS,
     check_patient_may_book,
     check_static_eligibility,
     get_patient_and_block,
@@ -79,29 +80,26 @@ def bookable_specialties(patient_id: int, channel: str, uow: UnitOfWork) -> list
         patient, block = get_patient_and_block(uow, patient_id, uow.clock.today())
         if patient.clinic_id is None:
             return []
-        rows = uow.session.exec(_specialties_with_doctors(), params={
+        start, end = booking_window(channel, uow.clock.now_local(), uow.rules)
+        rows = uow.session.exec(_specialties_with_doctors(is_remote(channel)), params={
             "clinic_id": patient.clinic_id, "today": uow.clock.today(),
             "patient_id": patient_id, "now_local": uow.clock.now_local(),
-            "now_utc": uow.clock.now_utc()}).all()
-        start, end = booking_window(channel, uow.clock.now_local(), uow.rules)
-        listed = [(spec, held) for spec, held in rows
-                  if _listed(patient, spec, channel, start, end)]
-        found = _remote_restrictions(uow, patient.clinic_id, channel,
-                                     [spec for spec, _ in listed], start, end)
+            "now_utc": uow.clock.now_utc(), "channel": channel,
+            "first": start.date(), "last": _last_day(end)}).all()
         blocked_until = block.blocked_until if block is not None and is_remote(channel) else None
         return [
-            SpecialtyOption(SpecialtyView.of(s), _closed_for_whole_window(found, s, start, end),
-                            blocked_until, held)
-            for s, held in listed
+            SpecialtyOption(SpecialtyView.of(spec), closed, blocked_until, held)
+            for spec, held, closed in rows if _listed(patient, spec, channel, start, end)
         ]
 
 
 @cache
-def _specialties_with_doctors() -> Select:  # type: ignore[type-arg]
+def _specialties_with_doctors(remote: bool) -> Select:  # type: ignore[type-arg]
     """Specialties with an active doctor at a clinic, in menu order, each with the patient's
     nearest future appointment with it (rule 9's count: live statuses, a pending hold only
-    while it lasts) or None; built once, as building cost more CPU than running it (clinic,
-    patient and times bound at execution)."""
+    while it lasts) or None, and on a remote channel the reason of a restriction closing it
+    for the whole window [``first``, ``last``] (rule 13) or None.  Built once per kind of
+    channel, as building cost more CPU than running it; values bound at execution."""
     held = (
         select(Appointment.id)
         .where(
@@ -115,8 +113,23 @@ def _specialties_with_doctors() -> Select:  # type: ignore[type-arg]
         .limit(1)
         .scalar_subquery()
     )
+    closing = (
+        select(func.coalesce(func.nullif(ChannelRestriction.reason, ""), "closed"))
+        .where(
+            ChannelRestriction.clinic_id == bindparam("clinic_id"),
+            or_(ChannelRestriction.channel == bindparam("channel"),
+                ChannelRestriction.channel == ALL_CHANNELS),
+            ChannelRestriction.specialty_id == Specialty.id,
+            col(ChannelRestriction.doctor_id).is_(None),
+            ChannelRestriction.starts_on <= bindparam("first", type_=Date()),
+            ChannelRestriction.ends_on >= bindparam("last", type_=Date()),
+        )
+        .order_by(col(ChannelRestriction.id))
+        .limit(1)
+        .scalar_subquery()
+    ) if remote else null()
     return (
-        select(Specialty, held)
+        select(Specialty, held, closing)
         .where(
             exists().where(
                 Doctor.specialty_id == Specialty.id,
@@ -212,15 +225,16 @@ def find_free_slots(q: FindSlots, uow: UnitOfWork) -> list[SlotOffer]:
     say so before offering anything.
     """
     with uow.reading():
-        patient, block, spec = _patient_block_and_specialty(uow, q)
         start, end = booking_window(q.channel, uow.clock.now_local(), uow.rules)
+        patient, block, spec, restricted = _patient_block_and_specialty(uow, q, start, end)
         check_patient_may_book(uow, patient, spec, q.channel, on=start.date(), block=block,
                                last=_last_day(end))
         assert patient.clinic_id is not None
         start, end = within_age(patient, spec, start, end)
-        # One query serves both the whole-window check and the hidden periods below.
+        # One query serves both the whole-window check and the hidden periods below; most
+        # searches meet no restriction at all, which the patient's statement already told.
         found = _remote_restrictions(uow, patient.clinic_id, q.channel, [spec], start, end,
-                                     with_doctors=True)
+                                     with_doctors=True) if restricted else []
         closed = _closed_for_whole_window(found, spec, start, end)
         if closed:
             raise ChannelClosed("channel closed for this specialty", reason=closed)
@@ -236,25 +250,40 @@ def find_free_slots(q: FindSlots, uow: UnitOfWork) -> list[SlotOffer]:
 
 
 def _patient_block_and_specialty(
-    uow: UnitOfWork, q: FindSlots
-) -> tuple[Patient, NoShowBlock | None, Specialty]:
-    """The patient, their no-show block in force today and the specialty: one round trip."""
+    uow: UnitOfWork, q: FindSlots, start: datetime, end: datetime
+) -> tuple[Patient, NoShowBlock | None, Specialty, bool]:
+    """The patient, their no-show block in force today, the specialty and whether any
+    restriction of the channel at the patient's clinic overlaps [start, end) for the
+    specialty or one of its doctors: one round trip."""
     row = uow.session.exec(_patient_block_specialty_statement(), params={
         "on": uow.clock.today(), "specialty_id": q.specialty_id,
-        "patient_id": q.patient_id}).first()
+        "patient_id": q.patient_id, "channel": q.channel, "first": start.date(),
+        "last": end.date()}).first()
     if row is None:
         raise NotFound("patient not found")
-    patient, block, spec = row
+    patient, block, spec, restricted = row
     if spec is None:
         raise NotFound("specialty not found")
-    return patient, block, spec
+    return patient, block, spec, bool(restricted)
 
 
 @cache
 def _patient_block_specialty_statement() -> Select:  # type: ignore[type-arg]
+    specialty_id = bindparam("specialty_id")
+    restricted = exists().where(
+        ChannelRestriction.clinic_id == Patient.clinic_id,
+        or_(ChannelRestriction.channel == bindparam("channel"),
+            ChannelRestriction.channel == ALL_CHANNELS),
+        ChannelRestriction.starts_on <= bindparam("last", type_=Date()),
+        ChannelRestriction.ends_on >= bindparam("first", type_=Date()),
+        or_(ChannelRestriction.specialty_id == specialty_id,
+            col(ChannelRestriction.doctor_id).in_(
+                select(Doctor.id).where(Doctor.specialty_id == specialty_id))),
+    )
     return (
-        with_block(select(Patient, NoShowBlock, Specialty), bindparam("on", type_=Date()))
-        .outerjoin(Specialty, Specialty.id == bindparam("specialty_id"))
+        with_block(select(Patient, NoShowBlock, Specialty, restricted),
+                   bindparam("on", type_=Date()))
+        .outerjoin(Specialty, Specialty.id == specialty_id)
         .where(Patient.id == bindparam("patient_id"))
         .limit(1)
     )
