@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, case, false
+from sqlalchemy import bindparam, case, false, true
 from sqlmodel import func, or_, select
 from sqlmodel.sql.expression import Select
 
@@ -41,11 +41,18 @@ def identify(cmd: Identify, uow: UnitOfWork) -> PatientView:
     # Only a failure writes, so the check and the lookup are a read: on PostgreSQL no
     # transaction round trips, on SQLite no write lock on every caller's identification.
     with uow.reading():
-        if limit_reached(uow, caller_key=caller_key, policy_key=policy_key):
+        # The patient comes with both failure counts; an unknown policy counts them alone.
+        row = uow.session.exec(_by_policy(bool(caller_key)), params={
+            "policy": policy, **_failure_params(uow, caller_key, policy_key)}).first()
+        if row is None:
+            refused = limit_reached(uow, caller_key=caller_key, policy_key=policy_key)
+        else:
+            patient, policy_failures, caller_failures = row
+            refused = _over_limit(uow.rules, policy_failures, caller_failures)
+        if refused:
             logger.warning("identification refused: too many failures (%s)", mask_digits(policy))
             raise TooManyAttempts("too many failed identifications")
-        patient = uow.session.exec(_by_policy(), params={"policy": policy}).first()
-        if patient is not None and patient.birth_date == cmd.birth_date:
+        if row is not None and patient.birth_date == cmd.birth_date:
             return PatientView.of(patient, uow.clock.today())
     with uow:
         uow.session.add(IdentificationAttempt(at=uow.clock.now_utc(), caller_key=caller_key,
@@ -70,14 +77,21 @@ def limit_reached(uow: UnitOfWork, *, caller_key: str, policy_key: str) -> bool:
 
     Both counts come from one statement: identification is on every call's path.
     """
-    rules = uow.rules
-    since = uow.clock.now_utc() - timedelta(minutes=rules.id_failure_window_minutes)
-    params = {"since": since, "policy_key": policy_key, "caller_key": caller_key}
     # A withheld number has no key ("" is never counted: see caller_key_for).
     policy_failures, caller_failures = uow.session.exec(
-        _failures_statement(bool(caller_key)), params=params).one()
+        _failures_statement(bool(caller_key)),
+        params=_failure_params(uow, caller_key, policy_key)).one()
+    return _over_limit(uow.rules, policy_failures, caller_failures)
+
+
+def _over_limit(rules: BookingRules, policy_failures: int, caller_failures: int) -> bool:
     return (policy_failures >= rules.id_failures_per_policy
             or caller_failures >= rules.id_failures_per_caller)
+
+
+def _failure_params(uow: UnitOfWork, caller_key: str, policy_key: str) -> dict[str, object]:
+    since = uow.clock.now_utc() - timedelta(minutes=uow.rules.id_failure_window_minutes)
+    return {"since": since, "policy_key": policy_key, "caller_key": caller_key}
 
 
 @cache
@@ -95,5 +109,11 @@ def _failures_statement(by_caller_number: bool) -> Select:  # type: ignore[type-
 
 
 @cache
-def _by_policy() -> Select:  # type: ignore[type-arg]
-    return select(Patient).where(Patient.policy_number == bindparam("policy"))
+def _by_policy(by_caller_number: bool) -> Select:  # type: ignore[type-arg]
+    """The patient with ``policy`` and the failures counted as in :func:`_failures_statement`,
+    in one statement: the lookup is on every call's path."""
+    failures = _failures_statement(by_caller_number).subquery()
+    policy_failures, caller_failures = failures.c
+    return (select(Patient, policy_failures, caller_failures)
+            .join(failures, true())
+            .where(Patient.policy_number == bindparam("policy")))
