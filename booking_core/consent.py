@@ -32,8 +32,9 @@ from booking_core.errors import (
 )
 from booking_core.identification import caller_key_for, limit_reached
 from booking_core.notifications import CONSENT, normalize_phone
-from booking_core.rules import ADULT_AGE, age_on, personal_key
+from booking_core.rules import BookingRules, personal_key
 from booking_core.uow import UnitOfWork
+from booking_core.views import PatientView
 from models.tables import (
     Clinic,
     ConsentCode,
@@ -64,24 +65,33 @@ class ConsentChallenge:
 
 
 def consent_needed(uow: UnitOfWork, patient_id: int, caller_number: str) -> bool:
-    """True when ``caller_number`` may not act for the patient without the patient's code.
-
-    The patient's own phone never needs one; nor does a registered representative's phone
-    while the patient is a child.  A withheld number always needs one.
-    """
+    """True when ``caller_number`` may not act for the patient without the patient's code
+    (:func:`consent_needed_for` on the patient as stored now)."""
     if not uow.rules.consent_required:
         return False
-    caller = normalize_phone(caller_number)
     with uow.reading() as u:
         patient = u.session.get(Patient, patient_id)
         if patient is None:
             raise NotFound("no such patient")
-        if not caller:
-            return True
-        if caller == normalize_phone(patient.phone):
-            return False
-        is_child = age_on(patient.birth_date, u.clock.today()) < ADULT_AGE
-        return not (is_child and caller == normalize_phone(patient.representative_phone))
+        return consent_needed_for(PatientView.of(patient, u.clock.today()), caller_number,
+                                  u.rules)
+
+
+def consent_needed_for(patient: PatientView, caller_number: str, rules: BookingRules) -> bool:
+    """True when ``caller_number`` may not act for ``patient`` (just identified) without the
+    patient's code.
+
+    The patient's own phone never needs one; nor does a registered representative's phone
+    while the patient is a child.  A withheld number always needs one.
+    """
+    if not rules.consent_required:
+        return False
+    caller = normalize_phone(caller_number)
+    if not caller:
+        return True
+    if caller == normalize_phone(patient.phone):
+        return False
+    return not (patient.is_child and caller == normalize_phone(patient.representative_phone))
 
 
 def request_code(uow: UnitOfWork, patient_id: int, caller_number: str) -> ConsentChallenge:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from booking_core.rules import ADULT_AGE, age_on
@@ -20,6 +20,8 @@ class PatientView:
     clinic_id: int | None
     district_id: int | None
     age: int
+    #: A child's registered representative's phone ("" when none): their calls need no code.
+    representative_phone: str = field(default="", repr=False)
 
     @property
     def full_name(self) -> str:
@@ -36,6 +38,7 @@ class PatientView:
             id=p.id, last_name=p.last_name, first_name=p.first_name, middle_name=p.middle_name,
             birth_date=p.birth_date, phone=p.phone, clinic_id=p.clinic_id,
             district_id=p.district_id, age=age_on(p.birth_date, today),
+            representative_phone=p.representative_phone,
         )
 
 

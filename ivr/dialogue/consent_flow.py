@@ -34,7 +34,8 @@ def confirm_consent(call: Call, patient: PatientView) -> None:
     """Return when the caller may act for ``patient``; raise :class:`Escalate` otherwise."""
     uow = call.deps.uow
     caller = call.record.data.caller_number
-    if not consent.consent_needed(uow(), patient.id, caller):
+    # ``patient`` was identified a moment ago: its phones decide without another read.
+    if not consent.consent_needed_for(patient, caller, uow().rules):
         return
     call.record.step("consent_needed")
     try:
