@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from booking_core.actors import Actor
+from booking_core.clinic_admin import clinic_ready
 from booking_core.hours import DeskHours
 from booking_core.lines import LineAnswer, resolve_line
 from booking_core.uow import UnitOfWorkFactory
@@ -69,6 +70,7 @@ class IvrDeps:
     line_cache_seconds: float = 15.0
     _lines: dict[str, tuple[float, LineAnswer]] = field(default_factory=dict, repr=False)
     _lines_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _ready_at: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.hours is None:
@@ -88,6 +90,20 @@ class IvrDeps:
                 self._lines.clear()
             self._lines[number] = (now, answer)
         return answer
+
+    def clinic_ready(self) -> bool:
+        """Whether the installation has a working doctor yet
+        (:func:`booking_core.clinic_admin.clinic_ready`).  A yes is reused for
+        ``line_cache_seconds``, like a line's answer: every call asks first, and an
+        installation stays set up.  A no is asked again on every call, so the first import is
+        heard at once."""
+        now = monotonic_time.monotonic()
+        ready_at = self._ready_at
+        if ready_at is not None and now - ready_at < self.line_cache_seconds:
+            return True
+        ready = clinic_ready(self.uow())
+        self._ready_at = now if ready else None
+        return ready
 
     def desk_open(self) -> bool:
         """Within the desk's opening hours now (the same answer the dialplan gets)."""

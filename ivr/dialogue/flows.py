@@ -7,7 +7,7 @@ import contextlib
 import logging
 from datetime import date, datetime, time
 
-from booking_core import admin, booking, clinic_admin, identification, slots, waiting_list
+from booking_core import admin, booking, identification, slots, waiting_list
 from booking_core.actors import Actor
 from booking_core.commands import (
     BookSlot,
@@ -66,7 +66,7 @@ def registry_call(call: Call) -> None:
     """The whole call.  Returns when the IVR is done; escalation leaves channel variables set."""
     try:
         choice = _greet(call)
-        if not clinic_admin.clinic_ready(call.deps.uow()):
+        if not call.deps.clinic_ready():
             _not_set_up(call)
             return
         while True:

@@ -85,6 +85,27 @@ def test_ivr_does_not_offer_an_empty_clinic(empty_container, locale_key, expecte
     assert io.transcript.variables["REG_REASON"] == "clinic_not_set_up"
 
 
+def test_the_first_doctor_is_heard_on_the_next_call_of_the_same_ivr(empty_container):
+    """A running IVR reuses a "set up" answer for a while, never a "not yet": the call after
+    the first doctor is saved goes on to the menu."""
+    deps = IvrDeps(uow=empty_container.uow, clinic_name="Поликлиника",
+                   now_local=empty_container.clock.now_local, line_cache_seconds=3600)
+    first = ScriptedCallIO([None])
+    run_registry_call(first, deps)
+    assert first.transcript.keys[:3] == ["greeting", "language", "not_set_up"]
+    with _login(empty_container, "boss") as admin:
+        clinic = admin.post("/api/admin/clinics", json={"code": "C1", "name": "Поликлиника"})
+        spec = admin.post("/api/admin/specialties", json={"code": "ther", "name_ru": "Терапевт"})
+        r = admin.post("/api/admin/doctors", json={
+            "clinic_id": clinic.json()["id"], "specialty_id": spec.json()["id"],
+            "last_name": "Белова", "first_name": "Ольга"})
+        assert r.status_code == 201
+    second = ScriptedCallIO([None, None])
+    run_registry_call(second, deps)
+    assert "not_set_up" not in second.transcript.keys
+    assert "main_menu" in second.transcript.keys, second.transcript.keys
+
+
 def test_ivr_on_an_empty_install_greets_with_a_capitalised_generic_name(empty_container):
     """No clinic yet: the greeting's second sentence is the generic name, starting a sentence."""
     io = ScriptedCallIO([None, None])
