@@ -55,14 +55,19 @@ def test_console_on_an_empty_database_points_to_the_setup(empty_container):
         assert "Обратитесь к администратору" in page and 'href="/admin/import"' not in page
 
 
+def _add_first_doctor(admin: TestClient) -> None:
+    """A clinic, a specialty and one doctor, through the admin API."""
+    clinic = admin.post("/api/admin/clinics", json={"code": "C1", "name": "Поликлиника"})
+    spec = admin.post("/api/admin/specialties", json={"code": "ther", "name_ru": "Терапевт"})
+    r = admin.post("/api/admin/doctors", json={
+        "clinic_id": clinic.json()["id"], "specialty_id": spec.json()["id"],
+        "last_name": "Белова", "first_name": "Ольга"})
+    assert r.status_code == 201
+
+
 def test_setup_page_goes_away_once_a_doctor_works(empty_container):
     with _login(empty_container, "boss") as admin:
-        clinic = admin.post("/api/admin/clinics", json={"code": "C1", "name": "Поликлиника"})
-        spec = admin.post("/api/admin/specialties", json={"code": "ther", "name_ru": "Терапевт"})
-        r = admin.post("/api/admin/doctors", json={
-            "clinic_id": clinic.json()["id"], "specialty_id": spec.json()["id"],
-            "last_name": "Белова", "first_name": "Ольга"})
-        assert r.status_code == 201
+        _add_first_doctor(admin)
         assert admin.get("/").headers["location"] == "/queue"
         assert 'id="setup-needed"' not in admin.get("/queue").text
 
@@ -94,12 +99,7 @@ def test_the_first_doctor_is_heard_on_the_next_call_of_the_same_ivr(empty_contai
     run_registry_call(first, deps)
     assert first.transcript.keys[:3] == ["greeting", "language", "not_set_up"]
     with _login(empty_container, "boss") as admin:
-        clinic = admin.post("/api/admin/clinics", json={"code": "C1", "name": "Поликлиника"})
-        spec = admin.post("/api/admin/specialties", json={"code": "ther", "name_ru": "Терапевт"})
-        r = admin.post("/api/admin/doctors", json={
-            "clinic_id": clinic.json()["id"], "specialty_id": spec.json()["id"],
-            "last_name": "Белова", "first_name": "Ольга"})
-        assert r.status_code == 201
+        _add_first_doctor(admin)
     second = ScriptedCallIO([None, None])
     run_registry_call(second, deps)
     assert "not_set_up" not in second.transcript.keys
