@@ -6,7 +6,7 @@ from datetime import date
 from enum import Enum
 from functools import cache
 
-from sqlalchemy import Date, and_, bindparam, exists
+from sqlalchemy import ColumnElement, Date, and_, bindparam, exists
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col, or_, select
 from sqlmodel.sql.expression import Select
@@ -100,6 +100,14 @@ def active_block(uow: UnitOfWork, patient_id: int, on: date) -> NoShowBlock | No
     ).first()
 
 
+def channel_restriction_at(clinic_id: ColumnElement[int] | int) -> ColumnElement[bool]:
+    """SQL: a restriction of the clinic ``clinic_id`` on the bound ``channel`` or on every
+    channel (rule 13); the dates and the specialty or doctor are the caller's conditions."""
+    return and_(ChannelRestriction.clinic_id == clinic_id,
+                or_(ChannelRestriction.channel == bindparam("channel"),
+                    ChannelRestriction.channel == ALL_CHANNELS))
+
+
 def window_restrictions(
     uow: UnitOfWork, clinic_id: int, channel: str, first: date, last: date,
     specialty_ids: tuple[int, ...], *, with_doctors: bool = False,
@@ -125,9 +133,7 @@ def _window_restrictions(with_doctors: bool) -> Select:  # type: ignore[type-arg
     return (
         select(ChannelRestriction)
         .where(
-            ChannelRestriction.clinic_id == bindparam("clinic_id"),
-            or_(ChannelRestriction.channel == bindparam("channel"),
-                ChannelRestriction.channel == ALL_CHANNELS),
+            channel_restriction_at(bindparam("clinic_id")),
             ChannelRestriction.starts_on <= bindparam("last", type_=Date()),
             ChannelRestriction.ends_on >= bindparam("first", type_=Date()),
             or_(*targets),

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
-from booking_core.eligibility import ALL_CHANNELS
+from booking_core.eligibility import channel_restriction_at
 from booking_core.errors import NotFound
 from booking_core.rules import is_remote
 from booking_core.uow import UnitOfWork
@@ -142,9 +142,7 @@ def _closing_restriction(day):  # type: ignore[no-untyped-def]
     return (
         select(ChannelRestriction.id)
         .where(
-            ChannelRestriction.clinic_id == Doctor.clinic_id,
-            or_(ChannelRestriction.channel == bindparam("channel"),
-                ChannelRestriction.channel == ALL_CHANNELS),
+            channel_restriction_at(Doctor.clinic_id),
             ChannelRestriction.starts_on <= day,
             ChannelRestriction.ends_on >= day,
             or_(

@@ -16,7 +16,7 @@ from sqlmodel.sql.expression import Select
 
 from booking_core.commands import FindSlots
 from booking_core.eligibility import (
-    ALL_CHANNELS,
+    channel_restriction_at,
     check_patient_may_book,
     check_static_eligibility,
     get_patient_and_block,
@@ -116,9 +116,7 @@ def _specialties_with_doctors(remote: bool) -> Select:  # type: ignore[type-arg]
     closing = (
         select(func.coalesce(func.nullif(ChannelRestriction.reason, ""), "closed"))
         .where(
-            ChannelRestriction.clinic_id == bindparam("clinic_id"),
-            or_(ChannelRestriction.channel == bindparam("channel"),
-                ChannelRestriction.channel == ALL_CHANNELS),
+            channel_restriction_at(bindparam("clinic_id")),
             ChannelRestriction.specialty_id == Specialty.id,
             col(ChannelRestriction.doctor_id).is_(None),
             ChannelRestriction.starts_on <= bindparam("first", type_=Date()),
@@ -271,9 +269,7 @@ def _patient_block_and_specialty(
 def _patient_block_specialty_statement() -> Select:  # type: ignore[type-arg]
     specialty_id = bindparam("specialty_id")
     restricted = exists().where(
-        ChannelRestriction.clinic_id == Patient.clinic_id,
-        or_(ChannelRestriction.channel == bindparam("channel"),
-            ChannelRestriction.channel == ALL_CHANNELS),
+        channel_restriction_at(Patient.clinic_id),
         ChannelRestriction.starts_on <= bindparam("last", type_=Date()),
         ChannelRestriction.ends_on >= bindparam("first", type_=Date()),
         or_(ChannelRestriction.specialty_id == specialty_id,

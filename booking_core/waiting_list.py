@@ -60,7 +60,6 @@ from models.tables import (
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = ACTIVE_ENTRY
 ENTRY_FIELDS = ("status", "preference", "doctor_id", "offer_appointment_id",
                 "booked_appointment_id")
 #: How many entries one freed slot is tried on before it is left in the pool.
@@ -162,7 +161,7 @@ def leave(entry_id: int, actor: Actor, uow: UnitOfWork,
         patient = get_patient(uow, _entry_patient(uow, entry_id), lock=True)
         check_actor(actor, patient.clinic_id, "patient")
         entry = _get_entry(uow, entry_id, patient_id)
-        if entry.status not in ACTIVE:
+        if entry.status not in ACTIVE_ENTRY:
             raise NotFound("waiting-list entry is not active")
         _close(uow, entry, WaitlistStatus.LEFT, actor, "waitlist_leave")
         _release_offer(uow, entry, "waitlist_left")
@@ -179,12 +178,12 @@ def leave_by_sms_in_tx(uow: UnitOfWork, phone: str, actor: Actor) -> int:
         OutboxMessage.to_phone == phone, OutboxMessage.kind == notifications.WAITLIST_JOINED)
     entries = uow.session.exec(
         select(WaitlistEntry).where(col(WaitlistEntry.patient_id).in_(texted),
-                                    col(WaitlistEntry.status).in_(ACTIVE))
+                                    col(WaitlistEntry.status).in_(ACTIVE_ENTRY))
         .order_by(col(WaitlistEntry.id))).all()
     for entry in entries:
         get_patient(uow, entry.patient_id, lock=True)
         uow.session.refresh(entry)
-        if entry.status in ACTIVE:  # unless an offer's answer closed it meanwhile
+        if entry.status in ACTIVE_ENTRY:  # unless an offer's answer closed it meanwhile
             _close(uow, entry, WaitlistStatus.LEFT, actor, "waitlist_leave")
             _release_offer(uow, entry, "waitlist_left")
     return len(entries)
@@ -195,7 +194,7 @@ def patient_entries(patient_id: int, uow: UnitOfWork) -> list[WaitlistEntryView]
     with uow.reading():
         rows = uow.session.exec(
             select(WaitlistEntry).where(WaitlistEntry.patient_id == patient_id,
-                                        col(WaitlistEntry.status).in_(ACTIVE),
+                                        col(WaitlistEntry.status).in_(ACTIVE_ENTRY),
                                         WaitlistEntry.expires_at > uow.clock.now_utc())
             .order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))).all()
         return [_entry_view(uow, e) for e in rows]
@@ -212,7 +211,7 @@ def list_for_specialty(specialty_id: int, uow: UnitOfWork, *, clinic_id: int | N
         if clinic_id is not None:
             stmt = stmt.where(Patient.clinic_id == clinic_id)
         if active_only:
-            stmt = stmt.where(col(WaitlistEntry.status).in_(ACTIVE))
+            stmt = stmt.where(col(WaitlistEntry.status).in_(ACTIVE_ENTRY))
         rows = uow.session.exec(
             stmt.order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id)).limit(limit)
         ).all()
@@ -557,7 +556,7 @@ def _active_entry_statement(lock: bool) -> Select:  # type: ignore[type-arg]
     """Built once: every booking asks (building cost more CPU than running it)."""
     stmt = select(WaitlistEntry).where(WaitlistEntry.patient_id == bindparam("patient_id"),
                                        WaitlistEntry.specialty_id == bindparam("specialty_id"),
-                                       col(WaitlistEntry.status).in_(ACTIVE))
+                                       col(WaitlistEntry.status).in_(ACTIVE_ENTRY))
     return stmt.with_for_update() if lock else stmt
 
 
