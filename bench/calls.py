@@ -590,6 +590,17 @@ def _cpu_stall_us() -> int | None:
     return int(some[-1].partition("=")[2])
 
 
+def _step_s(s: tuple) -> float:  # type: ignore[type-arg]
+    """A sample's gap without the renders inside it (TTS excluded)."""
+    return max(0.0, s[1] - s[2])
+
+
+def _step_cpu_s(s: tuple) -> float:  # type: ignore[type-arg]
+    """The call thread's CPU in a sample's gap without the renders' (a render is not the
+    step's work); samples from before the CPU was recorded have none."""
+    return max(0.0, s[7] - s[2])
+
+
 def _where_time_went(rows: list, over_s: float) -> dict[str, Any]:
     """Mean milliseconds of a step (renders excluded), split into SQL execution, the call
     thread's own CPU outside it and waiting (for the interpreter lock, a pooled connection, a
@@ -599,15 +610,15 @@ def _where_time_went(rows: list, over_s: float) -> dict[str, Any]:
         if not chosen:
             return {"count": 0}
         n = len(chosen)
-        gap = sum(max(0.0, s[1] - s[2]) for s in chosen) / n
+        gap = sum(_step_s(s) for s in chosen) / n
         sql = sum(s[6] for s in chosen) / n
-        cpu = sum(max(0.0, s[7] - s[2]) for s in chosen) / n  # a render's CPU is not the step's
+        cpu = sum(_step_cpu_s(s) for s in chosen) / n
         return {"count": n, "step_ms": round(1000 * gap, 2), "sql_ms": round(1000 * sql, 2),
                 "cpu_ms": round(1000 * cpu, 2),
                 "waiting_ms": round(1000 * max(0.0, gap - sql - cpu), 2)}
 
     timed = [s for s in rows if len(s) > 7]
-    slow = [s for s in timed if s[1] - s[2] > over_s]
+    slow = [s for s in timed if _step_s(s) > over_s]
     return {"over_ms": round(1000 * over_s), "slow": split(slow), "all": split(timed)}
 
 
@@ -620,7 +631,7 @@ def _analyse(stats: dict[str, Any], window: tuple[float, float]) -> dict[str, An
         return " ".join(cmd.split()[:2]).upper()
 
     def pick(rows: list, only_input: bool, tts: bool) -> list[float]:
-        return [(s[1] if tts else max(0.0, s[1] - s[2])) for s in rows
+        return [(s[1] if tts else _step_s(s)) for s in rows
                 if not only_input or verb(s[3]) == "GET DATA"]
 
     index = PromptIndex()
@@ -629,11 +640,11 @@ def _analyse(stats: dict[str, Any], window: tuple[float, float]) -> dict[str, An
     cpu: dict[str, list[float]] = defaultdict(list)
     for s in plateau:
         step = index.step(s[3], s[4])
-        by_step[step].append(max(0.0, s[1] - s[2]))
+        by_step[step].append(_step_s(s))
         if len(s) > 6:
             sql[step].append((s[5], s[6]))
         if len(s) > 7:
-            cpu[step].append(max(0.0, s[7] - s[2]))
+            cpu[step].append(_step_cpu_s(s))
     steps = sorted(((k, {**summary_ms(v), **_sql_summary(sql.get(k, [])),
                          **({"cpu_ms": round(1000 * sum(cpu[k]) / len(cpu[k]), 3)}
                             if cpu.get(k) else {})})

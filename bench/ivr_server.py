@@ -91,6 +91,8 @@ def _time_call_threads() -> None:
                 CALL_THREADS_CPU[0] += used
 
     agi_server.AgiServer._handle_connection = timed  # type: ignore[method-assign]
+
+
 #: garbage collections during the run: generation -> [count, seconds, longest seconds]
 GC_PAUSES: dict[int, list[float]] = {}
 _gc_started = [0.0]
